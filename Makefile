@@ -1,0 +1,35 @@
+# The service and its tests. `make run` serves on http://127.0.0.1:8000/ with
+# nothing but Python 3.11 installed; `make test` runs the whole suite.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint check-migrations ci install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p var
+	DEBUG=$${DEBUG-1} $(BIN)/python manage.py prepare_local
+	DEBUG=$${DEBUG-1} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+
+test: $(STAMP)
+	$(BIN)/python -m tests.services $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check-migrations: $(STAMP)
+	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var $(VENV)

@@ -1,0 +1,572 @@
+"""Writes on letters, sources, sightings and signatures.
+
+Every signature is backed by a sighting: an editor's entry is a sighting of the
+letter's "manual" source, an API client's of its "api" source, a sync's of the
+source it fetched. ``signature_record`` is the one path all of them take.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from letters.models import (
+    Letter,
+    LetterTarget,
+    Sighting,
+    SightingEvent,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+)
+from people.matching.normalize import clean_whitespace, fold, parse_name
+from people.models import Organization, Person
+from people.services import person_add_name, person_resolve, person_survivor
+from tracker.errors import DomainError
+
+_LETTER_FIELDS = {
+    "title",
+    "slug",
+    "summary",
+    "text",
+    "language",
+    "published_on",
+    "url",
+    "status",
+    "claimed_count",
+    "organisers_note",
+}
+_CLAIMED_NUMBER = re.compile(r"\d[\d,.\s\u202f]*")
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def _check_url(value: str, field_name: str) -> str:
+    value = (value or "").strip()
+    if value:
+        try:
+            _url_validator(value)
+        except ValidationError:
+            raise DomainError(
+                f"{value!r} is not an http or https address.", field=field_name
+            ) from None
+    return value
+
+
+def parse_claimed_count(text: str) -> int | None:
+    """'400+' -> 400, 'more than 1,200' -> 1200, '' -> None."""
+    match = _CLAIMED_NUMBER.search(text or "")
+    if not match:
+        return None
+    digits = re.sub(r"\D", "", match.group(0))
+    return int(digits) if digits else None
+
+
+def _validate_letter(letter: Letter) -> None:
+    if not clean_whitespace(letter.title):
+        raise DomainError("A letter needs a title.", field="title")
+    if not letter.slug or slugify(letter.slug) != letter.slug:
+        raise DomainError(
+            "A slug is lower-case letters, digits and hyphens, such as 'ai-copyright-2025'.",
+            field="slug",
+        )
+    if letter.status not in Letter.Status.values:
+        raise DomainError(
+            f"Unknown status {letter.status!r}; use one of {', '.join(Letter.Status.values)}.",
+            field="status",
+        )
+    letter.url = _check_url(letter.url, "url")
+
+
+def _letter_search_text(letter: Letter) -> str:
+    return fold(f"{letter.title} {letter.slug}")
+
+
+@transaction.atomic
+def letter_create(*, title: str, slug: str, **fields: Any) -> Letter:
+    unknown = set(fields) - _LETTER_FIELDS
+    if unknown:
+        raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
+    if Letter.objects.filter(slug=slug).exists():
+        raise DomainError(f"A letter with the slug {slug!r} exists.", field="slug")
+    letter = Letter(title=clean_whitespace(title), slug=slug, **fields)
+    letter.claimed_count_min = parse_claimed_count(letter.claimed_count)
+    _validate_letter(letter)
+    letter.search_text = _letter_search_text(letter)
+    letter.save()
+    return letter
+
+
+@transaction.atomic
+def letter_update(*, letter: Letter, **fields: Any) -> Letter:
+    unknown = set(fields) - _LETTER_FIELDS
+    if unknown:
+        raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
+    if (
+        "slug" in fields
+        and Letter.objects.filter(slug=fields["slug"]).exclude(pk=letter.pk).exists()
+    ):
+        raise DomainError(f"A letter with the slug {fields['slug']!r} exists.", field="slug")
+    for name, value in fields.items():
+        setattr(letter, name, value)
+    letter.title = clean_whitespace(letter.title)
+    letter.claimed_count_min = parse_claimed_count(letter.claimed_count)
+    _validate_letter(letter)
+    letter.search_text = _letter_search_text(letter)
+    letter.save()
+    return letter
+
+
+@transaction.atomic
+def letter_target_set(
+    *, letter: Letter, organization: Organization, role: str, note: str = ""
+) -> LetterTarget:
+    """Record that a letter is sent to (addressee) or about (subject) an organization."""
+    if role not in LetterTarget.Role.values:
+        raise DomainError(
+            f"Unknown role {role!r}; use one of {', '.join(LetterTarget.Role.values)}.",
+            field="role",
+        )
+    target, created = LetterTarget.objects.get_or_create(
+        letter=letter, organization=organization, role=role, defaults={"note": note}
+    )
+    if not created and note and target.note != note:
+        target.note = note
+        target.save(update_fields=["note"])
+    return target
+
+
+@transaction.atomic
+def letter_target_remove(*, target: LetterTarget) -> None:
+    target.delete()
+
+
+# --- Sources ------------------------------------------------------------------
+
+_INTERNAL_SOURCES = {
+    Source.Kind.MANUAL: ("Editors", Source.Format.NONE),
+    Source.Kind.API: ("API", Source.Format.NONE),
+}
+
+
+def source_internal_for(*, letter: Letter, kind: str) -> Source:
+    """The letter's source for editors' entries ("manual") or API clients ("api")."""
+    name, format_ = _INTERNAL_SOURCES[kind]
+    source = Source.objects.filter(letter=letter, kind=kind).first()
+    if source is None:
+        source = Source.objects.create(
+            letter=letter,
+            kind=kind,
+            name=name,
+            format=format_,
+            enabled=False,
+            reliability=Source.DEFAULT_RELIABILITY[kind],
+        )
+    return source
+
+
+@transaction.atomic
+def source_create(
+    *,
+    letter: Letter,
+    name: str,
+    kind: str,
+    url: str = "",
+    format: str = Source.Format.NONE,  # noqa: A002 - the field's name
+    options: dict | None = None,
+    reliability: int | None = None,
+    sync_interval: timedelta | None = None,
+    enabled: bool = True,
+) -> Source:
+    name = clean_whitespace(name)
+    if not name:
+        raise DomainError("A source needs a name.", field="name")
+    if kind not in Source.Kind.values:
+        raise DomainError(
+            f"Unknown kind {kind!r}; use one of {', '.join(Source.Kind.values)}.", field="kind"
+        )
+    if format not in Source.Format.values:
+        raise DomainError(
+            f"Unknown format {format!r}; use one of {', '.join(Source.Format.values)}.",
+            field="format",
+        )
+    if Source.objects.filter(letter=letter, name=name).exists():
+        raise DomainError(f"This letter already has a source named {name!r}.", field="name")
+    if kind in _INTERNAL_SOURCES and Source.objects.filter(letter=letter, kind=kind).exists():
+        raise DomainError(f"This letter already has its {kind} source.", field="kind")
+    if reliability is not None and not 0 <= reliability <= 100:
+        raise DomainError("Reliability goes from 0 to 100.", field="reliability")
+    if sync_interval is not None and sync_interval < timedelta(minutes=1):
+        raise DomainError("Sync at most once a minute.", field="sync_interval")
+    if options is not None and not isinstance(options, dict):
+        raise DomainError("Options are an object.", field="options")
+    source = Source(
+        letter=letter,
+        name=name,
+        kind=kind,
+        url=_check_url(url, "url"),
+        format=format,
+        options=options or {},
+        reliability=Source.DEFAULT_RELIABILITY.get(kind, 50)
+        if reliability is None
+        else reliability,
+        enabled=enabled,
+    )
+    if sync_interval is not None:
+        source.sync_interval = sync_interval
+    source.save()
+    return source
+
+
+# --- Sightings and signatures -------------------------------------------------
+
+_SIGHTING_VALUE_FIELDS = ("name", "title", "affiliation", "country", "signed_on", "url", "extra")
+
+
+@dataclass
+class Entry:
+    """One entry of a signatory list, as written by its source."""
+
+    name: str
+    title: str = ""
+    affiliation: str = ""
+    country: str = ""
+    signed_on: date | None = None
+    url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    position: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "name": clean_whitespace(self.name)[:500],
+            "title": clean_whitespace(self.title)[:500],
+            "affiliation": clean_whitespace(self.affiliation)[:500],
+            "country": clean_whitespace(self.country)[:100],
+            "signed_on": self.signed_on,
+            "url": (self.url or "").strip()[:1000],
+            "extra": self.extra or {},
+        }
+
+
+def sighting_key_for(entry: Entry) -> str:
+    """The key of an entry within its source: given by the source, or its folded name."""
+    if entry.key:
+        return entry.key[:400]
+    return f"name:{parse_name(entry.name).key}"[:400]
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, date | datetime) else value
+        for key, value in values.items()
+    }
+
+
+def _status_change_create(
+    *,
+    signature: Signature,
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    by: Any = None,
+    actor: str = "",
+    reason: str = "",
+    evidence_method: str = "",
+    evidence_url: str = "",
+) -> SignatureStatusChange:
+    return SignatureStatusChange.objects.create(
+        signature=signature,
+        from_status=from_status,
+        to_status=to_status,
+        changed_at=at,
+        changed_by=by if getattr(by, "pk", None) else None,
+        actor=actor[:100],
+        reason=reason,
+        evidence_method=evidence_method,
+        evidence_url=evidence_url[:1000],
+    )
+
+
+@dataclass
+class RecordResult:
+    signature: Signature
+    sighting: Sighting
+    sighting_created: bool
+    sighting_changed: bool
+    signature_created: bool
+
+
+@transaction.atomic
+def signature_record(
+    *,
+    letter: Letter,
+    source: Source,
+    entry: Entry,
+    person: Person | None = None,
+    by: Any = None,
+    run: SyncRun | None = None,
+    at: datetime | None = None,
+) -> RecordResult:
+    """Record one entry of a source: upsert its sighting, resolve its person,
+    and make sure the signature it supports exists.
+
+    Re-recording the same entry changes nothing; a changed spelling or
+    affiliation updates the sighting and keeps the previous values in its
+    history.
+    """
+    if source.letter_id != letter.pk:
+        raise DomainError("That source lists another letter's signatories.", field="source")
+    values = entry.values()
+    if not fold(values["name"]) and person is None:
+        raise DomainError("An entry needs a name.", field="name")
+    if person is not None:
+        person = person_survivor(person)
+        if not fold(values["name"]):
+            values["name"] = person.display_name
+    values["url"] = _check_url(values["url"], "url")
+    at = at or timezone.now()
+    key = (
+        entry.key[:400]
+        if entry.key
+        else (
+            f"person:{person.pk}"
+            if person is not None and not fold(entry.name)
+            else sighting_key_for(Entry(name=values["name"]))
+        )
+    )
+
+    sighting = (
+        Sighting.objects.select_for_update()
+        .select_related("signature")
+        .filter(source=source, key=key)
+        .first()
+    )
+    created = changed = signature_created = False
+    if sighting is None:
+        if person is None:
+            person = person_resolve(name=values["name"], source=source)
+        signature, signature_created = _signature_get_or_create(
+            letter=letter, person=person, values=values, source=source, by=by, at=at
+        )
+        sighting = Sighting.objects.create(
+            source=source,
+            key=key,
+            signature=signature,
+            position=entry.position,
+            present=True,
+            first_seen_at=at,
+            last_seen_at=at,
+            first_run=run,
+            last_run=run,
+            entered_by=by if getattr(by, "pk", None) else None,
+            **values,
+        )
+        SightingEvent.objects.create(
+            sighting=sighting,
+            run=run,
+            kind=SightingEvent.Kind.ADDED,
+            at=at,
+            after=_jsonable(values),
+        )
+        created = True
+    else:
+        signature = sighting.signature
+        before = {name: getattr(sighting, name) for name in _SIGHTING_VALUE_FIELDS}
+        differing = {name for name in _SIGHTING_VALUE_FIELDS if before[name] != values[name]}
+        if differing:
+            SightingEvent.objects.create(
+                sighting=sighting,
+                run=run,
+                kind=SightingEvent.Kind.CHANGED,
+                at=at,
+                before=_jsonable({name: before[name] for name in differing}),
+                after=_jsonable({name: values[name] for name in differing}),
+            )
+            for name in differing:
+                setattr(sighting, name, values[name])
+            changed = True
+        if not sighting.present:
+            SightingEvent.objects.create(
+                sighting=sighting, run=run, kind=SightingEvent.Kind.BACK, at=at
+            )
+            sighting.present = True
+            sighting.gone_at = None
+            sighting.gone_run = None
+        sighting.last_seen_at = at
+        sighting.last_run = run
+        if entry.position is not None:
+            sighting.position = entry.position
+        sighting.save()
+        if signature.last_seen_at < at:
+            signature.last_seen_at = at
+            signature.save(update_fields=["last_seen_at", "updated_at"])
+
+    person_add_name(person=signature.person, name=values["name"], source=source)
+    return RecordResult(
+        signature=signature,
+        sighting=sighting,
+        sighting_created=created,
+        sighting_changed=changed,
+        signature_created=signature_created,
+    )
+
+
+def _signature_get_or_create(
+    *,
+    letter: Letter,
+    person: Person,
+    values: dict[str, Any],
+    source: Source,
+    by: Any,
+    at: datetime,
+) -> tuple[Signature, bool]:
+    signature = Signature.objects.select_for_update().filter(letter=letter, person=person).first()
+    if signature is not None:
+        if signature.merged_into_id:
+            signature = signature.merged_into
+        changed_fields = []
+        if signature.last_seen_at < at:
+            signature.last_seen_at = at
+            changed_fields.append("last_seen_at")
+        if not signature.title and values["title"]:
+            signature.title = values["title"]
+            changed_fields.append("title")
+        if not signature.affiliation and values["affiliation"]:
+            signature.affiliation = values["affiliation"]
+            changed_fields.append("affiliation")
+        if changed_fields:
+            signature.save(update_fields=[*changed_fields, "updated_at"])
+        return signature, False
+    signature = Signature.objects.create(
+        letter=letter,
+        person=person,
+        status=Signature.Status.LISTED,
+        title=values["title"],
+        affiliation=values["affiliation"],
+        signed_on=values["signed_on"],
+        first_seen_at=at,
+        last_seen_at=at,
+    )
+    _status_change_create(
+        signature=signature,
+        from_status="",
+        to_status=Signature.Status.LISTED,
+        at=at,
+        by=by,
+        actor=f"source:{source.name}",
+        reason=f"Listed by {source.name}.",
+        evidence_method=SignatureStatusChange.Method.SOURCE,
+        evidence_url=values["url"] or source.url,
+    )
+    return signature, True
+
+
+@transaction.atomic
+def signature_record_manual(
+    *,
+    letter: Letter,
+    by: Any,
+    name: str = "",
+    person: Person | None = None,
+    title: str = "",
+    affiliation: str = "",
+    signed_on: date | None = None,
+    url: str = "",
+) -> Signature:
+    """An editor's entry: a sighting of the letter's manual source."""
+    if not fold(name) and person is None:
+        raise DomainError("Give the signatory's name or choose a person.", field="name")
+    source = source_internal_for(letter=letter, kind=Source.Kind.MANUAL)
+    entry = Entry(name=name, title=title, affiliation=affiliation, signed_on=signed_on, url=url)
+    if person is not None:
+        entry.key = f"person:{person_survivor(person).pk}"
+    return signature_record(
+        letter=letter, source=source, entry=entry, person=person, by=by
+    ).signature
+
+
+@transaction.atomic
+def signature_change_status(
+    *,
+    signature: Signature,
+    status: str,
+    reason: str,
+    by: Any = None,
+    actor: str = "",
+    evidence_method: str = "",
+    evidence_url: str = "",
+) -> Signature:
+    """Change a signature's status, leaving a history row with the evidence."""
+    if status not in Signature.Status.values:
+        raise DomainError(
+            f"Unknown status {status!r}; use one of {', '.join(Signature.Status.values)}.",
+            field="status",
+        )
+    if evidence_method and evidence_method not in SignatureStatusChange.Method.values:
+        raise DomainError(
+            f"Unknown evidence method {evidence_method!r}; use one of "
+            f"{', '.join(SignatureStatusChange.Method.values)}.",
+            field="evidence_method",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why the status changes.", field="reason")
+    evidence_url = _check_url(evidence_url, "evidence_url")
+    locked = Signature.objects.select_for_update().get(pk=signature.pk)
+    if locked.merged_into_id:
+        raise DomainError(
+            f"This signature was merged into #{locked.merged_into_id}; change that one.",
+            code="merged",
+        )
+    if locked.status == status:
+        raise DomainError(f"The signature is already {status}.", field="status", code="unchanged")
+    now = timezone.now()
+    _status_change_create(
+        signature=locked,
+        from_status=locked.status,
+        to_status=status,
+        at=now,
+        by=by,
+        actor=actor,
+        reason=reason,
+        evidence_method=evidence_method,
+        evidence_url=evidence_url,
+    )
+    locked.status = status
+    update_fields = ["status", "updated_at"]
+    if locked.needs_review:
+        locked.needs_review = False
+        locked.review_reason = ""
+        update_fields += ["needs_review", "review_reason"]
+    locked.save(update_fields=update_fields)
+    return locked
+
+
+@transaction.atomic
+def signature_update_stated(
+    *,
+    signature: Signature,
+    title: str | None = None,
+    affiliation: str | None = None,
+    organization: Organization | None = None,
+    signed_on: date | None = None,
+) -> Signature:
+    """Correct the title, affiliation or date as stated when signing."""
+    if title is not None:
+        signature.title = clean_whitespace(title)
+    if affiliation is not None:
+        signature.affiliation = clean_whitespace(affiliation)
+    signature.organization = organization
+    if signed_on is not None:
+        signature.signed_on = signed_on
+    signature.save()
+    return signature

@@ -1,0 +1,333 @@
+"""Writes on people and organizations. Every function runs in a transaction
+and raises ``DomainError`` for input the domain refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils.text import slugify
+
+from people.matching.normalize import clean_whitespace, fold, parse_name
+from people.models import Affiliation, Organization, Person, PersonName
+from tracker.errors import DomainError
+
+_ORGANIZATION_FIELDS = {
+    "name",
+    "slug",
+    "kind",
+    "country",
+    "parent",
+    "aliases",
+    "external_ids",
+    "url",
+    "description",
+}
+
+
+def _organization_search_text(name: str, aliases: Iterable[str]) -> str:
+    return " | ".join(fold(text) for text in [name, *aliases] if fold(text))
+
+
+def _clean_aliases(aliases: Any) -> list[str]:
+    if aliases is None:
+        return []
+    if isinstance(aliases, str) or not isinstance(aliases, list | tuple):
+        raise DomainError("Give aliases as a list of names.", field="aliases")
+    cleaned = []
+    for alias in aliases:
+        if not isinstance(alias, str):
+            raise DomainError("Each alias must be a text.", field="aliases")
+        alias = clean_whitespace(alias)
+        if alias and alias not in cleaned:
+            cleaned.append(alias)
+    return cleaned
+
+
+def _clean_external_ids(external_ids: Any) -> dict[str, str]:
+    if external_ids is None:
+        return {}
+    if not isinstance(external_ids, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in external_ids.items()
+    ):
+        raise DomainError(
+            'Give external ids as an object of texts, such as {"wikidata": "Q30"}.',
+            field="external_ids",
+        )
+    return {k.strip(): v.strip() for k, v in external_ids.items() if k.strip() and v.strip()}
+
+
+def _unique_slug(model: type, base: str, *, exclude_pk: int | None = None) -> str:
+    base = slugify(fold(base))[:100] or "item"
+    slug, counter = base, 2
+    queryset = model.objects.all()
+    if exclude_pk is not None:
+        queryset = queryset.exclude(pk=exclude_pk)
+    while queryset.filter(slug=slug).exists():
+        slug = f"{base}-{counter}"
+        counter += 1
+    return slug
+
+
+def _validate_organization(organization: Organization) -> None:
+    if not organization.name:
+        raise DomainError("An organization needs a name.", field="name")
+    if organization.kind not in Organization.Kind.values:
+        raise DomainError(
+            f"Unknown kind {organization.kind!r}; use one of "
+            f"{', '.join(Organization.Kind.values)}.",
+            field="kind",
+        )
+    country = organization.country
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise DomainError("Give the country as a two-letter ISO code, such as US.", field="country")
+    # Walk up the parents: an organization cannot sit under itself.
+    seen = {organization.pk} if organization.pk else set()
+    parent = organization.parent
+    while parent is not None:
+        if parent.pk in seen:
+            raise DomainError("That parent would make a loop of organizations.", field="parent")
+        seen.add(parent.pk)
+        parent = parent.parent
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    name: str,
+    kind: str = Organization.Kind.OTHER,
+    slug: str = "",
+    country: str = "",
+    parent: Organization | None = None,
+    aliases: list[str] | None = None,
+    external_ids: dict[str, str] | None = None,
+    url: str = "",
+    description: str = "",
+) -> Organization:
+    name = clean_whitespace(name)
+    aliases = _clean_aliases(aliases)
+    if slug and Organization.objects.filter(slug=slug).exists():
+        raise DomainError(f"An organization with the slug {slug!r} exists.", field="slug")
+    organization = Organization(
+        name=name,
+        slug=slug or _unique_slug(Organization, name),
+        kind=kind,
+        country=(country or "").upper(),
+        parent=parent,
+        aliases=aliases,
+        external_ids=_clean_external_ids(external_ids),
+        url=url or "",
+        description=description or "",
+        search_text=_organization_search_text(name, aliases),
+    )
+    _validate_organization(organization)
+    organization.save()
+    return organization
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, **fields: Any) -> Organization:
+    unknown = set(fields) - _ORGANIZATION_FIELDS
+    if unknown:
+        raise DomainError(f"Unknown organization fields: {', '.join(sorted(unknown))}.")
+    if "name" in fields:
+        fields["name"] = clean_whitespace(fields["name"])
+    if "aliases" in fields:
+        fields["aliases"] = _clean_aliases(fields["aliases"])
+    if "external_ids" in fields:
+        fields["external_ids"] = _clean_external_ids(fields["external_ids"])
+    if "country" in fields:
+        fields["country"] = (fields["country"] or "").upper()
+    if (
+        "slug" in fields
+        and Organization.objects.filter(slug=fields["slug"]).exclude(pk=organization.pk).exists()
+    ):
+        raise DomainError(f"An organization with the slug {fields['slug']!r} exists.", field="slug")
+    for field, value in fields.items():
+        setattr(organization, field, value)
+    organization.search_text = _organization_search_text(organization.name, organization.aliases)
+    _validate_organization(organization)
+    organization.save()
+    return organization
+
+
+def organization_find(*, name: str) -> Organization | None:
+    """The organization whose name or alias folds to the same text, if exactly one."""
+    key = fold(name)
+    if not key:
+        return None
+    candidates = [
+        organization
+        for organization in Organization.objects.filter(search_text__contains=key)
+        if key in organization.search_text.split(" | ")
+    ]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def organization_get_or_create(
+    *, name: str, kind: str = Organization.Kind.OTHER, **fields: Any
+) -> Organization:
+    return organization_find(name=name) or organization_create(name=name, kind=kind, **fields)
+
+
+# --- People -------------------------------------------------------------------
+
+
+def person_refresh_search_text(*, person: Person) -> None:
+    """Keep the folded display name and every name seen, for search."""
+    names = [person.display_name, *person.names.values_list("name", flat=True)]
+    folded: list[str] = []
+    for name in names:
+        key = fold(name)
+        if key and key not in folded:
+            folded.append(key)
+    person.search_text = " | ".join(folded)
+    Person.objects.filter(pk=person.pk).update(search_text=person.search_text)
+
+
+@transaction.atomic
+def person_create(
+    *,
+    name: str,
+    source: Any = None,
+    external_ids: dict[str, str] | None = None,
+    notes: str = "",
+) -> Person:
+    parsed = parse_name(name)
+    if not parsed.key:
+        raise DomainError("A person needs a name with at least one letter or digit.", field="name")
+    person = Person.objects.create(
+        display_name=parsed.display or parsed.written,
+        sort_name=parsed.sort_name or parsed.written,
+        given_name=parsed.given,
+        middle_name=parsed.middle,
+        family_name=parsed.family,
+        honorific=parsed.honorific,
+        suffix=parsed.suffix,
+        name_key=parsed.key,
+        external_ids=_clean_external_ids(external_ids),
+        notes=notes,
+    )
+    person_add_name(person=person, name=parsed.written, source=source)
+    return person
+
+
+@transaction.atomic
+def person_update(*, person: Person, **fields: Any) -> Person:
+    allowed = {
+        "display_name",
+        "sort_name",
+        "given_name",
+        "middle_name",
+        "family_name",
+        "honorific",
+        "suffix",
+        "external_ids",
+        "notes",
+    }
+    unknown = set(fields) - allowed
+    if unknown:
+        raise DomainError(f"Unknown person fields: {', '.join(sorted(unknown))}.")
+    if person.merged_into_id:
+        raise DomainError(
+            f"This person was merged into #{person.merged_into_id}; edit that record instead.",
+            code="merged",
+        )
+    if "external_ids" in fields:
+        fields["external_ids"] = _clean_external_ids(fields["external_ids"])
+    for field, value in fields.items():
+        setattr(person, field, clean_whitespace(value) if isinstance(value, str) else value)
+    if not fold(person.display_name):
+        raise DomainError("A person needs a display name.", field="display_name")
+    person.name_key = parse_name(person.display_name).key
+    person.sort_name = person.sort_name or parse_name(person.display_name).sort_name
+    person.save()
+    person_refresh_search_text(person=person)
+    return person
+
+
+@transaction.atomic
+def person_add_name(*, person: Person, name: str, source: Any = None) -> PersonName:
+    written = clean_whitespace(name)
+    if not fold(written):
+        raise DomainError("A name needs at least one letter or digit.", field="name")
+    person_name, _ = PersonName.objects.get_or_create(
+        person=person,
+        name=written,
+        source=source,
+        defaults={"name_key": parse_name(written).key},
+    )
+    person_refresh_search_text(person=person)
+    return person_name
+
+
+def person_survivor(person: Person) -> Person:
+    """Follow merges to the record that stands for this person now."""
+    seen = set()
+    while person.merged_into_id is not None and person.pk not in seen:
+        seen.add(person.pk)
+        person = person.merged_into
+    return person
+
+
+def person_resolve(*, name: str, source: Any = None) -> Person:
+    """The person a new entry names: an existing one when exactly one active
+    person has the same normalised name, otherwise a new person.
+
+    Two active people sharing a name (homonyms) are never guessed between: the
+    entry gets a new person and the matcher weighs the context afterwards.
+    """
+    key = parse_name(name).key
+    candidates = list(Person.objects.filter(name_key=key, merged_into__isnull=True)[:2])
+    if len(candidates) == 1:
+        return candidates[0]
+    return person_create(name=name, source=source)
+
+
+@transaction.atomic
+def affiliation_create(
+    *,
+    person: Person,
+    organization: Organization,
+    role: str = "",
+    start_date: date | None = None,
+    end_date: date | None = None,
+    source: Any = None,
+    evidence_url: str = "",
+) -> Affiliation:
+    if start_date and end_date and end_date < start_date:
+        raise DomainError("The end date comes before the start date.", field="end_date")
+    person = person_survivor(person)
+    try:
+        with transaction.atomic():
+            return Affiliation.objects.create(
+                person=person,
+                organization=organization,
+                role=clean_whitespace(role),
+                start_date=start_date,
+                end_date=end_date,
+                source=source,
+                evidence_url=evidence_url,
+            )
+    except IntegrityError as exc:  # pragma: no cover - guarded above
+        raise DomainError(str(exc)) from exc
+
+
+@transaction.atomic
+def affiliation_update(*, affiliation: Affiliation, **fields: Any) -> Affiliation:
+    allowed = {"organization", "role", "start_date", "end_date", "source", "evidence_url"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise DomainError(f"Unknown affiliation fields: {', '.join(sorted(unknown))}.")
+    for field, value in fields.items():
+        setattr(affiliation, field, value)
+    if (
+        affiliation.start_date
+        and affiliation.end_date
+        and affiliation.end_date < affiliation.start_date
+    ):
+        raise DomainError("The end date comes before the start date.", field="end_date")
+    affiliation.save()
+    return affiliation
