@@ -18,7 +18,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@mkdir -p var
-	DEBUG=$${DEBUG-1} $(BIN)/python manage.py prepare_local
+	DEBUG=$${DEBUG-1} $(BIN)/python manage.py migrate --no-input
+	DEBUG=$${DEBUG-1} $(BIN)/python manage.py load_demo
+	DEBUG=$${DEBUG-1} $(BIN)/python manage.py collectstatic --no-input -v0
+	@DEBUG=$${DEBUG-1} $(BIN)/python manage.py ensure_admin
+	@echo "Serving http://127.0.0.1:8000/api/ and http://127.0.0.1:8000/admin/ (Ctrl-C stops)"
 	DEBUG=$${DEBUG-1} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
 test: $(STAMP)

@@ -8,10 +8,19 @@ from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from people.matching.normalize import clean_whitespace, fold, parse_name
-from people.models import Affiliation, Organization, Person, PersonName
+from people.models import (
+    Affiliation,
+    MatchJudgement,
+    MatchRun,
+    Merge,
+    Organization,
+    Person,
+    PersonName,
+)
 from tracker.errors import DomainError
 
 _ORGANIZATION_FIELDS = {
@@ -331,3 +340,322 @@ def affiliation_update(*, affiliation: Affiliation, **fields: Any) -> Affiliatio
         raise DomainError("The end date comes before the start date.", field="end_date")
     affiliation.save()
     return affiliation
+
+
+# --- Merges, undo and judgements ------------------------------------------------
+
+# When two signatures of one letter become one, the status that says more wins:
+# a retraction or a removal must never be lost in a merge.
+_STATUS_WEIGHT = {"listed": 0, "verified": 1, "disputed": 2, "retracted": 3, "removed": 4}
+
+
+def person_cluster_ids(person: Person) -> set[int]:
+    """The ids of a person's survivor and of everyone merged into it, transitively."""
+    root = person_survivor(person)
+    cluster = {root.pk}
+    frontier = [root.pk]
+    while frontier:
+        children = list(
+            Person.objects.filter(merged_into__in=frontier).values_list("pk", flat=True)
+        )
+        frontier = [pk for pk in children if pk not in cluster]
+        cluster.update(frontier)
+    return cluster
+
+
+def judgements_between(first: set[int], second: set[int], decision: str) -> list[MatchJudgement]:
+    from django.db.models import Q
+
+    return list(
+        MatchJudgement.objects.filter(decision=decision).filter(
+            Q(person_a__in=first, person_b__in=second) | Q(person_a__in=second, person_b__in=first)
+        )
+    )
+
+
+def _ordered_pair(first: Person, second: Person) -> tuple[Person, Person]:
+    return (first, second) if first.pk < second.pk else (second, first)
+
+
+@transaction.atomic
+def person_merge(
+    *,
+    survivor: Person,
+    merged: Person,
+    by: Any = None,
+    reason: str = "",
+    judgement: MatchJudgement | None = None,
+    run: MatchRun | None = None,
+    automatic: bool = False,
+) -> Merge:
+    """Fold ``merged`` into ``survivor``: signatures, sightings, names and
+    affiliations move, and the merged record points at the survivor.
+
+    What moved is recorded on the Merge so that ``merge_undo`` can put it back.
+    A stored "different" judgement between the two clusters refuses the merge.
+    """
+    from letters.models import SightingEvent, Signature, SignatureStatusChange
+
+    survivor = person_survivor(Person.objects.get(pk=survivor.pk))
+    merged = person_survivor(Person.objects.get(pk=merged.pk))
+    if survivor.pk == merged.pk:
+        raise DomainError("These records are already one person.", code="already_merged")
+    # Lock both rows in primary-key order so that concurrent merges cannot deadlock.
+    locked = {
+        p.pk: p
+        for p in Person.objects.select_for_update()
+        .filter(pk__in=[survivor.pk, merged.pk])
+        .order_by("pk")
+    }
+    survivor, merged = locked[survivor.pk], locked[merged.pk]
+    if survivor.merged_into_id or merged.merged_into_id:
+        raise DomainError("One of these people was merged meanwhile; try again.", code="conflict")
+    conflicts = judgements_between(
+        person_cluster_ids(survivor), person_cluster_ids(merged), MatchJudgement.Decision.DIFFERENT
+    )
+    conflicts = [j for j in conflicts if judgement is None or j.pk != judgement.pk]
+    if conflicts:
+        raise DomainError(
+            "An editor judged these people different (judgement "
+            f"#{conflicts[0].pk}); they cannot be merged.",
+            code="judged_different",
+        )
+
+    now = timezone.now()
+    actor = "merge" if not automatic else "matcher"
+    moved: dict[str, list] = {
+        "signatures": [],
+        "folded_signatures": [],
+        "sightings": [],
+        "names": [],
+        "affiliations": [],
+    }
+    kept_by_letter = {
+        s.letter_id: s
+        for s in Signature.objects.select_for_update().filter(
+            person=survivor, merged_into__isnull=True
+        )
+    }
+    for signature in (
+        Signature.objects.select_for_update()
+        .filter(person=merged, merged_into__isnull=True)
+        .order_by("pk")
+    ):
+        kept = kept_by_letter.get(signature.letter_id)
+        if kept is None:
+            moved["signatures"].append(signature.pk)
+            signature.person = survivor
+            signature.save(update_fields=["person", "updated_at"])
+            continue
+        # Two signatures of one letter become one; the merged one stays as history.
+        fold_record = {
+            "signature": signature.pk,
+            "into": kept.pk,
+            "kept_before": {
+                "status": kept.status,
+                "first_seen_at": kept.first_seen_at.isoformat(),
+                "last_seen_at": kept.last_seen_at.isoformat(),
+                "needs_review": kept.needs_review,
+                "review_reason": kept.review_reason,
+                "title": kept.title,
+                "affiliation": kept.affiliation,
+            },
+        }
+        for sighting in signature.sightings.select_for_update().order_by("pk"):
+            moved["sightings"].append({"id": sighting.pk, "from": signature.pk, "to": kept.pk})
+            sighting.signature = kept
+            sighting.save(update_fields=["signature"])
+            SightingEvent.objects.create(
+                sighting=sighting,
+                kind=SightingEvent.Kind.MOVED,
+                at=now,
+                before={"signature": signature.pk},
+                after={"signature": kept.pk},
+            )
+        if _STATUS_WEIGHT[signature.status] > _STATUS_WEIGHT[kept.status]:
+            SignatureStatusChange.objects.create(
+                signature=kept,
+                from_status=kept.status,
+                to_status=signature.status,
+                changed_at=now,
+                changed_by=by if getattr(by, "pk", None) else None,
+                actor=actor,
+                reason=f"Merged with signature #{signature.pk}, which was {signature.status}.",
+            )
+            kept.status = signature.status
+        kept.first_seen_at = min(kept.first_seen_at, signature.first_seen_at)
+        kept.last_seen_at = max(kept.last_seen_at, signature.last_seen_at)
+        kept.needs_review = kept.needs_review or signature.needs_review
+        kept.review_reason = kept.review_reason or signature.review_reason
+        kept.title = kept.title or signature.title
+        kept.affiliation = kept.affiliation or signature.affiliation
+        kept.save()
+        signature.merged_into = kept
+        signature.save(update_fields=["merged_into", "updated_at"])
+        moved["folded_signatures"].append(fold_record)
+
+    survivor_names = set(
+        PersonName.objects.filter(person=survivor).values_list("name", "source_id")
+    )
+    for person_name in PersonName.objects.filter(person=merged).order_by("pk"):
+        if (person_name.name, person_name.source_id) in survivor_names:
+            continue  # the survivor already shows this name from this source
+        moved["names"].append(person_name.pk)
+        person_name.person = survivor
+        person_name.save(update_fields=["person"])
+    for affiliation in Affiliation.objects.filter(person=merged).order_by("pk"):
+        moved["affiliations"].append(affiliation.pk)
+        affiliation.person = survivor
+        affiliation.save(update_fields=["person"])
+
+    merged.merged_into = survivor
+    merged.merged_at = now
+    merged.save(update_fields=["merged_into", "merged_at", "updated_at"])
+    person_refresh_search_text(person=survivor)
+    person_refresh_search_text(person=merged)
+    return Merge.objects.create(
+        survivor=survivor,
+        merged=merged,
+        judgement=judgement,
+        run=run,
+        automatic=automatic,
+        by=by if getattr(by, "pk", None) else None,
+        reason=reason,
+        moved=moved,
+    )
+
+
+@transaction.atomic
+def merge_undo(*, merge: Merge, by: Any = None, reason: str = "") -> Merge:
+    """Put back what a merge moved, and record that the two are different
+    people so that no later run merges them again."""
+    from datetime import datetime
+
+    from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange
+
+    merge = Merge.objects.select_for_update().get(pk=merge.pk)
+    if merge.undone_at is not None:
+        raise DomainError("This merge was already undone.", code="already_undone")
+    people = {
+        p.pk: p
+        for p in Person.objects.select_for_update()
+        .filter(pk__in=[merge.survivor_id, merge.merged_id])
+        .order_by("pk")
+    }
+    survivor, merged = people[merge.survivor_id], people[merge.merged_id]
+    if survivor.merged_into_id is not None:
+        later = Merge.objects.filter(merged=survivor, undone_at__isnull=True).first()
+        raise DomainError(
+            f"{survivor} was merged again afterwards; undo merge #{later.pk if later else '?'} "
+            "first.",
+            code="undo_later_first",
+        )
+    now = timezone.now()
+    moved = merge.moved
+    for record in reversed(moved.get("sightings", [])):
+        sighting = Sighting.objects.select_for_update().get(pk=record["id"])
+        if sighting.signature_id != record["to"]:
+            continue  # it has moved on since; leave it where it now is
+        sighting.signature_id = record["from"]
+        sighting.save(update_fields=["signature"])
+        SightingEvent.objects.create(
+            sighting=sighting,
+            kind=SightingEvent.Kind.MOVED,
+            at=now,
+            before={"signature": record["to"]},
+            after={"signature": record["from"]},
+        )
+    for record in reversed(moved.get("folded_signatures", [])):
+        Signature.objects.filter(pk=record["signature"]).update(merged_into=None, updated_at=now)
+        kept = Signature.objects.select_for_update().get(pk=record["into"])
+        before = record["kept_before"]
+        if kept.status != before["status"]:
+            SignatureStatusChange.objects.create(
+                signature=kept,
+                from_status=kept.status,
+                to_status=before["status"],
+                changed_at=now,
+                changed_by=by if getattr(by, "pk", None) else None,
+                actor="undo merge",
+                reason=f"Merge #{merge.pk} undone.",
+            )
+        kept.status = before["status"]
+        kept.first_seen_at = datetime.fromisoformat(before["first_seen_at"])
+        kept.last_seen_at = datetime.fromisoformat(before["last_seen_at"])
+        kept.needs_review = before["needs_review"]
+        kept.review_reason = before["review_reason"]
+        kept.title = before["title"]
+        kept.affiliation = before["affiliation"]
+        kept.save()
+    Signature.objects.filter(pk__in=moved.get("signatures", []), person=survivor).update(
+        person=merged, updated_at=now
+    )
+    PersonName.objects.filter(pk__in=moved.get("names", []), person=survivor).update(person=merged)
+    Affiliation.objects.filter(pk__in=moved.get("affiliations", []), person=survivor).update(
+        person=merged
+    )
+    merged.merged_into = None
+    merged.merged_at = None
+    merged.save(update_fields=["merged_into", "merged_at", "updated_at"])
+    person_refresh_search_text(person=survivor)
+    person_refresh_search_text(person=merged)
+
+    first, second = _ordered_pair(survivor, merged)
+    MatchJudgement.objects.update_or_create(
+        person_a=first,
+        person_b=second,
+        defaults={
+            "decision": MatchJudgement.Decision.DIFFERENT,
+            "automatic": False,
+            "decided_by": by if getattr(by, "pk", None) else None,
+            "decided_at": now,
+            "reason": reason or f"Merge #{merge.pk} undone.",
+        },
+    )
+    merge.undone_at = now
+    merge.undone_by = by if getattr(by, "pk", None) else None
+    merge.undo_reason = reason
+    merge.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+    return merge
+
+
+@transaction.atomic
+def judgement_decide(
+    *, judgement: MatchJudgement, decision: str, reason: str, by: Any = None
+) -> MatchJudgement:
+    """An editor's decision on a pair: "same" merges them, "different" becomes a
+    constraint no automatic run overrules, "unsure" is recorded for later."""
+    allowed = [
+        MatchJudgement.Decision.SAME,
+        MatchJudgement.Decision.DIFFERENT,
+        MatchJudgement.Decision.UNSURE,
+    ]
+    if decision not in allowed:
+        raise DomainError(
+            f"Unknown decision {decision!r}; use same, different or unsure.", field="decision"
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why you decide so.", field="reason")
+    judgement = MatchJudgement.objects.select_for_update().get(pk=judgement.pk)
+    first, second = judgement.person_a, judgement.person_b
+    same_cluster = person_survivor(first).pk == person_survivor(second).pk
+    if decision == MatchJudgement.Decision.DIFFERENT and same_cluster:
+        active = Merge.objects.filter(undone_at__isnull=True, merged__in=[first, second]).first()
+        raise DomainError(
+            "These records are merged; undo the merge"
+            + (f" #{active.pk}" if active else "")
+            + " to separate them.",
+            field="decision",
+            code="merged",
+        )
+    judgement.decision = decision
+    judgement.reason = reason
+    judgement.automatic = False
+    judgement.decided_by = by if getattr(by, "pk", None) else None
+    judgement.decided_at = timezone.now()
+    judgement.save()
+    if decision == MatchJudgement.Decision.SAME and not same_cluster:
+        survivor, merged = _ordered_pair(person_survivor(first), person_survivor(second))
+        person_merge(survivor=survivor, merged=merged, by=by, reason=reason, judgement=judgement)
+    return judgement

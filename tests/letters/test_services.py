@@ -1,0 +1,154 @@
+"""Letters, sources and signatures written through the services."""
+
+import pytest
+
+from letters.models import SignatureStatusChange, Source
+from letters.services import (
+    Entry,
+    letter_create,
+    letter_target_set,
+    letter_update,
+    parse_claimed_count,
+    signature_change_status,
+    signature_record,
+    signature_record_manual,
+)
+from tests.factories import make_letter, make_organization, make_source
+from tracker.errors import DomainError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("400+", 400), ("more than 1,200", 1200), ("", None), ("hundreds", None)],
+)
+def test_it_reads_the_claimed_count_as_a_number(text, number):
+    assert parse_claimed_count(text) == number
+
+
+def test_it_creates_a_letter_from_a_title_and_slug_only():
+    letter = letter_create(title="Protect human creativity", slug="protect-creativity")
+    assert letter.status == "open"
+    assert letter.search_text == "protect human creativity protect creativity"
+
+
+def test_it_refuses_a_taken_slug_or_a_malformed_one():
+    make_letter(slug="taken")
+    with pytest.raises(DomainError) as error:
+        letter_create(title="Another", slug="taken")
+    assert error.value.field == "slug"
+    with pytest.raises(DomainError):
+        letter_create(title="Another", slug="Not A Slug")
+
+
+def test_it_updates_the_claimed_count():
+    letter = make_letter()
+    letter_update(letter=letter, claimed_count="400+")
+    letter.refresh_from_db()
+    assert letter.claimed_count_min == 400
+
+
+def test_it_records_targets_with_their_role_once():
+    letter = make_letter()
+    openai = make_organization("OpenAI", kind="company")
+    letter_target_set(letter=letter, organization=openai, role="subject")
+    letter_target_set(letter=letter, organization=openai, role="subject")
+    assert letter.letter_targets.count() == 1
+    with pytest.raises(DomainError):
+        letter_target_set(letter=letter, organization=openai, role="recipient")
+
+
+def test_an_editors_entry_is_a_sighting_of_the_letters_manual_source(staff_user):
+    letter = make_letter()
+    signature = signature_record_manual(
+        letter=letter, name="Cate Blanchett", title="Actor", by=staff_user
+    )
+    sighting = signature.sightings.get()
+    assert sighting.source.kind == Source.Kind.MANUAL
+    assert sighting.entered_by == staff_user
+    assert sighting.name == "Cate Blanchett"
+    history = list(signature.status_changes.values_list("from_status", "to_status"))
+    assert history == [("", "listed")]
+
+
+def test_recording_the_same_entry_twice_changes_nothing():
+    letter = make_letter()
+    source = make_source(letter)
+    first = signature_record(letter=letter, source=source, entry=Entry(name="Ben Stiller"))
+    second = signature_record(letter=letter, source=source, entry=Entry(name="Ben Stiller"))
+    assert first.signature == second.signature
+    assert not second.sighting_created and not second.sighting_changed
+    assert first.sighting.events.count() == 1
+
+
+def test_a_changed_affiliation_keeps_the_previous_value_in_the_history():
+    letter = make_letter()
+    source = make_source(letter)
+    signature_record(letter=letter, source=source, entry=Entry(name="Ron Howard"))
+    result = signature_record(
+        letter=letter, source=source, entry=Entry(name="Ron Howard", affiliation="Imagine")
+    )
+    assert result.sighting_changed
+    change = result.sighting.events.get(kind="changed")
+    assert change.before == {"affiliation": ""}
+    assert change.after == {"affiliation": "Imagine"}
+
+
+def test_two_sources_naming_one_person_support_one_signature():
+    letter = make_letter()
+    press, site = make_source(letter), make_source(letter, kind="letter_site")
+    first = signature_record(letter=letter, source=press, entry=Entry(name="Ava DuVernay"))
+    second = signature_record(letter=letter, source=site, entry=Entry(name="AVA DUVERNAY"))
+    assert first.signature == second.signature
+    assert first.signature.sightings.count() == 2
+
+
+def test_each_status_change_leaves_a_history_row(staff_user):
+    signature = signature_record_manual(letter=make_letter(), name="Chris Rock", by=staff_user)
+    signature_change_status(
+        signature=signature,
+        status="verified",
+        reason="Confirmed by his agent.",
+        by=staff_user,
+        evidence_method="email",
+        evidence_url="https://example.org/confirmation",
+    )
+    signature_change_status(
+        signature=signature, status="retracted", reason="Withdrew publicly.", by=staff_user
+    )
+    signature.refresh_from_db()
+    assert signature.status == "retracted"
+    rows = list(
+        SignatureStatusChange.objects.filter(signature=signature).values_list(
+            "from_status", "to_status", "changed_by", "evidence_method"
+        )
+    )
+    assert rows == [
+        ("", "listed", staff_user.pk, "source"),
+        ("listed", "verified", staff_user.pk, "email"),
+        ("verified", "retracted", staff_user.pk, ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"status": "forged", "reason": "x"}, "status"),
+        ({"status": "verified", "reason": ""}, "reason"),
+        (
+            {"status": "verified", "reason": "x", "evidence_url": "javascript:alert(1)"},
+            "evidence_url",
+        ),
+        ({"status": "verified", "reason": "x", "evidence_method": "rumour"}, "evidence_method"),
+        ({"status": "listed", "reason": "x"}, "status"),
+    ],
+)
+def test_a_refused_status_change_changes_nothing(fields, field):
+    signature = signature_record_manual(letter=make_letter(), name="Chris Rock", by=None)
+    with pytest.raises(DomainError) as error:
+        signature_change_status(signature=signature, **fields)
+    assert error.value.field == field
+    signature.refresh_from_db()
+    assert signature.status == "listed"
+    assert signature.status_changes.count() == 1

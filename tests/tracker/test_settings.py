@@ -1,0 +1,64 @@
+"""Settings come from the environment; a malformed value stops start-up."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(**env: str) -> subprocess.CompletedProcess:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
+    }
+    environment.update(DJANGO_SETTINGS_MODULE="tracker.settings.local", **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "mysql//nowhere"),
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:notaport/test"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("REDIS_URL", "redis://127.0.0.1:port/0"),
+        ("ALLOWED_HOSTS", "example.org,,www.example.org"),
+        ("CELERY_TASK_TIME_LIMIT", "ten"),
+    ],
+)
+def test_it_stops_start_up_naming_the_malformed_variable(variable, value):
+    result = start(**{"DEBUG": "1", variable: value})
+    assert result.returncode != 0
+    assert f"{variable}=" in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+
+
+def test_it_refuses_to_start_without_a_secret_key_unless_debugging(tmp_path):
+    refused = start(TRACKER_VAR_DIR=str(tmp_path))
+    assert refused.returncode != 0
+    assert "SECRET_KEY" in refused.stderr
+    accepted = start(DEBUG="1", TRACKER_VAR_DIR=str(tmp_path))
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_it_starts_on_the_embedded_defaults(tmp_path):
+    result = start(SECRET_KEY="x" * 50, TRACKER_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_test_settings_run_on_postgresql_and_redis(settings):
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert settings.CELERY_BROKER_URL.startswith("redis://")
