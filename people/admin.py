@@ -1,0 +1,851 @@
+"""Admin for people, organizations, and the record of duplicates judged and merged.
+
+Also the pieces every admin of the project shares: search on the folded texts,
+writes through the services with their refusals shown on the form, and
+read-only registrations for records nobody edits by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets, get_fields_from_path
+from django.db import models
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from letters.models import Signature
+from people import services
+from people.matching.normalize import fold
+from people.models import (
+    Affiliation,
+    MatchJudgement,
+    MatchRun,
+    Merge,
+    Organization,
+    Person,
+    PersonName,
+)
+from tracker.errors import DomainError
+
+SEARCH_HELP = "Case and accents are ignored: “cuaron” finds “Cuarón”."
+
+# --- Shared pieces ---------------------------------------------------------------
+
+
+def admin_link(obj: models.Model | None, text: Any = None) -> str:
+    """A link to an object's admin page; names are escaped."""
+    if obj is None:
+        return "-"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, obj if text is None else text)
+
+
+def changelist_link(model: type[models.Model], text: Any, **filters: Any) -> str:
+    """A link to a model's list, filtered."""
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), text)
+
+
+def pretty_json(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+
+def count_of(model: type[models.Model], field: str, **filters: Any) -> Coalesce:
+    """How many rows of ``model`` point at each row, as a correlated subquery:
+    evaluated only for the rows shown, never as a join over every row."""
+    rows = (
+        model.objects.filter(**{field: OuterRef("pk")}, **filters)
+        .order_by()
+        .values(field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=models.IntegerField()), 0)
+
+
+def is_changelist(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return bool(match and match.url_name and match.url_name.endswith("_changelist"))
+
+
+def is_autocomplete(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return bool(match and match.url_name == "autocomplete")
+
+
+class FoldedSearchMixin:
+    """Search the texts the services keep folded (unidecode, casefold,
+    punctuation to spaces), with the query folded the same way.
+
+    Folded columns are named with ``__contains`` in ``search_fields``: both
+    sides are already lower-case ASCII, and a plain LIKE can use PostgreSQL's
+    trigram index where UPPER(...) LIKE cannot. It is plain LIKE on SQLite too.
+    The same search serves the changelist and the autocomplete widgets.
+    """
+
+    search_help_text = SEARCH_HELP
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, fold(search_term))
+
+
+def related_filter(
+    path: str, title: str, *, recent: int = 0, select_related: tuple[str, ...] = ()
+) -> type[admin.SimpleListFilter]:
+    """A filter on a foreign key to a large table: it lists the chosen row (and
+    the first ``recent`` rows in their default order), never the whole table."""
+
+    class RelatedFilter(admin.SimpleListFilter):
+        parameter_name = f"{path}__id__exact"
+
+        def __init__(self, request, params, model, model_admin):
+            self.title = title
+            self.related_model = get_fields_from_path(model, path)[-1].related_model
+            super().__init__(request, params, model, model_admin)
+
+        def chosen(self) -> int | None:
+            value = self.value()
+            return int(value) if value and value.isdigit() else None
+
+        def lookups(self, request, model_admin):
+            rows = self.related_model._default_manager.all()
+            if select_related:
+                rows = rows.select_related(*select_related)
+            shown = list(rows[:recent]) if recent else []
+            chosen = self.chosen()
+            if chosen is not None and chosen not in {row.pk for row in shown}:
+                shown[:0] = list(rows.filter(pk=chosen))
+            return [(str(row.pk), str(row)) for row in shown]
+
+        def queryset(self, request, queryset):
+            chosen = self.chosen()
+            return queryset if chosen is None else queryset.filter(**{f"{path}__pk": chosen})
+
+    RelatedFilter.__name__ = f"{path.title().replace('__', '')}Filter"
+    return RelatedFilter
+
+
+class MergedFilter(admin.SimpleListFilter):
+    """Records folded into another stay as history; most lists want the others."""
+
+    title = "record"
+    parameter_name = "merged"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Kept"), ("yes", "Merged into another")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("no", "yes"):
+            return queryset.filter(merged_into__isnull=self.value() == "no")
+        return queryset
+
+
+# Writes through the services. A refusal (DomainError) from a service must show
+# on the form, but it comes after validation, inside the admin's transaction.
+# So the save raises Refused, the transaction rolls back, and the view runs again
+# on the same POST with the refusal attached to the form it belongs to, which
+# makes that form invalid and renders it with the message.
+
+_REFUSAL = "_service_refusal"
+
+
+class Refused(Exception):
+    def __init__(self, error: DomainError, prefix: str | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.prefix = prefix
+        self.on_main_form = prefix is None
+
+
+@contextmanager
+def refusals(prefix: str | None = None) -> Iterator[None]:
+    """Turn a service's DomainError into Refused, naming the form that caused it."""
+    try:
+        yield
+    except DomainError as error:
+        raise Refused(error, prefix) from error
+
+
+def become(target: models.Model, saved: models.Model) -> None:
+    """Make the form's instance stand for the row a service saved, so that the
+    admin's log, redirect and inline formsets use it."""
+    if target is saved:
+        return
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
+class ServiceForm(forms.ModelForm):
+    refusal: Refused | None = None
+
+    def clean(self):
+        cleaned_data = super().clean()
+        refusal = self.refusal
+        if refusal is None:
+            return cleaned_data
+        if self.prefix is None and refusal.on_main_form:
+            if refusal.prefix is None and refusal.error.field in self.fields:
+                self.add_error(refusal.error.field, refusal.error.message)
+            else:
+                self.add_error(None, refusal.error.message)
+        elif self.prefix is not None and self.prefix == refusal.prefix:
+            field = refusal.error.field if refusal.error.field in self.fields else None
+            self.add_error(field, refusal.error.message)
+        return cleaned_data
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """History shown under its parent; nothing here is edited by hand."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*(self.fields or ()), *self.readonly_fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ServiceInline(admin.TabularInline):
+    """An inline whose rows are written by services: ``add_row``, ``change_row``
+    and ``delete_row`` return what they saved."""
+
+    form = ServiceForm
+    extra = 0
+    allow_delete = False
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.refusal = getattr(request, _REFUSAL, None)
+        formset.service_inline = self
+        return formset
+
+    def has_delete_permission(self, request, obj=None):
+        return self.allow_delete and super().has_delete_permission(request, obj)
+
+    def add_row(self, request, parent, form):
+        raise NotImplementedError
+
+    def change_row(self, request, obj, form):
+        raise NotImplementedError
+
+    def delete_row(self, request, obj):
+        raise NotImplementedError
+
+
+class ServiceAdmin(FoldedSearchMixin, admin.ModelAdmin):
+    """A model admin that saves through services: ``create`` and ``update``
+    return the saved object, ``remove`` deletes one (only when ``allow_delete``).
+    """
+
+    form = ServiceForm
+    add_form: type[forms.ModelForm] | None = None
+    add_fieldsets: list | None = None
+    add_readonly_fields: tuple | list | None = None
+    allow_delete = False
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def create(self, request, form):
+        raise NotImplementedError
+
+    def update(self, request, obj, form):
+        raise NotImplementedError
+
+    def remove(self, request, obj) -> None:
+        raise NotImplementedError
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None and self.add_fieldsets is not None:
+            return self.add_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None and self.add_readonly_fields is not None:
+            return self.add_readonly_fields
+        return super().get_readonly_fields(request, obj)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None and self.add_form is not None:
+            kwargs.setdefault("form", self.add_form)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.refusal = getattr(request, _REFUSAL, None)
+        return form
+
+    def get_inline_instances(self, request, obj=None):
+        # Read-only history has nothing to show on an add page and nothing to
+        # save on a POST; skipping it there also spares validating its rows.
+        return [
+            inline
+            for inline in super().get_inline_instances(request, obj)
+            if not (
+                isinstance(inline, ReadOnlyInline) and (obj is None or request.method == "POST")
+            )
+        ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Refused as refused:
+            setattr(request, _REFUSAL, refused)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Refused as refused:
+            # The form the refusal named was not found again: show it on the main form.
+            refused.on_main_form = True
+            setattr(request, _REFUSAL, refused)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        with refusals():
+            saved = self.update(request, obj, form) if change else self.create(request, form)
+        become(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        # No form.save_m2m(): many-to-many fields are written by services or not at all.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def save_formset(self, request, form, formset, change):
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        inline = getattr(formset, "service_inline", None)
+        if inline is None:
+            return
+        deleted = formset.deleted_forms if formset.can_delete else []
+        for row in formset.initial_forms:
+            if any(row is d for d in deleted):
+                with refusals(row.prefix):
+                    inline.delete_row(request, row.instance)
+                formset.deleted_objects.append(row.instance)
+            elif row.has_changed():
+                with refusals(row.prefix):
+                    saved = inline.change_row(request, row.instance, row)
+                formset.changed_objects.append((saved, row.changed_data))
+        for row in formset.extra_forms:
+            if row.has_changed() and not any(row is d for d in deleted):
+                with refusals(row.prefix):
+                    saved = inline.add_row(request, formset.instance, row)
+                formset.new_objects.append(saved)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.allow_delete and super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        self.remove(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.remove(request, obj)
+
+
+class ReadOnlyAdmin(FoldedSearchMixin, admin.ModelAdmin):
+    """Records written by syncs, the matcher or the services: viewed, never
+    added, changed or deleted here. Declare ``fields`` or ``fieldsets``."""
+
+    def get_readonly_fields(self, request, obj=None):
+        names = flatten_fieldsets(self.fieldsets) if self.fieldsets else list(self.fields or ())
+        return [*names, *self.readonly_fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def changed_values(form: forms.ModelForm, allowed: set[str] | None = None) -> dict[str, Any]:
+    """The cleaned values of the fields the user changed."""
+    return {
+        name: form.cleaned_data[name]
+        for name in form.changed_data
+        if name in form.cleaned_data and (allowed is None or name in allowed)
+    }
+
+
+# --- Organizations -------------------------------------------------------------
+
+_ORGANIZATION_FIELDS = [
+    "name",
+    "slug",
+    "kind",
+    "country",
+    "parent",
+    "aliases",
+    "external_ids",
+    "url",
+    "description",
+]
+
+
+class OrganizationForm(ServiceForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding and "slug" in self.fields:
+            self.fields["slug"].required = False
+            self.fields["slug"].help_text = "Leave empty to make one from the name."
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceAdmin):
+    form = OrganizationForm
+    list_display = ["name", "kind", "country", "parent", "slug"]
+    list_filter = ["kind", "country"]
+    list_select_related = ["parent"]
+    search_fields = ["search_text__contains"]
+    autocomplete_fields = ["parent"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "kind", "country", "parent"]}),
+        ("Other names and identifiers", {"fields": ["aliases", "external_ids", "url"]}),
+        (None, {"fields": ["description"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def create(self, request, form):
+        values = {name: form.cleaned_data[name] for name in _ORGANIZATION_FIELDS}
+        values["slug"] = values["slug"] or ""
+        return services.organization_create(**values)
+
+    def update(self, request, obj, form):
+        values = changed_values(form, set(_ORGANIZATION_FIELDS))
+        if not values:
+            return obj
+        return services.organization_update(organization=obj, **values)
+
+
+# --- People --------------------------------------------------------------------
+
+
+class PersonAddForm(ServiceForm):
+    name = forms.CharField(
+        max_length=300,
+        help_text="As usually written, such as “Alfonso Cuarón” or “McCartney, Sir Paul”.",
+    )
+
+    class Meta:
+        model = Person
+        fields = ["external_ids", "notes"]
+
+
+class PersonNameInline(ServiceInline):
+    """Names may be added by hand; names seen in sources are their record."""
+
+    model = PersonName
+    fields = ["name", "source", "first_seen_at"]
+    readonly_fields = ["source", "first_seen_at"]
+    verbose_name_plural = "names seen"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source", "source__letter")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def add_row(self, request, parent, form):
+        return services.person_add_name(person=parent, name=form.cleaned_data["name"])
+
+
+_AFFILIATION_FIELDS = ["organization", "role", "start_date", "end_date", "source", "evidence_url"]
+
+
+class AffiliationInline(ServiceInline):
+    model = Affiliation
+    fields = _AFFILIATION_FIELDS
+    autocomplete_fields = ["organization", "source"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization", "source")
+
+    def add_row(self, request, parent, form):
+        values = {name: form.cleaned_data.get(name) for name in _AFFILIATION_FIELDS}
+        values["role"] = values["role"] or ""
+        values["evidence_url"] = values["evidence_url"] or ""
+        return services.affiliation_create(person=parent, **values)
+
+    def change_row(self, request, obj, form):
+        return services.affiliation_update(
+            affiliation=obj, **changed_values(form, set(_AFFILIATION_FIELDS))
+        )
+
+
+_PERSON_FIELDS = {
+    "display_name",
+    "sort_name",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "honorific",
+    "suffix",
+    "external_ids",
+    "notes",
+}
+
+
+@admin.register(Person)
+class PersonAdmin(ServiceAdmin):
+    list_display = ["display_name", "sort_name", "letters_signed", "merged_into_link", "created_at"]
+    list_filter = [MergedFilter]
+    list_select_related = ["merged_into"]
+    search_fields = ["search_text__contains"]
+    show_full_result_count = False
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "display_name",
+                    "sort_name",
+                    ("honorific", "given_name", "middle_name", "family_name", "suffix"),
+                ]
+            },
+        ),
+        (None, {"fields": ["external_ids", "notes"]}),
+        (
+            "Record",
+            {
+                "fields": [
+                    "signatures_link",
+                    "merged_into_link",
+                    "merged_at",
+                    "name_key",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        "signatures_link",
+        "merged_into_link",
+        "merged_at",
+        "name_key",
+        "created_at",
+        "updated_at",
+    ]
+    add_form = PersonAddForm
+    add_fieldsets = [(None, {"fields": ["name", "notes", "external_ids"]})]
+    inlines = [PersonNameInline, AffiliationInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_changelist(request):
+            queryset = queryset.annotate(
+                letters_signed=count_of(Signature, "person", merged_into__isnull=True)
+            )
+        return queryset
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if is_autocomplete(request):
+            # New facts attach to the record that stands for the person now.
+            queryset = queryset.filter(merged_into__isnull=True)
+        return queryset, may_have_duplicates
+
+    def has_change_permission(self, request, obj=None):
+        # A merged record is history; its survivor is the one to edit.
+        if obj is not None and obj.merged_into_id:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="letters signed", ordering="letters_signed")
+    def letters_signed(self, person):
+        return changelist_link(Signature, person.letters_signed, person__id__exact=person.pk)
+
+    @admin.display(description="merged into", ordering="merged_into")
+    def merged_into_link(self, person):
+        return admin_link(person.merged_into) if person.merged_into_id else "-"
+
+    @admin.display(description="signatures")
+    def signatures_link(self, person):
+        if person.pk is None:
+            return "-"
+        count = person.signatures.filter(merged_into__isnull=True).count()
+        return changelist_link(Signature, f"{count} signature(s)", person__id__exact=person.pk)
+
+    def create(self, request, form):
+        data = form.cleaned_data
+        return services.person_create(
+            name=data["name"], external_ids=data.get("external_ids"), notes=data.get("notes", "")
+        )
+
+    def update(self, request, obj, form):
+        values = changed_values(form, _PERSON_FIELDS)
+        if not values:
+            return obj
+        return services.person_update(person=obj, **values)
+
+
+@admin.register(PersonName)
+class PersonNameAdmin(ServiceAdmin):
+    list_display = ["name", "person_link", "source", "first_seen_at"]
+    list_select_related = ["person", "source", "source__letter"]
+    search_fields = ["person__search_text__contains", "name"]
+    show_full_result_count = False
+    autocomplete_fields = ["person"]
+    fields = ["person", "name", "name_key", "source", "first_seen_at"]
+    readonly_fields = ["name_key", "source", "first_seen_at"]
+    add_fieldsets = [(None, {"fields": ["person", "name"]})]
+
+    @admin.display(description="person", ordering="person__sort_name")
+    def person_link(self, person_name):
+        return admin_link(person_name.person)
+
+    def has_change_permission(self, request, obj=None):
+        # A name seen is a record of what was written; add the right one instead.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def create(self, request, form):
+        return services.person_add_name(
+            person=form.cleaned_data["person"], name=form.cleaned_data["name"]
+        )
+
+
+@admin.register(Affiliation)
+class AffiliationAdmin(ServiceAdmin):
+    list_display = [
+        "person_link",
+        "organization_link",
+        "role",
+        "start_date",
+        "end_date",
+        "source",
+    ]
+    list_filter = ["organization__kind"]
+    list_select_related = ["person", "organization", "source", "source__letter"]
+    search_fields = [
+        "person__search_text__contains",
+        "organization__search_text__contains",
+        "role",
+    ]
+    autocomplete_fields = ["person", "organization", "source"]
+    fields = ["person", *_AFFILIATION_FIELDS, "created_at"]
+    readonly_fields = ["person", "created_at"]
+    add_fieldsets = [(None, {"fields": ["person", *_AFFILIATION_FIELDS]})]
+    add_readonly_fields = ()
+
+    @admin.display(description="person", ordering="person__sort_name")
+    def person_link(self, affiliation):
+        return admin_link(affiliation.person)
+
+    @admin.display(description="organization", ordering="organization__name")
+    def organization_link(self, affiliation):
+        return admin_link(affiliation.organization)
+
+    def create(self, request, form):
+        values = {name: form.cleaned_data.get(name) for name in _AFFILIATION_FIELDS}
+        values["role"] = values["role"] or ""
+        values["evidence_url"] = values["evidence_url"] or ""
+        return services.affiliation_create(person=form.cleaned_data["person"], **values)
+
+    def update(self, request, obj, form):
+        values = changed_values(form, set(_AFFILIATION_FIELDS))
+        if not values:
+            return obj
+        return services.affiliation_update(affiliation=obj, **values)
+
+
+# --- Matching: runs, judgements, merges ----------------------------------------------
+
+
+@admin.register(MatchRun)
+class MatchRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "mode",
+        "status",
+        "started_at",
+        "duration",
+        "people_considered",
+        "pairs_scored",
+        "merged",
+        "queued",
+        "blocked_by_judgements",
+    ]
+    list_filter = ["mode", "status"]
+    date_hierarchy = "started_at"
+    fields = [
+        "mode",
+        "status",
+        "started_at",
+        "finished_at",
+        "duration",
+        "people_considered",
+        "blocks",
+        "pairs_scored",
+        "merged",
+        "queued",
+        "blocked_by_judgements",
+        "error",
+        "judgements_link",
+    ]
+
+    @admin.display(description="duration")
+    def duration(self, run):
+        return run.duration or "-"
+
+    @admin.display(description="judgements")
+    def judgements_link(self, run):
+        return changelist_link(MatchJudgement, "Judgements of this run", run__id__exact=run.pk)
+
+
+_DECISIONS = [
+    ("", "---------"),
+    (MatchJudgement.Decision.SAME, MatchJudgement.Decision.SAME.label),
+    (MatchJudgement.Decision.DIFFERENT, MatchJudgement.Decision.DIFFERENT.label),
+    (MatchJudgement.Decision.UNSURE, MatchJudgement.Decision.UNSURE.label),
+]
+
+
+class JudgementForm(ServiceForm):
+    decision = forms.ChoiceField(
+        choices=_DECISIONS,
+        help_text="“Same person” merges the two records; “Different people” keeps any "
+        "automatic run from merging them.",
+    )
+
+    class Meta:
+        model = MatchJudgement
+        fields = ["decision", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A pending pair starts with no choice, so that saving without choosing
+        # never decides it by accident.
+        if self.instance.decision == MatchJudgement.Decision.PENDING:
+            self.initial["decision"] = ""
+
+
+@admin.register(MatchJudgement)
+class MatchJudgementAdmin(ServiceAdmin):
+    form = JudgementForm
+    list_display = [
+        "__str__",
+        "person_a_link",
+        "person_b_link",
+        "score",
+        "decision",
+        "automatic",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["decision", "automatic"]
+    list_select_related = ["person_a", "person_b", "decided_by"]
+    search_fields = ["person_a__search_text__contains", "person_b__search_text__contains"]
+    date_hierarchy = "created_at"
+    fields = [
+        "person_a_link",
+        "person_b_link",
+        "score",
+        "explanation_pretty",
+        "decision",
+        "reason",
+        "automatic",
+        "decided_by",
+        "decided_at",
+        "run",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "person_a_link",
+        "person_b_link",
+        "score",
+        "explanation_pretty",
+        "automatic",
+        "decided_by",
+        "decided_at",
+        "run",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="person A", ordering="person_a__sort_name")
+    def person_a_link(self, judgement):
+        return admin_link(judgement.person_a)
+
+    @admin.display(description="person B", ordering="person_b__sort_name")
+    def person_b_link(self, judgement):
+        return admin_link(judgement.person_b)
+
+    @admin.display(description="explanation")
+    def explanation_pretty(self, judgement):
+        return pretty_json(judgement.explanation)
+
+    def has_add_permission(self, request):
+        return False
+
+    def update(self, request, obj, form):
+        if not form.changed_data:
+            return obj
+        return services.judgement_decide(
+            judgement=obj,
+            decision=form.cleaned_data["decision"],
+            reason=form.cleaned_data["reason"],
+            by=request.user,
+        )
+
+
+@admin.register(Merge)
+class MergeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "merged_link",
+        "survivor_link",
+        "automatic",
+        "by",
+        "created_at",
+        "undone_at",
+    ]
+    list_filter = ["automatic", ("undone_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["survivor", "merged", "by"]
+    search_fields = ["survivor__search_text__contains", "merged__search_text__contains"]
+    date_hierarchy = "created_at"
+    fields = [
+        "merged_link",
+        "survivor_link",
+        "judgement",
+        "run",
+        "automatic",
+        "by",
+        "reason",
+        "created_at",
+        "moved_pretty",
+        "undone_at",
+        "undone_by",
+        "undo_reason",
+    ]
+
+    @admin.display(description="merged", ordering="merged__sort_name")
+    def merged_link(self, merge):
+        return admin_link(merge.merged)
+
+    @admin.display(description="survivor", ordering="survivor__sort_name")
+    def survivor_link(self, merge):
+        return admin_link(merge.survivor)
+
+    @admin.display(description="what moved")
+    def moved_pretty(self, merge):
+        return pretty_json(merge.moved)

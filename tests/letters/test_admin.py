@@ -1,0 +1,544 @@
+"""The admin for letters, sources and signatures: pages, folded search, entries
+through the services, the status action, and records that stay read-only."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import re
+from types import SimpleNamespace
+
+import pytest
+from django.contrib import admin
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from letters import services
+from letters.admin import SIGNATURES_SHOWN_ON_LETTER
+from letters.models import (
+    Letter,
+    LetterTarget,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+    SyncRunContent,
+)
+from people.models import Person
+from tests.factories import make_letter, make_organization, make_signature, make_source
+from tests.people.test_admin import autocomplete, changeform_data, results
+
+pytestmark = pytest.mark.django_db
+
+LETTERS_MODELS = {
+    "letter",
+    "lettertarget",
+    "source",
+    "syncrun",
+    "syncruncontent",
+    "signature",
+    "signaturestatuschange",
+    "sighting",
+    "sightingevent",
+}
+ADDABLE = {"letter", "lettertarget", "source", "signature"}
+VIEW_ONLY = LETTERS_MODELS - ADDABLE
+
+
+@pytest.fixture
+def records(staff_user):
+    letter = make_letter(title="Artists on AI and copyright", slug="ai-copyright-2025")
+    openai = make_organization("OpenAI", kind="company")
+    target = services.letter_target_set(letter=letter, organization=openai, role="subject")
+    source = make_source(letter, name="Press list", url="https://example.org/list")
+    signature = make_signature(letter, name="Alfonso Cuarón", by=staff_user)
+    other = make_signature(letter, name="Ava DuVernay", by=staff_user)
+    sighting = signature.sightings.get()
+    run = SyncRun.objects.create(
+        source=source,
+        outcome="succeeded",
+        seen=3,
+        added=1,
+        gone=2,
+        diff={"added": ["Alfonso Cuarón"], "gone": [], "changed": []},
+    )
+    content = SyncRunContent.objects.create(
+        run=run,
+        data=gzip.compress("name\nAlfonso Cuarón\n".encode()),
+        size=20,
+        content_type="text/csv",
+    )
+    return SimpleNamespace(
+        letter=letter,
+        lettertarget=target,
+        source=source,
+        signature=signature,
+        other=other,
+        sighting=sighting,
+        sightingevent=sighting.events.get(),
+        signaturestatuschange=signature.status_changes.get(),
+        syncrun=run,
+        syncruncontent=content,
+    )
+
+
+def queries_to_render(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+# --- Pages ---------------------------------------------------------------------
+
+
+def test_every_letters_model_is_registered():
+    registered = {
+        model._meta.model_name
+        for model in admin.site._registry
+        if model._meta.app_label == "letters"
+    }
+    assert registered == LETTERS_MODELS
+
+
+@pytest.mark.parametrize("model_name", sorted(LETTERS_MODELS))
+def test_its_list_and_the_page_of_one_record_render(admin_client_staff, records, model_name):
+    obj = getattr(records, model_name)
+    changelist = admin_client_staff.get(reverse(f"admin:letters_{model_name}_changelist"))
+    assert changelist.status_code == 200
+    assert obj in results(changelist)
+    page = admin_client_staff.get(reverse(f"admin:letters_{model_name}_change", args=[obj.pk]))
+    assert page.status_code == 200
+
+
+@pytest.mark.parametrize("model_name", sorted(ADDABLE))
+def test_its_add_page_renders(admin_client_staff, model_name):
+    assert admin_client_staff.get(reverse(f"admin:letters_{model_name}_add")).status_code == 200
+
+
+@pytest.mark.parametrize("model_name", sorted(VIEW_ONLY))
+def test_a_record_of_what_happened_is_only_viewed(admin_client_staff, records, model_name):
+    obj = getattr(records, model_name)
+    assert admin_client_staff.get(reverse(f"admin:letters_{model_name}_add")).status_code == 403
+    change_url = reverse(f"admin:letters_{model_name}_change", args=[obj.pk])
+    assert admin_client_staff.get(change_url).context["has_change_permission"] is False
+    assert admin_client_staff.post(change_url, {}).status_code == 403
+
+
+@pytest.mark.parametrize("model_name", sorted(VIEW_ONLY | {"letter", "signature"}))
+def test_nothing_a_user_may_cite_is_deleted(admin_client_staff, records, model_name):
+    obj = getattr(records, model_name)
+    delete_url = reverse(f"admin:letters_{model_name}_delete", args=[obj.pk])
+    assert admin_client_staff.post(delete_url, {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+    changelist = admin_client_staff.get(reverse(f"admin:letters_{model_name}_changelist"))
+    model_admin = changelist.context["cl"].model_admin
+    assert "delete_selected" not in model_admin.get_actions(changelist.wsgi_request)
+
+
+def test_the_run_shows_its_counts_and_its_diff(admin_client_staff, records):
+    page = admin_client_staff.get(
+        reverse("admin:letters_syncrun_change", args=[records.syncrun.pk])
+    )
+    content = page.content.decode()
+    for label, count in [("Seen", 3), ("Added", 1), ("Gone", 2)]:
+        assert re.search(rf"{label}:</label>\s*<div class=\"readonly\">{count}</div>", content)
+    assert '"added": [\n    "Alfonso Cuarón"\n  ]' in html.unescape(content)
+
+
+def test_the_stored_content_is_shown_decompressed(admin_client_staff, records):
+    page = admin_client_staff.get(
+        reverse("admin:letters_syncruncontent_change", args=[records.syncruncontent.pk])
+    )
+    assert "name\nAlfonso Cuarón" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "model_name", ["letter", "signature", "sighting", "signaturestatuschange", "syncrun"]
+)
+def test_a_list_costs_the_same_queries_for_one_row_or_many(
+    admin_client_staff, staff_user, model_name
+):
+    letter = make_letter()
+    source = make_source(letter)
+    make_signature(letter, name="Alfonso Cuarón", by=staff_user)
+    SyncRun.objects.create(source=source, outcome="succeeded")
+    url = reverse(f"admin:letters_{model_name}_changelist")
+    one = queries_to_render(admin_client_staff, url)
+    for number, name in enumerate(["Ava DuVernay", "Cate Blanchett", "Paul McCartney"]):
+        other_letter = make_letter()
+        SyncRun.objects.create(source=make_source(other_letter), outcome="failed")
+        make_signature(other_letter, name=name, by=staff_user)
+        make_signature(letter, name=f"{name} {number}", by=staff_user)
+    assert queries_to_render(admin_client_staff, url) == one
+
+
+def test_the_pages_of_a_letter_and_a_signature_cost_the_same_queries_however_long_their_history(
+    admin_client_staff, records, staff_user
+):
+    letter_url = reverse("admin:letters_letter_change", args=[records.letter.pk])
+    signature_url = reverse("admin:letters_signature_change", args=[records.signature.pk])
+    before = [queries_to_render(admin_client_staff, url) for url in (letter_url, signature_url)]
+    api = services.source_internal_for(letter=records.letter, kind=Source.Kind.API)
+    for number, status in enumerate(["verified", "disputed", "verified"]):
+        make_signature(records.letter, name=f"Signatory Number{number}")
+        services.signature_change_status(
+            signature=records.signature, status=status, reason="Checked.", by=staff_user
+        )
+        services.signature_record(
+            letter=records.letter,
+            source=api,
+            entry=services.Entry(name="Alfonso Cuarón", key=f"api-{number}"),
+        )
+    after = [queries_to_render(admin_client_staff, url) for url in (letter_url, signature_url)]
+    assert after == before
+
+
+def test_a_letter_with_many_signatures_shows_the_first_and_links_to_all(
+    admin_client_staff, records
+):
+    letter = records.letter
+    for number in range(SIGNATURES_SHOWN_ON_LETTER):
+        make_signature(letter, name=f"Signatory Number{number}")
+    page = admin_client_staff.get(reverse("admin:letters_letter_change", args=[letter.pk]))
+    shown = next(
+        inline.formset
+        for inline in page.context["inline_admin_formsets"]
+        if inline.formset.model is Signature
+    )
+    assert len(shown.forms) == SIGNATURES_SHOWN_ON_LETTER
+    total = SIGNATURES_SHOWN_ON_LETTER + 2
+    assert f"{total} signature(s)" in page.content.decode()
+    assert f"?letter__id__exact={letter.pk}" in page.content.decode()
+
+
+def test_the_signature_list_filters_by_letter(admin_client_staff, records):
+    elsewhere = make_signature(make_letter(), name="Cate Blanchett")
+    listed = results(
+        admin_client_staff.get(
+            reverse("admin:letters_signature_changelist"),
+            {"letter__id__exact": records.letter.pk},
+        )
+    )
+    assert records.signature in listed
+    assert elsewhere not in listed
+
+
+# --- Search --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("term", ["cuaron", "CUARÓN", "cuarón  artists"])
+def test_it_finds_cuaron_without_the_accent_among_signatures(admin_client_staff, records, term):
+    found = results(
+        admin_client_staff.get(reverse("admin:letters_signature_changelist"), {"q": term})
+    )
+    assert found == [records.signature]
+
+
+def test_it_finds_signatures_and_sightings_by_the_letter_title(admin_client_staff, records):
+    elsewhere = make_signature(make_letter(title="Another letter"), name="Cate Blanchett")
+    signatures = results(
+        admin_client_staff.get(reverse("admin:letters_signature_changelist"), {"q": "COPYRIGHT"})
+    )
+    sightings = results(
+        admin_client_staff.get(reverse("admin:letters_sighting_changelist"), {"q": "cuaron"})
+    )
+    assert set(signatures) == {records.signature, records.other}
+    assert elsewhere not in signatures
+    assert sightings == [records.sighting]
+
+
+def test_the_autocomplete_finds_people_and_letters_without_accents(admin_client_staff, records):
+    people = autocomplete(
+        admin_client_staff,
+        app_label="letters",
+        model_name="signature",
+        field_name="person",
+        term="CUARON",
+    )
+    letters = autocomplete(
+        admin_client_staff,
+        app_label="letters",
+        model_name="signature",
+        field_name="letter",
+        term="ártists",
+    )
+    assert people == ["Alfonso Cuarón"]
+    assert letters == ["Artists on AI and copyright"]
+
+
+def test_it_shows_markup_in_names_as_text(admin_client_staff, records):
+    signature = make_signature(records.letter, name="<b>Bold</b> Person")
+    for url in [
+        reverse("admin:letters_signature_changelist"),
+        reverse("admin:letters_sighting_changelist"),
+        reverse("admin:letters_signature_change", args=[signature.pk]),
+        reverse("admin:letters_letter_change", args=[records.letter.pk]),
+    ]:
+        content = admin_client_staff.get(url).content.decode()
+        assert "<b>Bold</b>" not in content
+        assert "&lt;b&gt;Bold&lt;/b&gt;" in content
+
+
+# --- Letters and targets ---------------------------------------------------------
+
+
+def test_adding_a_letter_goes_through_the_service(admin_client_staff):
+    ostp = make_organization("Office of Science and Technology Policy", kind="government")
+    add_url = reverse("admin:letters_letter_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data.update(
+        {
+            "title": "Letter to the OSTP",
+            "slug": "letter-to-ostp",
+            "status": "open",
+            "published_on": "2025-03-15",
+            "claimed_count": "400+",
+            "letter_targets-0-organization": str(ostp.pk),
+            "letter_targets-0-role": "addressee",
+        }
+    )
+    response = admin_client_staff.post(add_url, data)
+    assert response.status_code == 302
+    letter = Letter.objects.get(slug="letter-to-ostp")
+    assert letter.search_text == "letter to the ostp letter to ostp"
+    assert letter.claimed_count_min == 400
+    assert list(letter.letter_targets.values_list("organization", "role")) == [
+        (ostp.pk, "addressee")
+    ]
+
+
+def test_a_duplicate_slug_shows_a_form_error(admin_client_staff, records):
+    add_url = reverse("admin:letters_letter_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data.update(title="Another letter", slug=records.letter.slug, status="open")
+    response = admin_client_staff.post(add_url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["slug"]
+    assert Letter.objects.count() == 1
+
+
+def test_a_refusal_of_the_service_shows_on_its_field(admin_client_staff, records):
+    change_url = reverse("admin:letters_letter_change", args=[records.letter.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data.update(title="Renamed", url="ftp://example.org/letter")
+    response = admin_client_staff.post(change_url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["url"] == [
+        "'ftp://example.org/letter' is not an http or https address."
+    ]
+    records.letter.refresh_from_db()
+    assert records.letter.title == "Artists on AI and copyright"
+
+
+def test_changing_a_letter_refreshes_its_search_text(admin_client_staff, records):
+    change_url = reverse("admin:letters_letter_change", args=[records.letter.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data["title"] = "Künstler über KI"
+    assert admin_client_staff.post(change_url, data).status_code == 302
+    records.letter.refresh_from_db()
+    assert records.letter.search_text == "kunstler uber ki ai copyright 2025"
+
+
+def test_targets_are_replaced_and_removed_inline(admin_client_staff, records):
+    google = make_organization("Google", kind="company")
+    change_url = reverse("admin:letters_letter_change", args=[records.letter.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    assert data["letter_targets-0-id"] == str(records.lettertarget.pk)
+    data.update(
+        {"letter_targets-0-role": "addressee", "letter_targets-1-organization": str(google.pk)}
+    )
+    data["letter_targets-1-role"] = "subject"
+    assert admin_client_staff.post(change_url, data).status_code == 302
+    assert set(records.letter.letter_targets.values_list("organization__name", "role")) == {
+        ("OpenAI", "addressee"),
+        ("Google", "subject"),
+    }
+
+    data = changeform_data(admin_client_staff.get(change_url))
+    row = next(
+        key.removesuffix("-organization")
+        for key, value in data.items()
+        if key.endswith("-organization") and value == str(google.pk)
+    )
+    data[f"{row}-DELETE"] = "on"
+    assert admin_client_staff.post(change_url, data).status_code == 302
+    assert list(records.letter.letter_targets.values_list("organization__name", flat=True)) == [
+        "OpenAI"
+    ]
+
+
+def test_a_target_is_removed_from_its_own_page(admin_client_staff, records):
+    delete_url = reverse("admin:letters_lettertarget_delete", args=[records.lettertarget.pk])
+    assert admin_client_staff.post(delete_url, {"post": "yes"}).status_code == 302
+    assert not LetterTarget.objects.filter(pk=records.lettertarget.pk).exists()
+
+
+# --- Sources ---------------------------------------------------------------------
+
+
+def test_adding_a_source_takes_the_default_reliability_of_its_kind(admin_client_staff, records):
+    add_url = reverse("admin:letters_source_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data.update(letter=str(records.letter.pk), name="Organisers' sheet", kind="feed", format="csv")
+    data.pop("reliability", None)
+    assert admin_client_staff.post(add_url, data).status_code == 302
+    source = Source.objects.get(letter=records.letter, name="Organisers' sheet")
+    assert source.reliability == Source.DEFAULT_RELIABILITY[Source.Kind.FEED]
+
+
+def test_a_source_renamed_like_another_of_its_letter_is_refused(admin_client_staff, records):
+    manual = Source.objects.get(letter=records.letter, kind="manual")
+    change_url = reverse("admin:letters_source_change", args=[records.source.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data["name"] = manual.name
+    response = admin_client_staff.post(change_url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"]
+    records.source.refresh_from_db()
+    assert records.source.name == "Press list"
+
+
+def test_a_source_url_must_be_http(admin_client_staff, records):
+    change_url = reverse("admin:letters_source_change", args=[records.source.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data["url"] = "ftp://example.org/list.csv"
+    response = admin_client_staff.post(change_url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["url"]
+
+
+# --- Signatures -------------------------------------------------------------------
+
+
+def test_adding_a_signature_by_name_records_a_manual_sighting(
+    admin_client_staff, records, staff_user
+):
+    add_url = reverse("admin:letters_signature_add")
+    data = changeform_data(admin_client_staff.get(add_url, {"letter": records.letter.pk}))
+    assert data["letter"] == str(records.letter.pk)
+    data.update(name="Guillermo del Toro", title="Director", url="https://example.org/gdt")
+    response = admin_client_staff.post(add_url, data)
+    assert response.status_code == 302
+    person = Person.objects.get(name_key="guillermo del toro")
+    signature = Signature.objects.get(letter=records.letter, person=person)
+    assert signature.title == "Director"
+    sighting = signature.sightings.get()
+    assert sighting.source.kind == Source.Kind.MANUAL
+    assert sighting.entered_by == staff_user
+    change = signature.status_changes.get()
+    assert (change.from_status, change.to_status) == ("", "listed")
+    assert change.changed_by == staff_user
+
+
+def test_adding_a_signature_for_an_existing_person_uses_that_person(admin_client_staff, records):
+    letter = make_letter()
+    person = records.signature.person
+    add_url = reverse("admin:letters_signature_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data.update(letter=str(letter.pk), person=str(person.pk))
+    assert admin_client_staff.post(add_url, data).status_code == 302
+    assert Signature.objects.filter(letter=letter, person=person).exists()
+    assert Person.objects.filter(name_key="alfonso cuaron").count() == 1
+
+
+def test_a_signature_without_a_name_or_a_person_is_refused_on_the_name(admin_client_staff, records):
+    add_url = reverse("admin:letters_signature_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data.update(letter=str(records.letter.pk), name="  ")
+    response = admin_client_staff.post(add_url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == [
+        "Give the signatory's name or choose a person."
+    ]
+    assert Signature.objects.count() == 2
+
+
+def test_correcting_what_was_stated_goes_through_the_service(admin_client_staff, records):
+    union = make_organization("Directors Guild", kind="union")
+    change_url = reverse("admin:letters_signature_change", args=[records.signature.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data.update(title="  Film   director ", organization=str(union.pk))
+    assert admin_client_staff.post(change_url, data).status_code == 302
+    records.signature.refresh_from_db()
+    assert records.signature.title == "Film director"
+    assert records.signature.organization == union
+    assert records.signature.status == "listed"
+
+
+def change_status(client, signatures, **fields):
+    return client.post(
+        reverse("admin:letters_signature_changelist"),
+        {
+            "action": "change_status",
+            "_selected_action": [signature.pk for signature in signatures],
+            "select_across": "0",
+            **fields,
+        },
+    )
+
+
+def test_the_status_action_asks_for_the_reason_first(admin_client_staff, records):
+    response = change_status(admin_client_staff, [records.signature])
+    assert response.status_code == 200
+    assert response.templates[0].name == "admin/letters/signature/change_status.html"
+    assert "Alfonso Cuarón on Artists on AI and copyright" in response.content.decode()
+    assert records.signature.status_changes.count() == 1
+
+
+def test_the_status_action_changes_the_status_and_keeps_the_history(
+    admin_client_staff, records, staff_user
+):
+    response = change_status(
+        admin_client_staff,
+        [records.signature, records.other],
+        apply="yes",
+        status="verified",
+        reason="Confirmed by email with their agents.",
+        evidence_method="email",
+        evidence_url="https://example.org/confirmation",
+    )
+    assert response.status_code == 302
+    for signature in (records.signature, records.other):
+        signature.refresh_from_db()
+        assert signature.status == "verified"
+        latest = signature.status_changes.order_by("-changed_at", "-id").first()
+        assert (latest.from_status, latest.to_status) == ("listed", "verified")
+        assert latest.reason == "Confirmed by email with their agents."
+        assert latest.evidence_method == "email"
+        assert latest.changed_by == staff_user
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Changed the status of 2 signature(s) to “Verified”."
+    ]
+
+
+def test_the_status_action_without_a_reason_changes_nothing(admin_client_staff, records):
+    response = change_status(
+        admin_client_staff, [records.signature], apply="yes", status="retracted", reason=""
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    records.signature.refresh_from_db()
+    assert records.signature.status == "listed"
+    assert SignatureStatusChange.objects.filter(signature=records.signature).count() == 1
+
+
+def test_the_status_action_reports_what_it_refused(admin_client_staff, records):
+    services.signature_change_status(
+        signature=records.other, status="disputed", reason="Agent denies it."
+    )
+    response = change_status(
+        admin_client_staff,
+        [records.signature, records.other],
+        apply="yes",
+        status="disputed",
+        reason="Organisers could not confirm.",
+    )
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Changed the status of 1 signature(s) to “Disputed”.",
+        "Not changed: Ava DuVernay on Artists on AI and copyright: "
+        "The signature is already disputed.",
+    ]
+    assert records.other.status_changes.count() == 2
