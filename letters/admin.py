@@ -159,10 +159,8 @@ class LetterAdmin(ServiceAdmin):
         ("Text", {"fields": ["summary", "text"]}),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
-    # The services do not write organisers yet, so they are shown, not edited.
     readonly_fields = [
         "claimed_count_min",
-        "organisers",
         "signatures_link",
         "sources_link",
         "created_at",
@@ -204,15 +202,18 @@ class LetterAdmin(ServiceAdmin):
 
     def create(self, request, form):
         return services.letter_create(
+            organisers=list(form.cleaned_data.get("organisers") or []),
             **{
                 name: form.cleaned_data[name]
                 for name in _LETTER_FIELDS
                 if name in form.cleaned_data
-            }
+            },
         )
 
     def update(self, request, obj, form):
         values = changed_values(form, set(_LETTER_FIELDS))
+        if "organisers" in form.changed_data:
+            values["organisers"] = list(form.cleaned_data.get("organisers") or [])
         if not values:
             return obj
         return services.letter_update(letter=obj, **values)
@@ -353,25 +354,10 @@ class SourceAdmin(ServiceAdmin):
         )
 
     def update(self, request, obj, form):
-        # No source_update service yet: these are plain settings, checked by the
-        # form as source_create checks them, except the name's uniqueness, which
-        # the form cannot check with the letter read-only.
         values = changed_values(form, _SOURCE_EDITABLE)
         if not values:
             return obj
-        if (
-            "name" in values
-            and Source.objects.filter(letter_id=obj.letter_id, name=values["name"])
-            .exclude(pk=obj.pk)
-            .exists()
-        ):
-            raise DomainError(
-                f"This letter already has a source named {values['name']!r}.", field="name"
-            )
-        for name, value in values.items():
-            setattr(obj, name, value)
-        obj.save(update_fields=[*values, "updated_at"])
-        return obj
+        return services.source_update(source=obj, **values)
 
 
 @admin.register(SyncRun)
@@ -640,14 +626,8 @@ class SignatureAdmin(ServiceAdmin):
     def update(self, request, obj, form):
         if not form.changed_data:
             return obj
-        data = form.cleaned_data
-        return services.signature_update_stated(
-            signature=obj,
-            title=data.get("title") or "",
-            affiliation=data.get("affiliation") or "",
-            organization=data.get("organization"),
-            signed_on=data.get("signed_on"),
-        )
+        values = changed_values(form, {"title", "affiliation", "organization", "signed_on"})
+        return services.signature_update_stated(signature=obj, **values)
 
     @admin.action(description="Change status…", permissions=["change"])
     def change_status(self, request, queryset):

@@ -91,7 +91,9 @@ def _letter_search_text(letter: Letter) -> str:
 
 
 @transaction.atomic
-def letter_create(*, title: str, slug: str, **fields: Any) -> Letter:
+def letter_create(
+    *, title: str, slug: str, organisers: list[Organization] | None = None, **fields: Any
+) -> Letter:
     unknown = set(fields) - _LETTER_FIELDS
     if unknown:
         raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
@@ -102,11 +104,15 @@ def letter_create(*, title: str, slug: str, **fields: Any) -> Letter:
     _validate_letter(letter)
     letter.search_text = _letter_search_text(letter)
     letter.save()
+    if organisers is not None:
+        letter.organisers.set(organisers)
     return letter
 
 
 @transaction.atomic
-def letter_update(*, letter: Letter, **fields: Any) -> Letter:
+def letter_update(
+    *, letter: Letter, organisers: list[Organization] | None = None, **fields: Any
+) -> Letter:
     unknown = set(fields) - _LETTER_FIELDS
     if unknown:
         raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
@@ -122,12 +128,14 @@ def letter_update(*, letter: Letter, **fields: Any) -> Letter:
     _validate_letter(letter)
     letter.search_text = _letter_search_text(letter)
     letter.save()
+    if organisers is not None:
+        letter.organisers.set(organisers)
     return letter
 
 
 @transaction.atomic
 def letter_target_set(
-    *, letter: Letter, organization: Organization, role: str, note: str = ""
+    *, letter: Letter, organization: Organization, role: str, note: str | None = None
 ) -> LetterTarget:
     """Record that a letter is sent to (addressee) or about (subject) an organization."""
     if role not in LetterTarget.Role.values:
@@ -136,9 +144,9 @@ def letter_target_set(
             field="role",
         )
     target, created = LetterTarget.objects.get_or_create(
-        letter=letter, organization=organization, role=role, defaults={"note": note}
+        letter=letter, organization=organization, role=role, defaults={"note": note or ""}
     )
-    if not created and note and target.note != note:
+    if not created and note is not None and target.note != note:
         target.note = note
         target.save(update_fields=["note"])
     return target
@@ -173,6 +181,69 @@ def source_internal_for(*, letter: Letter, kind: str) -> Source:
     return source
 
 
+def _validate_source(source: Source) -> None:
+    source.name = clean_whitespace(source.name)
+    if not source.name:
+        raise DomainError("A source needs a name.", field="name")
+    if source.kind not in Source.Kind.values:
+        raise DomainError(
+            f"Unknown kind {source.kind!r}; use one of {', '.join(Source.Kind.values)}.",
+            field="kind",
+        )
+    if source.format not in Source.Format.values:
+        raise DomainError(
+            f"Unknown format {source.format!r}; use one of {', '.join(Source.Format.values)}.",
+            field="format",
+        )
+    taken = Source.objects.filter(letter=source.letter, name=source.name)
+    if source.pk:
+        taken = taken.exclude(pk=source.pk)
+    if taken.exists():
+        raise DomainError(f"This letter already has a source named {source.name!r}.", field="name")
+    if source.kind in _INTERNAL_SOURCES:
+        twin = Source.objects.filter(letter=source.letter, kind=source.kind)
+        if source.pk:
+            twin = twin.exclude(pk=source.pk)
+        if twin.exists():
+            raise DomainError(f"This letter already has its {source.kind} source.", field="kind")
+    if not 0 <= source.reliability <= 100:
+        raise DomainError("Reliability goes from 0 to 100.", field="reliability")
+    if source.sync_interval < timedelta(minutes=1):
+        raise DomainError("Sync at most once a minute.", field="sync_interval")
+    if not isinstance(source.options, dict):
+        raise DomainError("Options are an object.", field="options")
+    source.url = _check_url(source.url, "url")
+
+
+_SOURCE_EDITABLE = {
+    "name",
+    "url",
+    "format",
+    "options",
+    "reliability",
+    "sync_interval",
+    "enabled",
+    "next_sync_at",
+}
+
+
+@transaction.atomic
+def source_update(*, source: Source, **fields: Any) -> Source:
+    """Change a source's settings; its letter and kind stay as created."""
+    unknown = set(fields) - _SOURCE_EDITABLE
+    if unknown:
+        raise DomainError(f"These source fields cannot be changed: {', '.join(sorted(unknown))}.")
+    # Work on a fresh row so that a refused change leaves the caller's object as it was.
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    for name, value in fields.items():
+        setattr(source, name, value if value is not None or name == "next_sync_at" else "")
+    if "options" in fields and fields["options"] is None:
+        source.options = {}
+    _validate_source(source)
+    source.save()
+    return source
+
+
 @transaction.atomic
 def source_create(
     *,
@@ -186,35 +257,13 @@ def source_create(
     sync_interval: timedelta | None = None,
     enabled: bool = True,
 ) -> Source:
-    name = clean_whitespace(name)
-    if not name:
-        raise DomainError("A source needs a name.", field="name")
-    if kind not in Source.Kind.values:
-        raise DomainError(
-            f"Unknown kind {kind!r}; use one of {', '.join(Source.Kind.values)}.", field="kind"
-        )
-    if format not in Source.Format.values:
-        raise DomainError(
-            f"Unknown format {format!r}; use one of {', '.join(Source.Format.values)}.",
-            field="format",
-        )
-    if Source.objects.filter(letter=letter, name=name).exists():
-        raise DomainError(f"This letter already has a source named {name!r}.", field="name")
-    if kind in _INTERNAL_SOURCES and Source.objects.filter(letter=letter, kind=kind).exists():
-        raise DomainError(f"This letter already has its {kind} source.", field="kind")
-    if reliability is not None and not 0 <= reliability <= 100:
-        raise DomainError("Reliability goes from 0 to 100.", field="reliability")
-    if sync_interval is not None and sync_interval < timedelta(minutes=1):
-        raise DomainError("Sync at most once a minute.", field="sync_interval")
-    if options is not None and not isinstance(options, dict):
-        raise DomainError("Options are an object.", field="options")
     source = Source(
         letter=letter,
-        name=name,
+        name=name or "",
         kind=kind,
-        url=_check_url(url, "url"),
+        url=url or "",
         format=format,
-        options=options or {},
+        options={} if options is None else options,
         reliability=Source.DEFAULT_RELIABILITY.get(kind, 50)
         if reliability is None
         else reliability,
@@ -222,6 +271,7 @@ def source_create(
     )
     if sync_interval is not None:
         source.sync_interval = sync_interval
+    _validate_source(source)
     source.save()
     return source
 
@@ -551,22 +601,28 @@ def signature_change_status(
     return locked
 
 
+_UNCHANGED: Any = object()
+
+
 @transaction.atomic
 def signature_update_stated(
     *,
     signature: Signature,
-    title: str | None = None,
-    affiliation: str | None = None,
-    organization: Organization | None = None,
-    signed_on: date | None = None,
+    title: str = _UNCHANGED,
+    affiliation: str = _UNCHANGED,
+    organization: Organization | None = _UNCHANGED,
+    signed_on: date | None = _UNCHANGED,
 ) -> Signature:
-    """Correct the title, affiliation or date as stated when signing."""
-    if title is not None:
-        signature.title = clean_whitespace(title)
-    if affiliation is not None:
-        signature.affiliation = clean_whitespace(affiliation)
-    signature.organization = organization
-    if signed_on is not None:
+    """Correct the title, affiliation, organization or date as stated when
+    signing; what is not given stays as it is, None clears."""
+    signature = Signature.objects.select_for_update().get(pk=signature.pk)
+    if title is not _UNCHANGED:
+        signature.title = clean_whitespace(title or "")
+    if affiliation is not _UNCHANGED:
+        signature.affiliation = clean_whitespace(affiliation or "")
+    if organization is not _UNCHANGED:
+        signature.organization = organization
+    if signed_on is not _UNCHANGED:
         signature.signed_on = signed_on
     signature.save()
     return signature

@@ -152,3 +152,55 @@ def test_a_refused_status_change_changes_nothing(fields, field):
     signature.refresh_from_db()
     assert signature.status == "listed"
     assert signature.status_changes.count() == 1
+
+
+def test_it_records_organisers_and_clears_them():
+    union = make_organization("Human Artistry Campaign", kind="ngo")
+    letter = letter_create(title="A letter", slug="a-letter", organisers=[union])
+    assert list(letter.organisers.all()) == [union]
+    letter_update(letter=letter, organisers=[])
+    assert letter.organisers.count() == 0
+
+
+def test_it_updates_a_source_with_the_same_checks_as_creating_one():
+    from datetime import timedelta
+
+    from letters.services import source_update
+
+    letter = make_letter()
+    first, second = make_source(letter, name="First"), make_source(letter, name="Second")
+    source_update(source=first, url="https://example.org/list.json", format="json")
+    first.refresh_from_db()
+    assert (first.url, first.format) == ("https://example.org/list.json", "json")
+    for fields, field in [
+        ({"name": "Second"}, "name"),
+        ({"url": "ftp://example.org/list"}, "url"),
+        ({"reliability": 101}, "reliability"),
+        ({"sync_interval": timedelta(seconds=5)}, "sync_interval"),
+    ]:
+        with pytest.raises(DomainError) as error:
+            source_update(source=first, **fields)
+        assert error.value.field == field
+    with pytest.raises(DomainError):
+        source_update(source=second, kind="manual")
+
+
+def test_a_signature_keeps_what_is_not_corrected_and_clears_what_is_set_to_none():
+    import datetime
+
+    from letters.services import signature_update_stated
+
+    signature = signature_record_manual(
+        letter=make_letter(),
+        name="Olivia Wilde",
+        title="Director",
+        by=None,
+        signed_on=datetime.date(2025, 3, 14),
+    )
+    signature_update_stated(signature=signature, affiliation="Independent")
+    signature.refresh_from_db()
+    assert (signature.title, signature.affiliation) == ("Director", "Independent")
+    assert signature.signed_on == datetime.date(2025, 3, 14)
+    signature_update_stated(signature=signature, signed_on=None)
+    signature.refresh_from_db()
+    assert signature.signed_on is None and signature.title == "Director"
