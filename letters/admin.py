@@ -344,6 +344,23 @@ class SourceAdmin(ServiceAdmin):
     ]
     add_readonly_fields = ()
 
+    actions = ["sync_now"]
+
+    @admin.action(description="Sync now", permissions=["change"])
+    def sync_now(self, request, queryset):
+        from letters.sync import sync_request
+
+        for source in queryset.order_by("pk"):
+            try:
+                run = sync_request(source=source, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{source}: {exc.message}", messages.WARNING)
+                continue
+            level = messages.SUCCESS if run.outcome == SyncRun.Outcome.QUEUED else messages.WARNING
+            self.message_user(
+                request, f"{source}: run {run.pk} {run.outcome}. {run.error}".strip(), level
+            )
+
     @admin.display(description="runs")
     def runs_link(self, source):
         return changelist_link(SyncRun, "Runs of this source", source__id__exact=source.pk)
@@ -395,8 +412,10 @@ class SyncRunAdmin(ReadOnlyAdmin):
                     "requested_by",
                     "outcome",
                     "http_status",
+                    "requested_at",
                     "started_at",
                     "finished_at",
+                    "attempts",
                 ]
             },
         ),

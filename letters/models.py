@@ -180,6 +180,7 @@ class Source(models.Model):
 
 
 class SyncRunOutcome(models.TextChoices):
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     UNCHANGED = "unchanged"
@@ -219,6 +220,18 @@ class SyncRun(models.Model):
     diff = models.JSONField(
         default=dict, blank=True, help_text="Names added, gone and changed since the previous run."
     )
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run was queued, for runs that waited."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker started it (retries, lost workers)."
+    )
+    config_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Hash of the format and options the content was read with; the same "
+        "content read with other options is not unchanged.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -232,6 +245,12 @@ class SyncRun(models.Model):
             # One run per source at a time, enforced by the database.
             models.UniqueConstraint(
                 fields=["source"], condition=Q(outcome="running"), name="sync_run_one_running"
+            ),
+            # A source waiting for a worker counts as busy too: a second request is skipped.
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=Q(outcome__in=["queued", "running"]),
+                name="sync_run_one_pending",
             ),
         ]
         indexes = [models.Index(fields=["source", "-started_at"])]

@@ -228,6 +228,18 @@ class MatchRun(models.Model):
     queued = models.PositiveIntegerField(default=0)
     blocked_by_judgements = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    focus = models.JSONField(
+        default=list, blank=True, help_text="For an incremental run: the new or changed people."
+    )
+    candidates = models.PositiveIntegerField(default=0, help_text="Pairs proposed by blocking.")
+    blocks_done = models.PositiveIntegerField(default=0)
+    combine_started_at = models.DateTimeField(null=True, blank=True)
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Seconds per step and the weights used."
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -239,6 +251,10 @@ class MatchRun(models.Model):
                 condition=Q(status__in=MatchRunStatus.values),
                 name="match_run_status_valid",
             ),
+            # One run at a time, enforced by the database.
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="running"), name="match_run_one_running"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -247,6 +263,31 @@ class MatchRun(models.Model):
     @property
     def duration(self):
         return self.finished_at - self.started_at if self.finished_at else None
+
+
+class MatchRunBlock(models.Model):
+    """One independent block of a run: the pairs it scores and what it found.
+
+    Blocks are scored by Celery workers in parallel; the last to finish queues
+    the step that combines them.
+    """
+
+    run = models.ForeignKey(MatchRun, on_delete=models.CASCADE, related_name="run_blocks")
+    number = models.PositiveIntegerField()
+    pairs = models.JSONField(default=list, help_text="Pairs of person ids to score.")
+    frequencies = models.JSONField(default=dict, help_text="Name frequencies over everyone.")
+    result = models.JSONField(default=dict, blank=True)
+    pairs_scored = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="match_run_block_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Block {self.number} of match run {self.run_id}"
 
 
 class MatchJudgementDecision(models.TextChoices):

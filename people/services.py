@@ -377,6 +377,56 @@ def _ordered_pair(first: Person, second: Person) -> tuple[Person, Person]:
     return (first, second) if first.pk < second.pk else (second, first)
 
 
+_DISPLAY_FIELDS = (
+    "display_name",
+    "sort_name",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "honorific",
+    "suffix",
+    "name_key",
+)
+
+
+def _display_from_most_reliable_source(person: Person) -> dict[str, str] | None:
+    """The display fields of the name written by the most reliable source, when
+    that source is more reliable than those of the current display name.
+
+    A name an editor added by hand counts as the editors' source. A tie keeps
+    the current name, so merging never flips a name back and forth.
+    """
+    from letters.models import Source
+
+    by_hand = Source.DEFAULT_RELIABILITY[Source.Kind.MANUAL]
+    rows = list(
+        PersonName.objects.filter(person=person)
+        .order_by("pk")
+        .values_list("name", "source__reliability")
+    )
+    if not rows:
+        return None
+    ranked = [(by_hand if r is None else r, name) for name, r in rows]
+    current = max(
+        (r for r, name in ranked if parse_name(name).display == person.display_name), default=-1
+    )
+    best_reliability = max(r for r, _name in ranked)
+    if best_reliability <= current:
+        return None
+    best = next(name for r, name in ranked if r == best_reliability)
+    parsed = parse_name(best)
+    return {
+        "display_name": parsed.display or parsed.written,
+        "sort_name": parsed.sort_name or parsed.written,
+        "given_name": parsed.given,
+        "middle_name": parsed.middle,
+        "family_name": parsed.family,
+        "honorific": parsed.honorific,
+        "suffix": parsed.suffix,
+        "name_key": parsed.key,
+    }
+
+
 @transaction.atomic
 def person_merge(
     *,
@@ -508,6 +558,15 @@ def person_merge(
         affiliation.person = survivor
         affiliation.save(update_fields=["person"])
 
+    # The survivor shows its name as the most reliable source writes it (a
+    # letter's own list over the press, the press over scraped feeds).
+    display = _display_from_most_reliable_source(survivor)
+    if display is not None:
+        moved["survivor_before"] = {field: getattr(survivor, field) for field in _DISPLAY_FIELDS}
+        for field, value in display.items():
+            setattr(survivor, field, value)
+        survivor.save(update_fields=[*_DISPLAY_FIELDS, "updated_at"])
+
     merged.merged_into = survivor
     merged.merged_at = now
     merged.save(update_fields=["merged_into", "merged_at", "updated_at"])
@@ -597,6 +656,10 @@ def merge_undo(*, merge: Merge, by: Any = None, reason: str = "") -> Merge:
     merged.merged_into = None
     merged.merged_at = None
     merged.save(update_fields=["merged_into", "merged_at", "updated_at"])
+    if moved.get("survivor_before"):
+        for field, value in moved["survivor_before"].items():
+            setattr(survivor, field, value)
+        survivor.save(update_fields=[*moved["survivor_before"], "updated_at"])
     person_refresh_search_text(person=survivor)
     person_refresh_search_text(person=merged)
 

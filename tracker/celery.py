@@ -1,8 +1,11 @@
 """The Celery application shared by the web process, workers and beat."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
+
+import tracker.observability  # noqa: F401 - connects the request-id signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.local")
 
@@ -11,12 +14,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_configure.connect
+@app.on_after_configure.connect
 def _create_filesystem_broker_folders(sender: Celery, **kwargs) -> None:
     """The embedded file-system broker needs its folders before the first message."""
-    from pathlib import Path
-
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+def env_networks(name: str, default: list[str]) -> list:
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} has {item!r}, which is not an address or network such as 10.0.0.0/8."
+            ) from None
+    return networks
+
+
 def env_database(name: str, default: str) -> dict[str, Any]:
     value = os.environ.get(name) or default
     scheme = urlsplit(value).scheme

@@ -2,15 +2,24 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from tracker.api import router
+from tracker.api import register_all, router
+from tracker.auth import TokenView
 
 admin.site.site_header = "Signatory tracker"
 admin.site.site_title = "Signatory tracker"
 admin.site.index_title = "Letters, people and sources"
 
+register_all()
+
+handler400 = "tracker.exceptions.bad_request"
+handler404 = "tracker.exceptions.not_found"
+
 urlpatterns = [
+    path("", include("tracker.ops_urls")),
     path("admin/", admin.site.urls),
+    path("api/auth/token/", TokenView.as_view(), name="auth-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api-auth/", include("rest_framework.urls")),
     path("api/", include(router.urls)),
 ]

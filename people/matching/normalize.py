@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nameparser import HumanName
+from nameparser.config import CONSTANTS
 from unidecode import unidecode
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -86,3 +88,176 @@ def parse_name(written: str) -> ParsedName:
 
 def name_key(written: str) -> str:
     return parse_name(written).key
+
+
+# --- Forms compared by the matcher ----------------------------------------------
+#
+# ``name_form`` is the matcher's reading of a written name. It follows the same
+# rules as ``parse_name`` but works token by token on nameparser's own lists of
+# titles, post-nominals and particles, because parsing a million names through
+# ``HumanName`` takes minutes and the matcher reads every name of every run.
+
+_APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
+# Particles written apart from the family name they belong to ("del Toro",
+# "van der Berg"). "Mc", "Mac", "St" and "San" are part of the name itself.
+_PARTICLES = frozenset(CONSTANTS.prefixes) - {"mac", "mc", "st", "ste", "san", "santa"}
+_TITLES = frozenset(CONSTANTS.titles) | {"m", "mme", "mlle", "mr", "mrs", "ms", "mx"}
+_SUFFIX_WORDS = frozenset(CONSTANTS.suffix_not_acronyms) - {"i", "v", "2", "dr"}
+_SUFFIX_ACRONYMS = frozenset(CONSTANTS.suffix_acronyms)
+
+
+@dataclass(frozen=True, slots=True)
+class NameForm:
+    """The folded parts of one written name, as the matcher compares them."""
+
+    written: str
+    given: str  # first given name, folded, hyphens and spaces removed: "jeanluc"
+    middle: str  # other given names, folded, space-separated
+    family: str  # family name without particles, hyphens or spaces: "toro"
+    family_full: str  # with its particles: "deltoro"
+    family_parts: str = ""  # pieces of a double family name: "lillie hinrichs"
+    honorific: str = ""
+    suffix: str = ""
+
+    @property
+    def tail(self) -> str:
+        """Middle and family names run together: "Mary Lillie Hinrichs" -> "lilliehinrichs"."""
+        return (self.middle.replace(" ", "") + self.family_full) if self.middle else ""
+
+    @property
+    def initials(self) -> str:
+        return "".join(part[0] for part in (self.given, *self.middle.split()) if part)
+
+    @property
+    def given_is_initial(self) -> bool:
+        return len(self.given) == 1
+
+    @property
+    def key(self) -> str:
+        return " ".join(part for part in (self.given, self.middle, self.family_full) if part)
+
+
+def _strip_word(token: str) -> str:
+    return token.strip('.,;:()[]"').lower()
+
+
+def _ascii_fold(token: str) -> str:
+    """``fold`` for text already transliterated to ASCII."""
+    return _NON_ALNUM.sub(" ", token.lower()).strip()
+
+
+def _ascii(text: str) -> str:
+    return _APOSTROPHES.sub("", unidecode(unicodedata.normalize("NFKC", text)))
+
+
+def _is_post_nominal(token: str, *, mixed_case: bool) -> bool:
+    bare = _strip_word(token).replace(".", "")
+    if not bare:
+        return False
+    if bare in _SUFFIX_WORDS:
+        return True
+    if bare not in _SUFFIX_ACRONYMS:
+        return False
+    # "CBE" or "Ph.D." in mixed-case text is a post-nominal; "Ma" (Yo-Yo Ma) is a
+    # family name. In all-capital or all-lower text only longer acronyms count.
+    if mixed_case:
+        return "." in token or sum(ch.isupper() for ch in token) >= 2
+    return len(bare) >= 3
+
+
+def _fold_word(token: str) -> list[str]:
+    """One written word as folded pieces: "J.R.R." -> ["j", "r", "r"],
+    "Lillie-Hinrichs" -> ["lilliehinrichs"], "O'Brien" -> ["obrien"]."""
+    folded = _ascii_fold(token)
+    if "." in token and "-" not in token:
+        return folded.split()
+    return [folded.replace(" ", "")] if folded else []
+
+
+def _given_and_middle(words: list[str]) -> tuple[str, str]:
+    pieces = [piece for word in words for piece in _fold_word(word)]
+    if not pieces:
+        return "", ""
+    return pieces[0], " ".join(pieces[1:])
+
+
+def _family(words: list[str]) -> tuple[str, str, str]:
+    pieces = [piece for word in words for piece in _fold_word(word)]
+    core = [piece for piece in pieces if piece not in _PARTICLES] or pieces
+    # Hyphenated words split again into the names they join.
+    parts = [p for word in words for p in _ascii_fold(word).split()]
+    parts = [p for p in parts if p not in _PARTICLES and len(p) > 1]
+    return "".join(core), "".join(pieces), " ".join(parts) if len(parts) > 1 else ""
+
+
+@lru_cache(maxsize=1_000_000)
+def name_form(written: str) -> NameForm:
+    """Read a written name into the parts the matcher compares.
+
+    >>> name_form("McCartney, Sir Paul").key
+    'paul mccartney'
+    """
+    text = clean_whitespace(written)
+    plain = _ascii(text)
+    mixed_case = plain != plain.upper() and plain != plain.lower()
+    parts = [part.split() for part in plain.split(",")]
+    parts = [part for part in parts if part]
+    suffixes: list[str] = []
+    # Comma parts made only of post-nominals: "John Smith, Jr." or "Smith, John, CBE".
+    while len(parts) > 1 and all(_is_post_nominal(w, mixed_case=mixed_case) for w in parts[-1]):
+        suffixes[:0] = parts.pop()
+    if len(parts) >= 2:
+        family_words, given_words = parts[0], [w for part in parts[1:] for w in part]
+    else:
+        family_words, given_words = [], parts[0] if parts else []
+
+    honorifics: list[str] = []
+    body = given_words
+    while len(body) > 1 and _strip_word(body[0]).replace(".", "") in _TITLES:
+        # In given-first order keep two words for the name itself ("King Princess").
+        if not family_words and len(body) <= 2:
+            break
+        honorifics.append(body.pop(0))
+    tail_words = family_words or body
+    while len(tail_words) > 1 and _is_post_nominal(tail_words[-1], mixed_case=mixed_case):
+        suffixes.insert(0, tail_words.pop())
+    if not family_words:
+        if len(body) == 1:
+            given, middle = "", ""
+            family, family_full, family_parts = _family(body)
+        else:
+            start = len(body) - 1
+            for index in range(1, len(body) - 1):
+                if _strip_word(body[index]) in _PARTICLES:
+                    start = index
+                    break
+            given, middle = _given_and_middle(body[:start])
+            family, family_full, family_parts = _family(body[start:])
+    else:
+        given, middle = _given_and_middle(body)
+        family, family_full, family_parts = _family(family_words)
+    return NameForm(
+        written=text,
+        given=given,
+        middle=middle,
+        family=family,
+        family_full=family_full,
+        family_parts=family_parts,
+        honorific=" ".join(honorifics),
+        suffix=" ".join(suffixes),
+    )
+
+
+def name_form_from_parts(given: str, family: str, written: str = "") -> NameForm:
+    """A name already split into given and family names, as in a CSV with
+    ``first_name`` and ``last_name`` columns."""
+    given_name, middle = _given_and_middle(_ascii(given or "").split())
+    family_key, family_full, family_parts = _family(_ascii(family or "").split())
+    return NameForm(
+        written=written or " ".join(p for p in (given, family) if p),
+        given=given_name,
+        middle=middle,
+        family=family_key,
+        family_full=family_full,
+        family_parts=family_parts,
+    )

@@ -542,3 +542,22 @@ def test_the_status_action_reports_what_it_refused(admin_client_staff, records):
         "The signature is already disputed.",
     ]
     assert records.other.status_changes.count() == 2
+
+
+def test_the_sync_now_action_queues_a_run_and_a_second_one_is_skipped(client, staff_user):
+    from letters.models import SyncRun
+    from tests.factories import make_letter, make_source
+
+    client.force_login(staff_user)
+    source = make_source(
+        make_letter(), kind="feed", url="https://example.org/signatories.csv", format="csv"
+    )
+    for _ in range(2):
+        response = client.post(
+            "/admin/letters/source/",
+            {"action": "sync_now", "_selected_action": [source.pk]},
+            follow=True,
+        )
+        assert response.status_code == 200
+    outcomes = sorted(SyncRun.objects.filter(source=source).values_list("outcome", flat=True))
+    assert outcomes == ["queued", "skipped"]

@@ -14,9 +14,11 @@ from tracker.env import (
     env_database,
     env_int,
     env_list,
+    env_networks,
     env_redis_url,
     env_str,
 )
+from tracker.rates import env_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("TRACKER_VAR_DIR", str(BASE_DIR / "var")))
@@ -44,13 +46,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "tracker",
     "people",
     "letters",
 ]
 
 MIDDLEWARE = [
+    "tracker.observability.RequestIdMiddleware",
+    "tracker.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,6 +135,7 @@ else:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     CACHES = {
@@ -150,29 +157,111 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE["sources-sync-due"] = {
+    "task": "letters.tasks.sources_sync_due",
+    "schedule": 60.0,
+    "options": {"queue": "sync", "expires": 55},
+}
+CELERY_TASK_ROUTES: dict = {}
+CELERY_TASK_ROUTES["letters.tasks.source_sync"] = {"queue": "sync"}
+CELERY_TASK_ROUTES["letters.tasks.sources_sync_due"] = {"queue": "sync"}
+# The full duplicate finder, nightly; incremental runs follow each sync.
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["people-match-full"] = {
+    "task": "people.tasks.match_full",
+    "schedule": crontab(hour=3, minute=30),
+    "options": {"expires": 6 * 3600},
+}
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tracker.permissions.PublicReadModelWrite"],
+    "DEFAULT_PAGINATION_CLASS": "tracker.pagination.PagePagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tracker.throttling.AnonThrottle",
+        "tracker.throttling.UserThrottle",
+    ],
+    # Requests per second, minute, hour or day ("120/minute"), per client address
+    # for anonymous clients and per account otherwise.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "120/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+        "token": env_rate("API_THROTTLE_TOKEN", "10/minute"),
+    },
+    "EXCEPTION_HANDLER": "tracker.exceptions.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Signatory tracker API",
     "DESCRIPTION": (
         "Open letters, who signed them, what those people are affiliated with, "
-        "and which institutions each letter addresses. Every fact cites its source."
+        "and which institutions each letter addresses. Every fact cites its source.\n\n"
+        "Reading letters, signatures, people and organizations needs no account. "
+        "Writing needs a token (`POST /api/auth/token/`, then `Authorization: Token KEY`) "
+        "and the matching permission; sources, sync runs and duplicates are for staff. "
+        "Every error answers `{status, code, message, field, errors}`. "
+        "A creating `POST` accepts an `Idempotency-Key` header: a repeat with the same key "
+        "returns the first answer and creates nothing."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracker.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "LetterStatusEnum": "letters.models.LetterStatus",
+        "SignatureStatusEnum": "letters.models.SignatureStatus",
+        "SourceKindEnum": "letters.models.SourceKind",
+        "OrganizationKindEnum": "people.models.OrganizationKind",
+    },
 }
 
 # --- Application ------------------------------------------------------------
 TRACKER_ALLOW_PRIVATE_SOURCES = env_bool("TRACKER_ALLOW_PRIVATE_SOURCES", default=False)
+# Networks fetched even though they are not public, such as an intranet feed ("10.1.2.0/24").
+TRACKER_SOURCE_ALLOWED_NETWORKS = env_list("TRACKER_SOURCE_ALLOWED_NETWORKS", [])
+TRACKER_SYNC_MAX_BYTES = env_int("TRACKER_SYNC_MAX_BYTES", 64 * 1024 * 1024, minimum=1)
+TRACKER_SYNC_CONNECT_TIMEOUT = env_int("TRACKER_SYNC_CONNECT_TIMEOUT", 10, minimum=1)
+TRACKER_SYNC_READ_TIMEOUT = env_int("TRACKER_SYNC_READ_TIMEOUT", 60, minimum=1)
+# From this many new names in one run, names are parsed by one process per core.
+TRACKER_SYNC_PARALLEL_PARSE_MIN = env_int("TRACKER_SYNC_PARALLEL_PARSE_MIN", 20_000, minimum=1)
 
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of json, plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "tracker.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# /metrics answers staff, a bearer of METRICS_TOKEN, or unproxied clients on these networks.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])

@@ -18,3 +18,5 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)  # noq
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Load balancers and container health checks speak plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]

@@ -1,0 +1,118 @@
+"""Query parameters of the letter, signature, source and run lists."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from letters import selectors
+from letters.models import Letter, LetterTarget, Signature, Source, SyncRun
+from tracker.filters import IdFilter
+
+_SEARCH_HELP = (
+    "Signatories whose name (any spelling a source used) matches, ignoring case and "
+    "accents and tolerating typos."
+)
+
+
+class LetterFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(max_length=200, help_text="Words of the title or slug.")
+    status = django_filters.ChoiceFilter(choices=Letter.Status.choices)
+    language = django_filters.CharFilter(max_length=16)
+    target = IdFilter(help_text="Only letters sent to or about the organization with this id.")
+    target_role = django_filters.ChoiceFilter(
+        choices=LetterTarget.Role.choices, help_text="With `target`: only in this role."
+    )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return selectors.letter_list(
+            search=data.get("search") or "",
+            status=data.get("status") or "",
+            language=data.get("language") or "",
+            target_id=data.get("target"),
+            target_role=data.get("target_role") or "",
+        )
+
+
+class SignatureFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(
+        choices=Signature.Status.choices,
+        distinct=False,
+        help_text="Repeat for several: status=listed&status=verified.",
+    )
+    source = IdFilter(
+        method="filter_source", help_text="Only signatures the source with this id lists."
+    )
+    organization = IdFilter(
+        method="filter_organization",
+        help_text="Only signatures made in the organization's name or by people "
+        "affiliated with it.",
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=200, help_text=_SEARCH_HELP
+    )
+    first_seen_after = django_filters.IsoDateTimeFilter(
+        field_name="first_seen_at",
+        lookup_expr="gte",
+        help_text="Only signatures first seen at or after this time (ISO 8601).",
+    )
+    first_seen_before = django_filters.IsoDateTimeFilter(
+        field_name="first_seen_at",
+        lookup_expr="lte",
+        help_text="Only signatures first seen at or before this time (ISO 8601).",
+    )
+    updated_after = django_filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Only signatures changed since then: what changed since yesterday.",
+    )
+    needs_review = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Signature
+        fields: list[str] = []
+
+    def filter_source(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        return selectors.signatures_with_source(queryset, value)
+
+    def filter_organization(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        return selectors.signatures_with_organization(queryset, value)
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return selectors.signatures_matching(queryset, value)
+
+
+class AllSignatureFilter(SignatureFilter):
+    letter = django_filters.CharFilter(
+        field_name="letter__slug", max_length=200, help_text="The letter's slug."
+    )
+    person = IdFilter(field_name="person_id", help_text="The person's id.")
+
+
+class SourceFilter(django_filters.FilterSet):
+    letter = django_filters.CharFilter(max_length=200, help_text="The letter's slug.")
+    kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
+    enabled = django_filters.BooleanFilter()
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return selectors.source_list(
+            letter_slug=data.get("letter") or "",
+            kind=data.get("kind") or "",
+            enabled=data.get("enabled"),
+        )
+
+
+class SyncRunFilter(django_filters.FilterSet):
+    source = IdFilter()
+    letter = django_filters.CharFilter(max_length=200, help_text="The letter's slug.")
+    outcome = django_filters.ChoiceFilter(choices=SyncRun.Outcome.choices)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return selectors.sync_run_list(
+            source_id=data.get("source"),
+            letter_slug=data.get("letter") or "",
+            outcome=data.get("outcome") or "",
+        )

@@ -1,0 +1,397 @@
+"""Letters, signatures, sources and runs, as the API shows and takes them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from letters.models import (
+    Letter,
+    LetterTarget,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+)
+from people.api.serializers import OrganizationRefSerializer, PersonRefSerializer
+from tracker.fields import check_storable_json, iso_datetime
+
+# --- Letters ------------------------------------------------------------------
+
+
+class LetterTargetSerializer(serializers.ModelSerializer):
+    organization = OrganizationRefSerializer()
+
+    class Meta:
+        model = LetterTarget
+        fields = ["organization", "role", "note"]
+
+
+class LetterSourceSerializer(serializers.ModelSerializer):
+    people = serializers.IntegerField(help_text="People this source lists now.")
+    only_here = serializers.IntegerField(help_text="People no other source of the letter lists.")
+
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "url",
+            "reliability",
+            "last_synced_at",
+            "people",
+            "only_here",
+        ]
+
+
+class LetterSerializer(serializers.ModelSerializer):
+    api_url = serializers.SerializerMethodField()
+    targets = LetterTargetSerializer(
+        many=True,
+        source="letter_targets",
+        help_text="Organizations the letter is sent to (addressee) or about (subject).",
+    )
+
+    class Meta:
+        model = Letter
+        fields = [
+            "slug",
+            "title",
+            "summary",
+            "language",
+            "published_on",
+            "url",
+            "status",
+            "claimed_count",
+            "claimed_count_min",
+            "targets",
+            "api_url",
+        ]
+
+    def get_api_url(self, letter: Letter) -> str:
+        return self.context["request"].build_absolute_uri(
+            reverse("letter-detail", args=[letter.slug])
+        )
+
+
+class LetterCountsSerializer(serializers.Serializer):
+    signatures = serializers.IntegerField(help_text="Signatures that stand.")
+    people = serializers.IntegerField(help_text="Distinct people who signed.")
+    by_status = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Signatures per status; removed (fake) ones are counted for staff only.",
+    )
+    listed_by_sources = serializers.IntegerField(
+        help_text="Distinct people the letter's sources list now."
+    )
+    listed_by_one_source = serializers.IntegerField(
+        help_text="People only one source lists: the least corroborated."
+    )
+
+
+class LetterDetailSerializer(LetterSerializer):
+    organisers = OrganizationRefSerializer(many=True)
+    sources = LetterSourceSerializer(many=True)
+    counts = LetterCountsSerializer()
+    signatures_url = serializers.SerializerMethodField()
+
+    class Meta(LetterSerializer.Meta):
+        fields = [
+            *LetterSerializer.Meta.fields,
+            "text",
+            "organisers",
+            "organisers_note",
+            "sources",
+            "counts",
+            "signatures_url",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_signatures_url(self, letter: Letter) -> str:
+        return self.context["request"].build_absolute_uri(
+            reverse("letter-signature-list", args=[letter.slug])
+        )
+
+
+class LetterWriteSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=500)
+    slug = serializers.SlugField(
+        max_length=200, help_text="Lower-case letters, digits and hyphens: ai-copyright-2025."
+    )
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    text = serializers.CharField(required=False, allow_blank=True, max_length=200000)
+    language = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    published_on = serializers.DateField(required=False, allow_null=True)
+    url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    status = serializers.ChoiceField(choices=Letter.Status.choices, required=False)
+    claimed_count = serializers.CharField(
+        required=False, allow_blank=True, max_length=50, help_text='As the organisers say: "400+".'
+    )
+    organisers_note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+# --- Signatures ---------------------------------------------------------------
+
+
+class SightingSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text="The source's name.")
+    name = serializers.CharField(help_text="The name as the source wrote it.")
+    title = serializers.CharField()
+    affiliation = serializers.CharField()
+    present = serializers.BooleanField(help_text="Listed by the source's latest fetch.")
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+
+
+def sighting_item(sighting: dict[str, Any]) -> dict[str, Any]:
+    sighting["first_seen"] = iso_datetime(sighting["first_seen"])
+    sighting["last_seen"] = iso_datetime(sighting["last_seen"])
+    return sighting
+
+
+class SignatureSerializer(serializers.Serializer):
+    """One signature in a list: built straight from the values the selector read,
+    because REST framework's per-field machinery costs more than the query
+    for a page of 100 with its sightings. The fields below document the shape."""
+
+    id = serializers.IntegerField()
+    letter = serializers.CharField(help_text="The letter's slug.")
+    person = PersonRefSerializer()
+    status = serializers.ChoiceField(choices=Signature.Status.choices)
+    title = serializers.CharField(help_text="Title as stated when signing.")
+    affiliation = serializers.CharField(help_text="Affiliation as stated when signing.")
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+    sightings = SightingSerializer(many=True, help_text="What each source wrote.")
+
+    def to_representation(self, row: dict) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "letter": row["letter__slug"],
+            "person": {"id": row["person_id"], "name": row["person__display_name"]},
+            "status": row["status"],
+            "title": row["title"],
+            "affiliation": row["affiliation"],
+            "first_seen": iso_datetime(row["first_seen_at"]),
+            "last_seen": iso_datetime(row["last_seen_at"]),
+            "sightings": [sighting_item(sighting) for sighting in row["sightings"]],
+        }
+
+
+class SignatureCreateSerializer(serializers.Serializer):
+    person = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="An existing person's id; or give `name`.",
+    )
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="The name as written."
+    )
+    title = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    affiliation = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    def validate(self, data: dict) -> dict:
+        if data.get("person") is None and not (data.get("name") or "").strip():
+            raise serializers.ValidationError(
+                {"name": "Give the signatory's name, or the id of an existing person."}
+            )
+        return data
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    changed_by = serializers.CharField(source="changed_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = SignatureStatusChange
+        fields = [
+            "from_status",
+            "to_status",
+            "changed_at",
+            "changed_by",
+            "actor",
+            "reason",
+            "evidence_method",
+            "evidence_url",
+        ]
+
+
+class SightingDetailSerializer(serializers.Serializer):
+    source = serializers.CharField(source="source.name")
+    source_id = serializers.IntegerField()
+    name = serializers.CharField()
+    title = serializers.CharField()
+    affiliation = serializers.CharField()
+    url = serializers.CharField()
+    present = serializers.BooleanField()
+    first_seen = serializers.DateTimeField(source="first_seen_at")
+    last_seen = serializers.DateTimeField(source="last_seen_at")
+    gone_at = serializers.DateTimeField(allow_null=True)
+
+
+class SignatureDetailSerializer(serializers.ModelSerializer):
+    letter = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    person = PersonRefSerializer()
+    organization = OrganizationRefSerializer(allow_null=True)
+    first_seen = serializers.DateTimeField(source="first_seen_at")
+    last_seen = serializers.DateTimeField(source="last_seen_at")
+    sightings = SightingDetailSerializer(many=True)
+    history = StatusChangeSerializer(
+        many=True, source="status_changes", help_text="Every change of status, oldest first."
+    )
+    merged_into = serializers.IntegerField(
+        source="merged_into_id",
+        allow_null=True,
+        help_text="Set when a merge folded this signature into another; it stays as history.",
+    )
+
+    class Meta:
+        model = Signature
+        fields = [
+            "id",
+            "letter",
+            "person",
+            "status",
+            "title",
+            "affiliation",
+            "organization",
+            "signed_on",
+            "first_seen",
+            "last_seen",
+            "needs_review",
+            "review_reason",
+            "merged_into",
+            "sightings",
+            "history",
+        ]
+
+
+class StatusChangeRequestSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Signature.Status.choices)
+    reason = serializers.CharField(max_length=5000, help_text="Why the status changes.")
+    evidence_method = serializers.ChoiceField(
+        choices=SignatureStatusChange.Method.choices, required=False, allow_blank=True
+    )
+    evidence_url = serializers.URLField(required=False, allow_blank=True, max_length=1000)
+
+
+# --- Sources and runs ---------------------------------------------------------
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    letter = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    runs_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "letter",
+            "name",
+            "kind",
+            "url",
+            "format",
+            "options",
+            "reliability",
+            "enabled",
+            "sync_interval",
+            "next_sync_at",
+            "last_synced_at",
+            "etag",
+            "last_modified",
+            "content_hash",
+            "created_at",
+            "updated_at",
+            "runs_url",
+        ]
+
+    def get_runs_url(self, source: Source) -> str:
+        return self.context["request"].build_absolute_uri(
+            reverse("sync-run-list") + f"?source={source.pk}"
+        )
+
+
+class SourceWriteSerializer(serializers.Serializer):
+    letter = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Letter.objects.all(),
+        help_text="The slug of the letter whose signatories it lists; set at creation.",
+    )
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Source.Kind.choices)
+    url = serializers.URLField(required=False, allow_blank=True, max_length=1000)
+    format = serializers.ChoiceField(choices=Source.Format.choices, required=False)
+    options = serializers.DictField(required=False)
+    reliability = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    sync_interval = serializers.DurationField(
+        required=False,
+        min_value=timedelta(minutes=1),
+        max_value=timedelta(days=366),
+        help_text='How often to fetch, such as "06:00:00" (six hours) or "P1D".',
+    )
+    enabled = serializers.BooleanField(required=False)
+
+    def validate_options(self, value: dict) -> dict:
+        return check_storable_json(value)
+
+
+class SourceUpdateSerializer(SourceWriteSerializer):
+    letter = None
+    kind = None
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    source = serializers.SerializerMethodField()
+    requested_by = serializers.CharField(
+        source="requested_by.username", allow_null=True, default=None
+    )
+    api_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "source",
+            "trigger",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "http_status",
+            "seen",
+            "added",
+            "changed",
+            "gone",
+            "back",
+            "attempts",
+            "content_hash",
+            "api_url",
+        ]
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "letter": {"type": "string"},
+            },
+        }
+    )
+    def get_source(self, run: SyncRun) -> dict[str, Any]:
+        return {"id": run.source_id, "name": run.source.name, "letter": run.source.letter.slug}
+
+    def get_api_url(self, run: SyncRun) -> str:
+        return self.context["request"].build_absolute_uri(reverse("sync-run-detail", args=[run.pk]))
+
+
+class SyncRunDetailSerializer(SyncRunSerializer):
+    class Meta(SyncRunSerializer.Meta):
+        fields = [*SyncRunSerializer.Meta.fields, "error", "diff"]

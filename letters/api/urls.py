@@ -1,0 +1,25 @@
+"""The letters app's resources on the API router."""
+
+from __future__ import annotations
+
+from rest_framework.routers import BaseRouter
+
+from letters.api.views import (
+    LetterSignatureViewSet,
+    LetterViewSet,
+    SignatureViewSet,
+    SourceViewSet,
+    SyncRunViewSet,
+)
+
+
+def register(router: BaseRouter) -> None:
+    router.register("letters", LetterViewSet, basename="letter")
+    router.register(
+        r"letters/(?P<letter_slug>[-a-zA-Z0-9_]{1,200})/signatures",
+        LetterSignatureViewSet,
+        basename="letter-signature",
+    )
+    router.register("signatures", SignatureViewSet, basename="signature")
+    router.register("sources", SourceViewSet, basename="source")
+    router.register("sync-runs", SyncRunViewSet, basename="sync-run")

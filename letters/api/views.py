@@ -1,0 +1,511 @@
+"""Letters, signatures, sources and sync runs. Views validate, call one service
+or selector, and serialise."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from letters import selectors, services
+from letters.api import serializers as s
+from letters.api.filters import (
+    AllSignatureFilter,
+    LetterFilter,
+    SignatureFilter,
+    SourceFilter,
+    SyncRunFilter,
+)
+from letters.models import Letter, Signature, Source, SyncRun
+from letters.services import source_update
+from people.models import Person
+from tracker.csv import CSVRenderer, csv_response
+from tracker.filters import FiltersOnListMixin
+from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
+from tracker.pagination import KeysetPagination, PagePagination
+from tracker.permissions import StaffReadModelWrite
+
+_SLUG = r"[-a-zA-Z0-9_]{1,200}"
+_ID = r"[0-9]{1,19}"
+_SLUG_EXAMPLE = [OpenApiExample("A letter", value="ostp-ai-copyright-2025")]
+_LETTER_SLUG = OpenApiParameter(
+    "letter_slug",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The letter's slug.",
+    examples=_SLUG_EXAMPLE,
+)
+_SLUG_PARAMETER = OpenApiParameter(
+    "slug",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The letter's slug.",
+    examples=_SLUG_EXAMPLE,
+)
+_SIGNATURE_EXAMPLE = {
+    "id": 1207,
+    "letter": "ostp-ai-copyright-2025",
+    "person": {"id": 88, "name": "Maggie Gyllenhaal"},
+    "status": "listed",
+    "title": "Actor",
+    "affiliation": "",
+    "first_seen": "2025-03-17T09:12:00Z",
+    "last_seen": "2025-03-18T09:12:00Z",
+    "sightings": [
+        {
+            "source": "Variety",
+            "name": "Maggie Gylenhall",
+            "title": "",
+            "affiliation": "",
+            "present": True,
+            "first_seen": "2025-03-17T09:12:00Z",
+            "last_seen": "2025-03-18T09:12:00Z",
+        }
+    ],
+}
+
+
+def _is_staff(request: Request) -> bool:
+    return bool(request.user and request.user.is_staff)
+
+
+class SignaturePagination(KeysetPagination):
+    ordering = ("first_seen_at", "id")
+    page_size = 100
+
+
+class AllSignaturePagination(KeysetPagination):
+    ordering = ("id",)
+    page_size = 100
+
+
+class SyncRunPagination(KeysetPagination):
+    ordering = ("-id",)
+    page_size = 50
+    max_page_size = 500
+
+
+# --- Letters ------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Letters", description="Newest published first."),
+    retrieve=extend_schema(
+        summary="A letter",
+        parameters=[_SLUG_PARAMETER],
+        description="With its targets and their roles, the count its organisers claim, its "
+        "sources, and counts: signatures by status and distinct people.",
+    ),
+    create=extend_schema(
+        summary="Add a letter",
+        description="Only `title` and `slug` are required.",
+        request=s.LetterWriteSerializer,
+        responses={201: s.LetterDetailSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[
+            OpenApiExample(
+                "A letter",
+                value={
+                    "title": "Letter to OSTP on AI and copyright",
+                    "slug": "ostp-ai-copyright-2025",
+                    "published_on": "2025-03-17",
+                    "claimed_count": "400+",
+                },
+                request_only=True,
+            )
+        ],
+    ),
+    update=extend_schema(
+        summary="Replace a letter's fields",
+        parameters=[_SLUG_PARAMETER],
+        request=s.LetterWriteSerializer,
+        responses={200: s.LetterDetailSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a letter's fields",
+        parameters=[_SLUG_PARAMETER],
+        request=s.LetterWriteSerializer,
+        responses={200: s.LetterDetailSerializer},
+    ),
+)
+class LetterViewSet(
+    FiltersOnListMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Letter.objects.all()
+    serializer_class = s.LetterSerializer
+    filterset_class = LetterFilter
+    lookup_field = "slug"
+    lookup_value_regex = _SLUG
+
+    def _detail(self, slug: str, code: int = status.HTTP_200_OK) -> Response:
+        letter = selectors.letter_detail(slug=slug)
+        if letter is None:
+            raise NotFound(f"There is no letter with the slug {slug!r}.")
+        letter.counts = selectors.letter_counts(
+            letter=letter, include_removed=_is_staff(self.request)
+        )
+        by_source = selectors.letter_source_counts(letter=letter)
+        letter.counts["listed_by_sources"] = by_source.listed
+        letter.counts["listed_by_one_source"] = by_source.listed_by_one_source
+        listed = {count.source_id: count for count in by_source.sources}
+        for source in letter.sources.all():
+            source.people = listed[source.pk].people if source.pk in listed else 0
+            source.only_here = listed[source.pk].only_here if source.pk in listed else 0
+        data = s.LetterDetailSerializer(letter, context={"request": self.request}).data
+        return Response(data, status=code)
+
+    def retrieve(self, request: Request, slug: str) -> Response:
+        return self._detail(slug)
+
+    def create(self, request: Request) -> Response:
+        def create() -> Response:
+            serializer = s.LetterWriteSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            letter = services.letter_create(**serializer.validated_data)
+            response = self._detail(letter.slug, status.HTTP_201_CREATED)
+            response.headers["Location"] = reverse("letter-detail", args=[letter.slug])
+            return response
+
+        return idempotent(request, create)
+
+    def update(self, request: Request, slug: str, partial: bool = False) -> Response:
+        letter = self.get_object()
+        serializer = s.LetterWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        letter = services.letter_update(letter=letter, **serializer.validated_data)
+        return self._detail(letter.slug)
+
+
+# --- Signatures ---------------------------------------------------------------
+
+
+class _SignatureListMixin:
+    """JSON pages or a streamed CSV export of one list of signatures."""
+
+    def get_renderers(self) -> list:
+        renderers = super().get_renderers()
+        if self.action == "list":
+            renderers.append(CSVRenderer())
+        return renderers
+
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        failed = isinstance(response, Response) and response.status_code >= 400
+        if failed and isinstance(response.accepted_renderer, CSVRenderer):
+            # An export that cannot start answers in the API's JSON error format.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    def _signatures(self) -> QuerySet:
+        raise NotImplementedError
+
+    def _csv_name(self) -> str:
+        return "signatures.csv"
+
+    def list(self, request: Request, *args, **kwargs):
+        signatures = self.filter_queryset(self._signatures())
+        if request.accepted_renderer.format == "csv":
+            rows = selectors.signature_csv_rows(signatures, ordering=self.paginator.ordering)
+            return csv_response(self._csv_name(), selectors.CSV_HEADER, rows)
+        page = self.paginate_queryset(selectors.signature_values(signatures))
+        rows = selectors.attach_sightings(page)
+        return self.get_paginated_response(s.SignatureSerializer(rows, many=True).data)
+
+
+_CSV_DESCRIPTION = (
+    " `?format=csv` exports the whole filtered list as CSV (streamed; cells that a "
+    "spreadsheet would run as formulas are prefixed with a quote)."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="A letter's signatures",
+        description="Oldest first, 100 a page (`page_size` up to 1000), each with what every "
+        "source wrote." + _CSV_DESCRIPTION,
+        parameters=[_LETTER_SLUG],
+        examples=[OpenApiExample("A signature", value=_SIGNATURE_EXAMPLE, response_only=True)],
+    ),
+    create=extend_schema(
+        summary="Add a signature",
+        description="Give an existing `person` id, or a `name` (with `title` and "
+        "`affiliation` as stated): it is recorded as a sighting of the letter's API source "
+        "and resolved to a person the way syncs resolve names. Answers 201 when the "
+        "signature is new, 200 when the person had already signed.",
+        parameters=[_LETTER_SLUG, IDEMPOTENCY_KEY],
+        request=s.SignatureCreateSerializer,
+        responses={201: s.SignatureSerializer, 200: s.SignatureSerializer},
+        examples=[
+            OpenApiExample(
+                "By name",
+                value={"name": "Cate Blanchett", "title": "Actor"},
+                request_only=True,
+            ),
+            OpenApiExample("By person", value={"person": 88}, request_only=True),
+        ],
+    ),
+)
+class LetterSignatureViewSet(_SignatureListMixin, viewsets.GenericViewSet):
+    queryset = Signature.objects.all()
+    serializer_class = s.SignatureSerializer
+    filterset_class = SignatureFilter
+    pagination_class = SignaturePagination
+
+    def get_letter(self) -> Letter:
+        if not hasattr(self, "_letter"):
+            slug = self.kwargs["letter_slug"]
+            self._letter = Letter.objects.only("id", "slug").filter(slug=slug).first()
+            if self._letter is None:
+                raise NotFound(f"There is no letter with the slug {slug!r}.")
+        return self._letter
+
+    def _signatures(self) -> QuerySet:
+        return selectors.signature_queryset(
+            letter=self.get_letter(), include_removed=_is_staff(self.request)
+        )
+
+    def _csv_name(self) -> str:
+        return f"{self.get_letter().slug}-signatures.csv"
+
+    def create(self, request: Request, letter_slug: str) -> Response:
+        letter = self.get_letter()
+
+        def create() -> Response:
+            serializer = s.SignatureCreateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            person = None
+            if data.get("person") is not None:
+                person = Person.objects.filter(pk=data["person"]).first()
+                if person is None:
+                    raise ValidationError({"person": f"There is no person #{data['person']}."})
+            result = services.signature_record(
+                letter=letter,
+                source=services.source_internal_for(letter=letter, kind=Source.Kind.API),
+                entry=services.Entry(
+                    name=data.get("name") or "",
+                    title=data.get("title") or "",
+                    affiliation=data.get("affiliation") or "",
+                ),
+                person=person,
+                by=request.user,
+            )
+            row = selectors.signature_rows(ids=[result.signature.pk])[0]
+            code = status.HTTP_201_CREATED if result.signature_created else status.HTTP_200_OK
+            headers = {"Location": reverse("signature-detail", args=[result.signature.pk])}
+            return Response(s.SignatureSerializer(row).data, status=code, headers=headers)
+
+        return idempotent(request, create)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Signatures of every letter",
+        description="In the order they were recorded." + _CSV_DESCRIPTION,
+    ),
+    retrieve=extend_schema(
+        summary="A signature",
+        description="With what every source wrote and the history of its status. A "
+        "signature merged into another stays readable as history (`merged_into`).",
+        responses={200: s.SignatureDetailSerializer},
+    ),
+)
+class SignatureViewSet(
+    FiltersOnListMixin,
+    _SignatureListMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Signature.objects.all()
+    serializer_class = s.SignatureSerializer
+    filterset_class = AllSignatureFilter
+    pagination_class = AllSignaturePagination
+    lookup_value_regex = _ID
+    action_permissions = {"status": "letters.change_signature"}
+
+    def _signatures(self) -> QuerySet:
+        return selectors.signature_queryset(include_removed=_is_staff(self.request))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        signature = selectors.signature_detail(
+            signature_id=int(pk), include_removed=_is_staff(request)
+        )
+        if signature is None:
+            raise NotFound(f"There is no signature #{pk}.")
+        return Response(s.SignatureDetailSerializer(signature).data)
+
+    @extend_schema(
+        summary="Change a signature's status",
+        description="Verified, disputed, retracted or removed (fake), with the reason and the "
+        "evidence (how it was established, and where). The change joins the history.",
+        request=s.StatusChangeRequestSerializer,
+        responses={200: s.SignatureDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "A retraction",
+                value={
+                    "status": "retracted",
+                    "reason": "She asked for her name to be taken off.",
+                    "evidence_method": "public_statement",
+                    "evidence_url": "https://example.org/statement",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="status", url_name="status")
+    def status(self, request: Request, pk: str) -> Response:
+        signature = selectors.signature_detail(
+            signature_id=int(pk), include_removed=_is_staff(request)
+        )
+        if signature is None:
+            raise NotFound(f"There is no signature #{pk}.")
+        serializer = s.StatusChangeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.signature_change_status(
+            signature=signature, by=request.user, **serializer.validated_data
+        )
+        signature = selectors.signature_detail(signature_id=signature.pk, include_removed=True)
+        return Response(s.SignatureDetailSerializer(signature).data)
+
+
+# --- Sources and runs ---------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Sources", description="Staff only."),
+    retrieve=extend_schema(summary="A source", description="Staff only."),
+    create=extend_schema(
+        summary="Add a source",
+        request=s.SourceWriteSerializer,
+        responses={201: s.SourceSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[
+            OpenApiExample(
+                "A CSV feed",
+                value={
+                    "letter": "ostp-ai-copyright-2025",
+                    "name": "Organisers' sheet",
+                    "kind": "feed",
+                    "url": "https://example.org/signatories.csv",
+                    "format": "csv",
+                    "sync_interval": "06:00:00",
+                },
+                request_only=True,
+            )
+        ],
+    ),
+    update=extend_schema(
+        summary="Replace a source's settings",
+        request=s.SourceUpdateSerializer,
+        responses={200: s.SourceSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a source's settings",
+        request=s.SourceUpdateSerializer,
+        responses={200: s.SourceSerializer},
+    ),
+)
+class SourceViewSet(
+    FiltersOnListMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Source.objects.select_related("letter")
+    serializer_class = s.SourceSerializer
+    filterset_class = SourceFilter
+    pagination_class = PagePagination
+    permission_classes = [StaffReadModelWrite]
+    action_permissions = {"sync": "letters.change_source"}
+    lookup_value_regex = _ID
+
+    def _detail(self, source: Source, code: int = status.HTTP_200_OK) -> Response:
+        source = self.queryset.get(pk=source.pk)
+        return Response(
+            s.SourceSerializer(source, context={"request": self.request}).data, status=code
+        )
+
+    def create(self, request: Request) -> Response:
+        def create() -> Response:
+            serializer = s.SourceWriteSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            source = services.source_create(**serializer.validated_data)
+            response = self._detail(source, status.HTTP_201_CREATED)
+            response.headers["Location"] = reverse("source-detail", args=[source.pk])
+            return response
+
+        return idempotent(request, create)
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        source = self.get_object()
+        serializer = s.SourceUpdateSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return self._detail(source_update(source=source, **serializer.validated_data))
+
+    @extend_schema(
+        summary="Sync a source now",
+        description="Queues a fetch of the source and answers 202 with the run, whose "
+        "`api_url` shows its outcome once a worker has done it. When the source already has "
+        "a run queued or running, the run answered is recorded as skipped.",
+        request=None,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: s.SyncRunSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def sync(self, request: Request, pk: str) -> Response:
+        source = self.get_object()
+        from letters.sync import sync_request
+
+        def queue() -> Response:
+            run = sync_request(source=source, by=request.user)
+            run = SyncRun.objects.select_related("source__letter", "requested_by").get(pk=run.pk)
+            data = s.SyncRunSerializer(run, context={"request": request}).data
+            headers = {"Location": data["api_url"]}
+            return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+        return idempotent(request, queue)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Sync runs", description="Newest first. Staff only."),
+    retrieve=extend_schema(
+        summary="A sync run",
+        description="Its outcome, counts, error and the diff against the previous run.",
+        responses={200: s.SyncRunDetailSerializer},
+    ),
+)
+class SyncRunViewSet(
+    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = SyncRun.objects.select_related("source__letter", "requested_by")
+    serializer_class = s.SyncRunSerializer
+    filterset_class = SyncRunFilter
+    pagination_class = SyncRunPagination
+    permission_classes = [StaffReadModelWrite]
+    lookup_value_regex = _ID
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        return Response(s.SyncRunDetailSerializer(run, context={"request": request}).data)

@@ -1,0 +1,464 @@
+"""Reads on letters that the API, the admin and commands share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.contrib.postgres.aggregates import StringAgg
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Greatest
+
+from letters.models import Letter, LetterTarget, Sighting, Signature, Source, SyncRun
+from people.models import Affiliation
+from people.selectors import queryset_search
+from tracker.db import LoadedJSON, UTCText
+from tracker.fields import iso_datetime
+
+STANDING_STATUSES = (
+    Signature.Status.LISTED,
+    Signature.Status.VERIFIED,
+    Signature.Status.DISPUTED,
+)
+
+
+@dataclass
+class SourceCount:
+    source_id: int
+    name: str
+    kind: str
+    people: int
+    only_here: int
+
+
+@dataclass
+class LetterSourceCounts:
+    """How many people a letter's sources list, next to what its organisers claim."""
+
+    claimed: str
+    claimed_min: int | None
+    tracked: int
+    listed: int
+    listed_by_one_source: int
+    sources: list[SourceCount] = field(default_factory=list)
+
+    @property
+    def claimed_minus_tracked(self) -> int | None:
+        return None if self.claimed_min is None else self.claimed_min - self.tracked
+
+
+# A signature merged into another counts as the one it was merged into.
+_SIGNATURE_PEOPLE_SQL = """
+    SELECT sighting.source_id AS source_id, COALESCE(kept.person_id, sig.person_id) AS person_id
+    FROM {sighting} sighting
+    JOIN {source} source ON source.id = sighting.source_id
+    JOIN {signature} sig ON sig.id = sighting.signature_id
+    LEFT JOIN {signature} kept ON kept.id = sig.merged_into_id
+    WHERE source.letter_id = %s AND sighting.present
+"""
+
+
+def letter_source_counts(*, letter: Letter) -> LetterSourceCounts:
+    """Per source, the distinct people it lists now and those no other source
+    lists; for the letter, the people tracked (standing signatures), listed by
+    any source now, and listed by one source only. Five queries, whatever the
+    size of the letter."""
+    quote = connection.ops.quote_name
+    listed_by = _SIGNATURE_PEOPLE_SQL.format(
+        sighting=quote(Sighting._meta.db_table),
+        source=quote(Source._meta.db_table),
+        signature=quote(Signature._meta.db_table),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT source_id, COUNT(DISTINCT person_id) FROM ({listed_by}) listed "  # noqa: S608
+            "GROUP BY source_id",
+            [letter.pk],
+        )
+        people = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT source_id, COUNT(*) FROM ("  # noqa: S608 - table names are ours
+            f"  SELECT person_id, MIN(source_id) AS source_id FROM ({listed_by}) listed"
+            "   GROUP BY person_id HAVING COUNT(DISTINCT source_id) = 1"
+            ") alone GROUP BY source_id",
+            [letter.pk],
+        )
+        only_here = dict(cursor.fetchall())
+        cursor.execute(
+            f"SELECT COUNT(DISTINCT person_id) FROM ({listed_by}) listed",  # noqa: S608
+            [letter.pk],
+        )
+        listed = cursor.fetchone()[0]
+    tracked = Signature.objects.filter(
+        Q(letter=letter, merged_into__isnull=True, status__in=STANDING_STATUSES)
+    ).aggregate(people=Count("person_id", distinct=True))["people"]
+    sources = [
+        SourceCount(
+            source_id=source.pk,
+            name=source.name,
+            kind=source.kind,
+            people=people.get(source.pk, 0),
+            only_here=only_here.get(source.pk, 0),
+        )
+        for source in letter.sources.order_by("-reliability", "name")
+    ]
+    return LetterSourceCounts(
+        claimed=letter.claimed_count,
+        claimed_min=letter.claimed_count_min,
+        tracked=tracked,
+        listed=listed,
+        listed_by_one_source=sum(only_here.values()),
+        sources=sources,
+    )
+
+
+SIGNATURE_VALUES = (
+    "id",
+    "letter__slug",
+    "person_id",
+    "person__display_name",
+    "status",
+    "title",
+    "affiliation",
+    "first_seen_at",
+    "last_seen_at",
+)
+SIGHTING_KEYS = ("source", "name", "title", "affiliation", "present", "first_seen", "last_seen")
+SIGHTING_VALUES = (
+    "signature_id",
+    "source__name",
+    "name",
+    "title",
+    "affiliation",
+    "present",
+    "first_seen_at",
+    "last_seen_at",
+)
+CSV_CHUNK = 2000
+
+
+# --- The API's reads: letters, signatures, sources and runs --------------------
+#
+# The signature lists are the hot path (a page of 100 with every sighting, CSV
+# exports of 100,000 rows): they read plain values, never model instances, in a
+# fixed number of queries whatever the page size.
+
+
+def letter_list(
+    *,
+    search: str = "",
+    status: str = "",
+    language: str = "",
+    target_id: int | None = None,
+    target_role: str = "",
+) -> QuerySet[Letter]:
+    letters = Letter.objects.prefetch_related(
+        Prefetch(
+            "letter_targets",
+            queryset=LetterTarget.objects.select_related("organization"),
+        )
+    )
+    if status:
+        letters = letters.filter(status=status)
+    if language:
+        letters = letters.filter(language__iexact=language)
+    if target_id is not None or target_role:
+        targets = LetterTarget.objects.filter(letter=OuterRef("pk"))
+        if target_id is not None:
+            targets = targets.filter(organization_id=target_id)
+        if target_role:
+            targets = targets.filter(role=target_role)
+        letters = letters.filter(Exists(targets))
+    if search:
+        letters = queryset_search(letters, search, rank=False)
+    return letters
+
+
+def letter_detail(*, slug: str) -> Letter | None:
+    return (
+        Letter.objects.filter(slug=slug)
+        .prefetch_related(
+            Prefetch(
+                "letter_targets",
+                queryset=LetterTarget.objects.select_related("organization"),
+            ),
+            Prefetch("sources", queryset=Source.objects.order_by("-reliability", "name")),
+            "organisers",
+        )
+        .first()
+    )
+
+
+def letter_counts(*, letter: Letter, include_removed: bool) -> dict[str, Any]:
+    """Signatures by status and distinct people, in one aggregate query."""
+    statuses = [
+        status
+        for status in Signature.Status.values
+        if include_removed or status != Signature.Status.REMOVED
+    ]
+    signatures = signature_queryset(letter=letter, include_removed=include_removed)
+    counts = signatures.aggregate(
+        signatures=Count("id"),
+        people=Count("person_id", distinct=True),
+        **{f"status_{status}": Count("id", filter=Q(status=status)) for status in statuses},
+    )
+    return {
+        "signatures": counts["signatures"],
+        "people": counts["people"],
+        "by_status": {status: counts[f"status_{status}"] for status in statuses},
+    }
+
+
+# --- Signatures ---------------------------------------------------------------
+
+
+def signature_queryset(*, letter: Letter | None = None, include_removed: bool) -> QuerySet:
+    """Signatures that stand: merged ones stay as history, out of lists, and
+    signatures removed as fake show only to staff.
+
+    The letter is given as a row, not a slug to join: with its id as a literal,
+    PostgreSQL knows how many signatures it has and walks its (first_seen_at, id)
+    index from the cursor, where a join or a subquery made it sort the whole letter.
+    """
+    signatures = Signature.objects.filter(merged_into__isnull=True)
+    if letter is not None:
+        signatures = signatures.filter(letter_id=letter.pk)
+    if not include_removed:
+        signatures = signatures.exclude(status=Signature.Status.REMOVED)
+    return signatures
+
+
+def signatures_with_source(signatures: QuerySet, source_id: int) -> QuerySet:
+    return signatures.filter(
+        Exists(Sighting.objects.filter(signature=OuterRef("pk"), source_id=source_id))
+    )
+
+
+def signatures_with_organization(signatures: QuerySet, organization_id: int) -> QuerySet:
+    """Signed in the organization's name, or by someone affiliated with it."""
+    return signatures.filter(
+        Q(organization_id=organization_id)
+        | Exists(
+            Affiliation.objects.filter(
+                person_id=OuterRef("person_id"), organization_id=organization_id
+            )
+        )
+    )
+
+
+def signatures_matching(signatures: QuerySet, text: str) -> QuerySet:
+    """Signatures whose person goes by a name close to ``text`` (any spelling seen)."""
+    return queryset_search(signatures, text, field="person__search_text", rank=False)
+
+
+def _sightings_json() -> RawSQL:
+    """Each signature's sightings as one JSON array, built by PostgreSQL in the
+    page's own query: one round trip, and no row-by-row conversion in Python.
+    Written as SQL because composing it with the ORM cost more than running it."""
+    sighting, source = Sighting._meta.db_table, Source._meta.db_table
+    signature = Signature._meta.db_table
+    sql = (
+        "SELECT json_agg(json_build_object("  # noqa: S608 - the table names are ours
+        "'source', src.name, 'name', g.name, 'title', g.title, 'affiliation', g.affiliation, "
+        "'present', g.present, 'first_seen', g.first_seen_at, 'last_seen', g.last_seen_at"
+        ") ORDER BY g.first_seen_at, g.id) "
+        f'FROM "{sighting}" g JOIN "{source}" src ON src.id = g.source_id '
+        f'WHERE g.signature_id = "{signature}".id'
+    )
+    return RawSQL(sql, [], output_field=LoadedJSON())  # noqa: S611 - no input in the SQL
+
+
+def _sightings_inline() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def signature_values(signatures: QuerySet) -> QuerySet:
+    values = signatures.values(*SIGNATURE_VALUES)
+    if _sightings_inline():
+        values = values.annotate(sightings=_sightings_json())
+    return values
+
+
+def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Every sighting of these signatures, grouped, in one query."""
+    grouped: dict[int, list[dict]] = {}
+    rows = (
+        Sighting.objects.filter(signature_id__in=list(signature_ids))
+        .order_by("signature_id", "first_seen_at", "id")
+        .values_list(*SIGHTING_VALUES)
+    )
+    for signature_id, *values in rows:
+        grouped.setdefault(signature_id, []).append(dict(zip(SIGHTING_KEYS, values, strict=True)))
+    return grouped
+
+
+def attach_sightings(rows: list[dict]) -> list[dict]:
+    """Make sure each row has its sightings: PostgreSQL gave them with the
+    page; elsewhere one more query reads them for the whole page."""
+    if _sightings_inline():
+        for row in rows:
+            row["sightings"] = row["sightings"] or []
+        return rows
+    grouped = sightings_by_signature(row["id"] for row in rows)
+    for row in rows:
+        row["sightings"] = grouped.get(row["id"], [])
+    return rows
+
+
+def signature_rows(*, ids: list[int]) -> list[dict]:
+    rows = list(signature_values(Signature.objects.filter(pk__in=ids)))
+    return attach_sightings(rows)
+
+
+def signature_detail(*, signature_id: int, include_removed: bool) -> Signature | None:
+    signatures = Signature.objects.filter(pk=signature_id)
+    if not include_removed:
+        signatures = signatures.exclude(status=Signature.Status.REMOVED)
+    return (
+        signatures.select_related("letter", "person", "organization")
+        .prefetch_related(
+            Prefetch("sightings", queryset=Sighting.objects.select_related("source")),
+            Prefetch("status_changes"),
+        )
+        .first()
+    )
+
+
+CSV_HEADER = [
+    "signature_id",
+    "letter",
+    "person_id",
+    "name",
+    "status",
+    "title",
+    "affiliation",
+    "first_seen",
+    "last_seen",
+    "sources",
+    "names_as_written",
+]
+
+
+def _distinct_sighting_texts(field: str) -> Subquery:
+    """The distinct values of a sighting field for each signature, joined by "; "."""
+    return Subquery(
+        Sighting.objects.filter(signature=OuterRef("pk"))
+        .order_by()
+        .values("signature")
+        .annotate(text=StringAgg(field, delimiter="; ", distinct=True, order_by=field))
+        .values("text")
+    )
+
+
+def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> Iterator[list]:
+    """The rows of a CSV export, read through a server-side cursor in chunks, so
+    memory holds a chunk, never the export. On PostgreSQL each row comes with its
+    sources and spellings already joined, and the cursor lives in a transaction
+    so that rows are produced as they are read rather than all at first; elsewhere
+    one query per chunk reads the sightings."""
+    signatures = signatures.order_by(*ordering)
+    if not _sightings_inline():
+        rows = signatures.values(*SIGNATURE_VALUES).iterator(chunk_size=CSV_CHUNK)
+        while chunk := list(islice(rows, CSV_CHUNK)):
+            for row in attach_sightings(chunk):
+                sightings = row["sightings"]
+                yield [
+                    *(row[name] for name in SIGNATURE_VALUES[:7]),
+                    iso_datetime(row["first_seen_at"]),
+                    iso_datetime(row["last_seen_at"]),
+                    "; ".join(sorted({sighting["source"] for sighting in sightings})),
+                    "; ".join(sorted({sighting["name"] for sighting in sightings})),
+                ]
+        return
+    rows = signatures.values_list(*SIGNATURE_VALUES[:7]).annotate(
+        first_seen=UTCText("first_seen_at"),
+        last_seen=UTCText("last_seen_at"),
+        sources=_distinct_sighting_texts("source__name"),
+        names=_distinct_sighting_texts("name"),
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The estimated cost of the whole export makes PostgreSQL compile the
+            # query first (JIT), which took longer than running it.
+            cursor.execute("SET LOCAL jit = off")
+        yield from rows.iterator(chunk_size=CSV_CHUNK)
+
+
+# --- Sources and runs ---------------------------------------------------------
+
+
+def source_list(*, letter_slug: str = "", kind: str = "", enabled: bool | None = None):
+    sources = Source.objects.select_related("letter")
+    if letter_slug:
+        sources = sources.filter(letter__slug=letter_slug)
+    if kind:
+        sources = sources.filter(kind=kind)
+    if enabled is not None:
+        sources = sources.filter(enabled=enabled)
+    return sources.order_by("letter__slug", "name", "id")
+
+
+def sync_run_list(
+    *, source_id: int | None = None, letter_slug: str = "", outcome: str = ""
+) -> QuerySet[SyncRun]:
+    runs = SyncRun.objects.select_related("source__letter", "requested_by").defer("diff", "error")
+    if source_id is not None:
+        runs = runs.filter(source_id=source_id)
+    if letter_slug:
+        runs = runs.filter(source__letter__slug=letter_slug)
+    if outcome:
+        runs = runs.filter(outcome=outcome)
+    return runs
+
+
+def sightings_seen(sightings: QuerySet) -> QuerySet:
+    """Annotate ``seen_at``: when each sighting was last seen listed.
+
+    A run writes only the entries it adds, changes, brings back or loses, so
+    an entry listed unchanged keeps the ``last_seen_at`` of the run that last
+    wrote it; every later good run of its source (``last_synced_at``) saw it
+    too. A gone entry's ``last_seen_at`` is exact.
+    """
+    return sightings.annotate(
+        seen_at=Case(
+            When(
+                present=True,
+                source__last_synced_at__isnull=False,
+                then=Greatest("last_seen_at", "source__last_synced_at"),
+            ),
+            default=F("last_seen_at"),
+        )
+    )
+
+
+def signatures_seen(signatures: QuerySet) -> QuerySet:
+    """Annotate ``seen_at``: when any source last listed each signature (see
+    ``sightings_seen``); signatures without sightings keep their own."""
+    return signatures.annotate(
+        seen_at=Max(
+            Case(
+                When(
+                    sightings__present=True,
+                    sightings__source__last_synced_at__isnull=False,
+                    then=Greatest("sightings__last_seen_at", "sightings__source__last_synced_at"),
+                ),
+                default=F("sightings__last_seen_at"),
+            )
+        )
+    )

@@ -1,0 +1,111 @@
+"""Set-based writes for the ingest: many rows per statement.
+
+On PostgreSQL new rows go in with COPY, their ids drawn from the table's
+sequence first so that the rows that point at them can be written in the same
+way; updates of many rows join an array of ids. Elsewhere (SQLite, the
+embedded default) the same calls use bulk_create and executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+POSTGRES_CHUNK = 10_000
+OTHER_CHUNK = 500
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def chunked(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
+    size = size or (POSTGRES_CHUNK if is_postgres() else OTHER_CHUNK)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return model._meta.get_field(name)
+
+
+def _adapters(model: type[models.Model], fields: Sequence[str], *, copy: bool = False) -> list[Any]:
+    """Per column, a function that turns a Python value into what the driver
+    takes, or None where the value goes as it is. COPY takes JSON as text."""
+    adapters: list[Any] = []
+    for name in fields:
+        field = _field(model, name)
+        if isinstance(field, models.JSONField):
+            adapters.append(
+                json.dumps
+                if copy
+                else lambda value, field=field: field.get_db_prep_value(value, connection)
+            )
+        elif not is_postgres() and isinstance(field, models.DateField | models.DateTimeField):
+            adapters.append(lambda value, field=field: field.get_db_prep_value(value, connection))
+        else:
+            adapters.append(None)
+    return adapters
+
+
+def _adapt(row: Sequence[Any], adapters: list[Any]) -> Sequence[Any]:
+    return [
+        value if adapt is None else adapt(value) for value, adapt in zip(row, adapters, strict=True)
+    ]
+
+
+def insert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    count: int | None = None,
+) -> list[int]:
+    """Insert rows (values in the order of ``fields``, by attribute name such as
+    ``person_id``) and return their new ids, in the same order. Given ``count``,
+    ``rows`` may be a generator, so that they need not all be in memory at once."""
+    if count is None or not is_postgres():
+        rows = list(rows)
+        count = len(rows)
+    if not count:
+        return []
+    if not is_postgres():
+        objects = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objects, batch_size=OTHER_CHUNK)
+        return [obj.pk for obj in objects]
+    table = model._meta.db_table
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(_field(model, name).column) for name in ["id", *fields])
+    adapters = _adapters(model, fields, copy=True)
+    adapt = any(adapters)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, count],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN") as copy:
+            for id_, row in zip(ids, rows, strict=True):
+                copy.write_row((id_, *(_adapt(row, adapters) if adapt else row)))
+    return ids
+
+
+def update_rows(
+    model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """For each row ``(id, value, ...)``, set ``fields`` to the values."""
+    rows = list(rows)
+    if not rows:
+        return
+    table = model._meta.db_table
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(_field(model, name).column)} = %s" for name in fields)
+    adapters = _adapters(model, fields)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {quote(table)} SET {assignments} WHERE id = %s",  # noqa: S608 - names are ours
+            [[*_adapt(row[1:], adapters), row[0]] for row in rows],
+        )

@@ -1,0 +1,35 @@
+"""Celery tasks for letters: thin, by id, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from letters import sync
+from letters.sync.errors import SourceBusy, TransientSyncError
+
+# Where settings.CELERY_TASK_ROUTES sends these tasks.
+SYNC_QUEUE = "sync"
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientSyncError, SourceBusy),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=4,
+)
+def source_sync(self, source_id: int, run_id: int) -> str:
+    """Carry out a queued sync run; a repeat of a finished one does nothing."""
+    run = sync.source_sync(
+        source_id=source_id, run_id=run_id, may_retry=self.request.retries < self.max_retries
+    )
+    return run.outcome
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sources_sync_due() -> int:
+    """Queue the sources whose interval has passed (beat, every minute)."""
+    return len(sync.sources_sync_due())

@@ -1,0 +1,66 @@
+"""Query parameters of the people, organization and duplicate lists."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+
+from people import selectors
+from people.models import MatchJudgement, Organization
+from tracker.filters import IdFilter
+
+_SEARCH_HELP = (
+    "Name search ignoring case and accents and tolerating typos: `cuaron` finds "
+    "Alfonso Cuarón, `gylenhall` finds Maggie Gyllenhaal. Best matches first."
+)
+
+
+class PersonFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(max_length=200, help_text=_SEARCH_HELP)
+    letter = django_filters.CharFilter(
+        max_length=200, help_text="Only people who signed the letter with this slug."
+    )
+    organization = IdFilter(
+        help_text="Only people affiliated with the organization with this id, or who "
+        "signed in its name.",
+    )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        organization = data.get("organization")
+        request = self.request
+        return selectors.person_list(
+            search=data.get("search") or "",
+            letter_slug=data.get("letter") or "",
+            organization_id=organization,
+            include_removed=bool(request and request.user.is_staff),
+        )
+
+
+class OrganizationFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        max_length=200,
+        help_text="Name or alias, ignoring case and accents and tolerating typos (`ostp`).",
+    )
+    kind = django_filters.ChoiceFilter(choices=Organization.Kind.choices)
+    country = django_filters.CharFilter(max_length=2, help_text="ISO 3166-1 alpha-2 code.")
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return selectors.organization_list(
+            search=data.get("search") or "",
+            kind=data.get("kind") or "",
+            country=data.get("country") or "",
+        )
+
+
+class JudgementFilter(django_filters.FilterSet):
+    decision = django_filters.ChoiceFilter(
+        choices=MatchJudgement.Decision.choices,
+        empty_label=None,
+        help_text="Pairs with this decision; pending (awaiting review) when not given.",
+    )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        decision = self.form.cleaned_data.get("decision") or MatchJudgement.Decision.PENDING
+        return selectors.judgement_list(decision=decision)

@@ -1,0 +1,13 @@
+"""The people app's resources on the API router."""
+
+from __future__ import annotations
+
+from rest_framework.routers import BaseRouter
+
+from people.api.views import DuplicateViewSet, OrganizationViewSet, PersonViewSet
+
+
+def register(router: BaseRouter) -> None:
+    router.register("people", PersonViewSet, basename="person")
+    router.register("organizations", OrganizationViewSet, basename="organization")
+    router.register("duplicates", DuplicateViewSet, basename="duplicate")

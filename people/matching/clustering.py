@@ -1,0 +1,102 @@
+"""Forming clusters from the pairs to merge, respecting what must stay apart.
+
+Pairs are joined strongest first. Two clusters are never joined when any
+member of one must stay apart from any member of the other: a stored
+"different" judgement (a hard constraint, whatever the score) or, within one
+run, a pair whose context or names disagree. So "A is B" and "B is C" do not
+make A into C when A and C were judged different.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+JUDGED, CONTEXT, WEAK = 3, 2, 1
+_OUTCOME = {JUDGED: "judged", CONTEXT: "context", WEAK: "weak"}
+
+
+class _Clusters:
+    """Union-find that keeps, per cluster, its members, and per record, whom it
+    must stay apart from; a join looks through the smaller cluster's members."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+        self.members: dict[int, list[int]] = {}
+        self.apart: dict[int, list[tuple[int, int]]] = {}  # record -> [(other, strength)]
+
+    def find(self, item: int) -> int:
+        parent = self.parent
+        root = item
+        while parent[root] != root:
+            root = parent[root]
+        while parent[item] != root:
+            parent[item], item = root, parent[item]
+        return root
+
+    def keep_apart(self, first: int, second: int, strength: int) -> None:
+        self.apart.setdefault(first, []).append((second, strength))
+        self.apart.setdefault(second, []).append((first, strength))
+
+    def join(self, first: int, second: int) -> str:
+        """'joined', 'same', or what keeps them apart: 'judged' (a stored
+        judgement), 'context' (other fields, one source's list, other given
+        names) or 'weak' (other organisations)."""
+        first, second = self.find(first), self.find(second)
+        if first == second:
+            return "same"
+        small, large = first, second
+        if len(self.members.get(small, (small,))) > len(self.members.get(large, (large,))):
+            small, large = large, small
+        strongest = 0
+        apart, find = self.apart, self.find
+        for member in self.members.get(small, (small,)):
+            for other, strength in apart.get(member, ()):
+                if strength > strongest and find(other) == large:
+                    strongest = strength
+        if strongest:
+            return _OUTCOME[strongest]
+        self.parent[small] = large
+        grown = self.members.setdefault(large, [large])
+        grown.extend(self.members.pop(small, (small,)))
+        return "joined"
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray  # the cluster of each record: the index of one member
+    outcome: list[str]  # per candidate pair, in the order given
+
+
+def cluster(
+    size: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    bits: np.ndarray,
+    *,
+    judged_apart: Iterable[tuple[int, int]] = (),
+    context_apart: Iterable[tuple[int, int]] = (),
+    weakly_apart: Iterable[tuple[int, int]] = (),
+) -> Clustering:
+    """Join the pairs (a[k], b[k]) strongest first, never across a pair kept apart."""
+    clusters = _Clusters(size)
+    # Only records some pair would join can ever be kept apart from anyone.
+    joining = np.zeros(size, dtype=bool)
+    joining[a] = True
+    joining[b] = True
+    for pairs, strength in (
+        (judged_apart, JUDGED),
+        (context_apart, CONTEXT),
+        (weakly_apart, WEAK),
+    ):
+        for x, y in pairs:
+            if joining[x] and joining[y]:
+                clusters.keep_apart(x, y, strength)
+    order = np.lexsort((b, a, -bits))
+    outcome = [""] * len(a)
+    for k in order.tolist():
+        outcome[k] = clusters.join(int(a[k]), int(b[k]))
+    labels = np.fromiter((clusters.find(i) for i in range(size)), dtype=np.int64, count=size)
+    return Clustering(labels=labels, outcome=outcome)

@@ -1,0 +1,259 @@
+"""The matcher on records in memory: prepare, block, score, decide, cluster.
+
+``match`` runs it all in one call, splitting the candidate pairs into blocks
+that are scored independently (in worker processes when ``workers`` > 1) and
+combined at the end. ``people.matching.jobs`` runs the same steps with each
+block as a Celery task.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from enum import IntEnum
+from multiprocessing import get_context
+
+import numpy as np
+
+from people.matching.blocking import DEFAULT_WINDOW, Candidates, candidate_pairs
+from people.matching.clustering import cluster
+from people.matching.records import Frequencies, Prepared, Record
+from people.matching.scoring import DEFAULT_WEIGHTS, Decision, Scored, Weights, score_pairs
+
+
+class Outcome(IntEnum):
+    NONE = 0
+    MERGED = 1
+    QUEUED = 2
+    BLOCKED = 3  # a stored "different" judgement keeps the two apart
+
+
+@dataclass
+class MatchResult:
+    ids: np.ndarray  # record ids, by record index
+    scored: Scored  # the pairs in the review band or above
+    outcome: np.ndarray  # per scored pair
+    labels: np.ndarray  # per record: the index of a record of its cluster
+    counts: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    def clusters(self) -> list[list[int]]:
+        """Groups of record ids found to be one person (two or more)."""
+        order = np.argsort(self.labels, kind="stable")
+        labels = self.labels[order]
+        cuts = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+        return [
+            sorted(self.ids[group].tolist()) for group in np.split(order, cuts) if len(group) > 1
+        ]
+
+    def pairs(self, outcome: Outcome) -> list[tuple[int, int]]:
+        """Pairs of record ids (smaller first) with that outcome."""
+        chosen = np.flatnonzero(self.outcome == outcome)
+        first, second = self.ids[self.scored.a[chosen]], self.ids[self.scored.b[chosen]]
+        return sorted(
+            zip(
+                np.minimum(first, second).tolist(),
+                np.maximum(first, second).tolist(),
+                strict=True,
+            )
+        )
+
+
+def split_blocks(candidates: Candidates, blocks: int) -> list[np.ndarray]:
+    """Candidate pairs in ``blocks`` independent groups, by the key that proposed them."""
+    blocks = max(1, blocks)
+    assignment = candidates.group % blocks
+    order = np.argsort(assignment, kind="stable")
+    cuts = np.searchsorted(assignment[order], np.arange(1, blocks))
+    return [part for part in np.split(order, cuts) if len(part)]
+
+
+def _pairs(scored: Scored, chosen: np.ndarray) -> list[tuple[int, int]]:
+    return list(zip(scored.a[chosen].tolist(), scored.b[chosen].tolist(), strict=True))
+
+
+def combine(
+    size: int,
+    scored: Scored,
+    *,
+    judged_apart: Iterable[tuple[int, int]] = (),
+    contextless: np.ndarray | None = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decide the scored pairs of all blocks together: cluster the pairs to
+    merge, queue the middle band, and count what stored judgements blocked.
+
+    Returns the outcome of each scored pair and the cluster label of each record.
+    """
+    judged = list(judged_apart)
+    auto = np.flatnonzero(scored.decision == Decision.AUTO)
+    strong = scored.strong_conflict
+    context = np.flatnonzero(strong)
+    weak = np.flatnonzero(scored.conflict & ~strong)
+    constraints = {
+        "judged_apart": judged,
+        "context_apart": list(
+            zip(scored.a[context].tolist(), scored.b[context].tolist(), strict=True)
+        ),
+        "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
+    }
+    clustering = cluster(size, scored.a[auto], scored.b[auto], scored.bits[auto], **constraints)
+    if contextless is not None:
+        # A record without context that would join two people kept apart (an
+        # actor and a radio host of the same name) could be either: it goes to
+        # review instead of to whichever scored higher.
+        ambiguous = np.zeros(size, dtype=bool)
+        for k, result in zip(auto.tolist(), clustering.outcome, strict=True):
+            if result == "context":
+                for record in (int(scored.a[k]), int(scored.b[k])):
+                    ambiguous[record] |= bool(contextless[record])
+        if ambiguous.any():
+            auto = auto[~(ambiguous[scored.a[auto]] | ambiguous[scored.b[auto]])]
+            clustering = cluster(
+                size, scored.a[auto], scored.b[auto], scored.bits[auto], **constraints
+            )
+    outcome = np.full(len(scored), Outcome.NONE, dtype=np.int64)
+    for k, result in zip(auto.tolist(), clustering.outcome, strict=True):
+        outcome[k] = {
+            "joined": Outcome.MERGED,
+            "same": Outcome.MERGED,
+            "judged": Outcome.BLOCKED,
+            "context": Outcome.QUEUED,
+            "weak": Outcome.QUEUED,
+        }[result]
+    labels = clustering.labels
+    review = np.flatnonzero(
+        (scored.decision == Decision.REVIEW)
+        | ((scored.decision == Decision.AUTO) & (outcome == Outcome.NONE))
+    )
+    if len(review):
+        hard: dict[int, set[int]] = {}
+        for x, y in judged:
+            hard.setdefault(int(labels[x]), set()).add(int(labels[y]))
+            hard.setdefault(int(labels[y]), set()).add(int(labels[x]))
+        left, right = labels[scored.a[review]], labels[scored.b[review]]
+        for k, x, y in zip(review.tolist(), left.tolist(), right.tolist(), strict=True):
+            if x == y:
+                continue
+            outcome[k] = Outcome.BLOCKED if y in hard.get(x, ()) else Outcome.QUEUED
+    return outcome, labels
+
+
+def contextless_records(prepared: Prepared) -> np.ndarray:
+    """Records that could stand for either of two namesakes: stating neither an
+    organisation nor a title's field, or known by an initial only ("L. Wachowski")."""
+    no_context = (prepared.orgs[:, 0] < 0) & (prepared.fields[:, 0] < 0)
+    full_given = np.zeros(len(prepared), dtype=bool)
+    has_full = ~prepared.given_is_initial[prepared.row_name] & (
+        prepared.given_c[prepared.row_name] != 0
+    )
+    full_given[prepared.row_record[has_full]] = True
+    return no_context | ~full_given
+
+
+_shared: dict = {}
+
+
+def _score_block(pairs: np.ndarray) -> Scored:
+    prepared, candidates, weights = _shared["job"]
+    return score_pairs(prepared, candidates.a[pairs], candidates.b[pairs], weights)
+
+
+def match(
+    records: Sequence[Record],
+    *,
+    focus: Iterable[int] | None = None,
+    judged_apart: Iterable[tuple[int, int]] = (),
+    weights: Weights = DEFAULT_WEIGHTS,
+    window: int = DEFAULT_WINDOW,
+    blocks: int = 1,
+    workers: int = 1,
+    frequencies: Frequencies | None = None,
+    prepared: Prepared | None = None,
+) -> MatchResult:
+    """Find the records that are one person.
+
+    ``focus`` (record ids) limits the run to pairs touching those records, as
+    after a sync; ``judged_apart`` (pairs of record ids) are never merged,
+    directly or through others.
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    if prepared is None:
+        prepared = Prepared(records, frequencies=frequencies)
+    timings["prepare"] = time.perf_counter() - started
+    index_of = {int(record_id): i for i, record_id in enumerate(prepared.ids.tolist())}
+    focus_mask = None
+    if focus is not None:
+        focus_mask = np.zeros(len(prepared), dtype=bool)
+        focus_mask[[index_of[i] for i in focus if i in index_of]] = True
+
+    mark = time.perf_counter()
+    candidates = candidate_pairs(prepared, focus=focus_mask, window=window, unfiltered=True)
+    later = None
+    if focus_mask is not None:
+        # First the pairs touching the new records; then, among the records those
+        # reached, the pairs a full run would also weigh when clustering them.
+        touching = focus_mask[candidates.a] | focus_mask[candidates.b]
+        later, candidates = candidates.take(~touching), candidates.take(touching)
+    parts = split_blocks(candidates, blocks)
+    timings["block"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    if workers > 1 and len(parts) > 1:
+        _shared["job"] = (prepared, candidates, weights)
+        try:
+            with ProcessPoolExecutor(
+                max_workers=min(workers, os.cpu_count() or 1), mp_context=get_context("fork")
+            ) as pool:
+                scored_parts = list(pool.map(_score_block, parts))
+        finally:
+            _shared.clear()
+    else:
+        scored_parts = [
+            score_pairs(prepared, candidates.a[part], candidates.b[part], weights) for part in parts
+        ]
+    scored = Scored.concat(scored_parts)
+    if later is not None and len(later):
+        reached = focus_mask.copy()
+        reached[scored.a] = True
+        reached[scored.b] = True
+        among = later.take(reached[later.a] & reached[later.b])
+        more = score_pairs(prepared, among.a, among.b, weights)
+        scored = Scored.concat([scored, more])
+        scored.scored = sum(part.scored for part in scored_parts) + more.scored
+    timings["score"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    judged = [
+        (index_of[x], index_of[y]) for x, y in judged_apart if x in index_of and y in index_of
+    ]
+    outcome, labels = combine(
+        len(prepared),
+        scored,
+        judged_apart=judged,
+        contextless=contextless_records(prepared),
+        weights=weights,
+    )
+    timings["combine"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    merged_records = len(prepared) - len(np.unique(labels))
+    return MatchResult(
+        ids=prepared.ids,
+        scored=scored,
+        outcome=outcome,
+        labels=labels,
+        counts={
+            "records": len(prepared),
+            "blocks": len(parts),
+            "candidates": len(candidates),
+            "pairs_scored": scored.scored,
+            "merged": int(merged_records),
+            "queued": int((outcome == Outcome.QUEUED).sum()),
+            "blocked_by_judgements": int((outcome == Outcome.BLOCKED).sum()),
+        },
+        timings=timings,
+    )

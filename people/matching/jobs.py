@@ -1,0 +1,523 @@
+"""Runs of the duplicate finder on the database.
+
+A run goes through three steps, each a Celery task in ``people.tasks`` or a
+plain call in one process (``run_now``); both paths call the same functions:
+
+1. ``run_plan``: load everyone's names, block, and write the candidate pairs
+   as independent ``MatchRunBlock`` rows.
+2. ``block_score``: load the people of one block with their context, score
+   its pairs, and keep what reached the review band. Blocks run in parallel;
+   the last one to finish queues the combining step.
+3. ``run_combine``: gather the blocks, cluster under the stored "different"
+   judgements, merge through ``person_merge``, queue the middle band as
+   pending judgements, and record the counts.
+
+One run at a time: a partial unique index on ``MatchRun.status = 'running'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from people.matching.blocking import candidate_pairs
+from people.matching.engine import Outcome, combine, contextless_records, split_blocks
+from people.matching.records import Frequencies, Prepared, Record
+from people.matching.scoring import DEFAULT_WEIGHTS, Scored, explain, probability
+from people.models import (
+    Affiliation,
+    MatchJudgement,
+    MatchRun,
+    MatchRunBlock,
+    Person,
+    PersonName,
+)
+from tracker.env import env_int
+from tracker.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+PAIRS_PER_BLOCK = env_int("MATCHING_PAIRS_PER_BLOCK", 50_000, minimum=1)
+MAX_BLOCKS = 64
+_ID_CHUNK = 20_000
+
+
+# --- Loading records -------------------------------------------------------------
+
+
+def _chunks(ids: list[int], size: int = _ID_CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
+    """Active people with every name seen for them, without context."""
+    names: dict[int, list[str]] = defaultdict(list)
+    people = Person.objects.filter(merged_into__isnull=True)
+    if person_ids is not None:
+        people = people.filter(pk__in=list(person_ids))
+    for pk, display in people.values_list("pk", "display_name").iterator(chunk_size=20_000):
+        names[pk].append(display)
+    rows = PersonName.objects.filter(person__merged_into__isnull=True)
+    if person_ids is not None:
+        rows = rows.filter(person_id__in=list(person_ids))
+    for pk, name in rows.values_list("person_id", "name").iterator(chunk_size=20_000):
+        if pk in names:
+            names[pk].append(name)
+    return [Record(pk, tuple(dict.fromkeys(names[pk]))) for pk in sorted(names)]
+
+
+def load_records(person_ids: Iterable[int]) -> list[Record]:
+    """People with their names and context: organisations and stated
+    affiliations, stated titles and roles, letters signed, and the sources
+    listing them."""
+    from letters.models import Sighting, Signature
+
+    ids = sorted(set(person_ids))
+    names: dict[int, list[str]] = defaultdict(list)
+    orgs: dict[int, set[str]] = defaultdict(set)
+    titles: dict[int, set[str]] = defaultdict(set)
+    letters: dict[int, set[int]] = defaultdict(set)
+    listings: dict[int, set[int]] = defaultdict(set)
+    for chunk in _chunks(ids):
+        for pk, display in Person.objects.filter(pk__in=chunk).values_list("pk", "display_name"):
+            names[pk].append(display)
+        for pk, name in PersonName.objects.filter(person_id__in=chunk).values_list(
+            "person_id", "name"
+        ):
+            names[pk].append(name)
+        for pk, org, role in Affiliation.objects.filter(person_id__in=chunk).values_list(
+            "person_id", "organization__name", "role"
+        ):
+            orgs[pk].add(org)
+            if role:
+                titles[pk].add(role)
+        for pk, letter, title, affiliation, org in Signature.objects.filter(
+            person_id__in=chunk, merged_into__isnull=True
+        ).values_list("person_id", "letter_id", "title", "affiliation", "organization__name"):
+            letters[pk].add(letter)
+            if title:
+                titles[pk].add(title)
+            if org or affiliation:
+                orgs[pk].add(org or affiliation)
+        for pk, source in (
+            Sighting.objects.filter(signature__person_id__in=chunk)
+            .values_list("signature__person_id", "source_id")
+            .distinct()
+        ):
+            listings[pk].add(source)
+    return [
+        Record(
+            pk,
+            tuple(dict.fromkeys(names[pk])),
+            orgs=tuple(sorted(orgs[pk])),
+            titles=tuple(sorted(titles[pk])),
+            letters=tuple(sorted(letters[pk])),
+            listings=tuple(sorted(listings[pk])),
+        )
+        for pk in ids
+    ]
+
+
+def judged_different() -> list[tuple[int, int]]:
+    """Pairs of active people that a stored "different" judgement keeps apart,
+    through whoever each side was merged into since."""
+    pairs = list(
+        MatchJudgement.objects.filter(decision=MatchJudgement.Decision.DIFFERENT).values_list(
+            "person_a_id", "person_b_id"
+        )
+    )
+    if not pairs:
+        return []
+    involved = {pk for pair in pairs for pk in pair}
+    survivor = _survivors(involved)
+    return [(survivor[a], survivor[b]) for a, b in pairs if survivor[a] != survivor[b]]
+
+
+def _survivors(ids: Iterable[int]) -> dict[int, int]:
+    parent: dict[int, int | None] = {}
+    frontier = set(ids)
+    while frontier:
+        rows = Person.objects.filter(pk__in=list(frontier)).values_list("pk", "merged_into_id")
+        frontier = set()
+        for pk, into in rows:
+            parent[pk] = into
+            if into is not None and into not in parent:
+                frontier.add(into)
+
+    def root(pk: int) -> int:
+        seen = set()
+        while parent.get(pk) is not None and pk not in seen:
+            seen.add(pk)
+            pk = parent[pk]
+        return pk
+
+    return {pk: root(pk) for pk in parent}
+
+
+def people_since_last_run() -> list[int]:
+    """Active people created or changed since the last run finished (the run's
+    own merges touch people before it finishes)."""
+    last = (
+        MatchRun.objects.filter(status=MatchRun.Status.SUCCEEDED).order_by("-finished_at").first()
+    )
+    people = Person.objects.filter(merged_into__isnull=True)
+    if last is not None:
+        people = people.filter(updated_at__gt=last.finished_at)
+    return list(people.values_list("pk", flat=True))
+
+
+# --- Starting a run ----------------------------------------------------------------
+
+
+def _stale_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 1800) * 2)
+
+
+def run_start(*, mode: str, by: Any = None, focus: Iterable[int] = ()) -> MatchRun | None:
+    """A new running run, or None when another run is going on."""
+    stale = timezone.now() - _stale_after()
+    MatchRun.objects.filter(status=MatchRun.Status.RUNNING, started_at__lt=stale).update(
+        status=MatchRun.Status.FAILED,
+        finished_at=timezone.now(),
+        error="Abandoned: no progress within twice the task time limit.",
+    )
+    try:
+        with transaction.atomic():
+            return MatchRun.objects.create(
+                mode=mode,
+                status=MatchRun.Status.RUNNING,
+                requested_by=by if getattr(by, "pk", None) else None,
+                focus=sorted(set(focus)),
+            )
+    except IntegrityError:
+        return None
+
+
+def _skipped(*, mode: str, by: Any, focus: Iterable[int] = ()) -> MatchRun:
+    now = timezone.now()
+    return MatchRun.objects.create(
+        mode=mode,
+        status=MatchRun.Status.SKIPPED,
+        finished_at=now,
+        requested_by=by if getattr(by, "pk", None) else None,
+        focus=sorted(set(focus)),
+        error="Another run was in progress.",
+    )
+
+
+def match_request(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()) -> MatchRun:
+    """Ask for a run on Celery workers: a full one, or an incremental one on
+    ``person_ids``. Returns the new run, or a "skipped" run when one is already
+    going on (it is the admin's and the API's answer to "run the duplicate
+    finder")."""
+    from people.tasks import match_plan
+
+    mode = MatchRun.Mode.FULL if full else MatchRun.Mode.INCREMENTAL
+    focus = [] if full else sorted(set(person_ids))
+    run = run_start(mode=mode, by=by, focus=focus)
+    if run is None:
+        return _skipped(mode=mode, by=by, focus=focus)
+    transaction.on_commit(lambda: match_plan.delay(run.pk))
+    return run
+
+
+def match_after_sync(person_ids: Iterable[int]) -> None:
+    """Queue an incremental run for the people a sync added or changed, once the
+    sync's transaction commits. A run already going on makes the task wait and
+    retry, so no sync's people are left unmatched."""
+    from people.tasks import match_incremental
+
+    ids = sorted({int(pk) for pk in person_ids})
+    if ids:
+        transaction.on_commit(lambda: match_incremental.delay(ids))
+
+
+def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()) -> MatchRun:
+    """A whole run in this process, block after block (the ``dedupe`` command)."""
+    mode = MatchRun.Mode.FULL if full else MatchRun.Mode.INCREMENTAL
+    focus = [] if full else sorted(set(person_ids))
+    run = run_start(mode=mode, by=by, focus=focus)
+    if run is None:
+        return _skipped(mode=mode, by=by, focus=focus)
+    try:
+        for number in run_plan(run.pk):
+            block_score(run.pk, number, queue_combine=False)
+        run_combine(run.pk)
+    except Exception as exc:
+        run_fail(run.pk, exc)
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def run_fail(run_id: int, exc: BaseException) -> None:
+    MatchRun.objects.filter(pk=run_id, status=MatchRun.Status.RUNNING).update(
+        status=MatchRun.Status.FAILED, finished_at=timezone.now(), error=f"{exc!r}"[:5000]
+    )
+
+
+# --- Step 1: plan --------------------------------------------------------------------
+
+
+def run_plan(run_id: int) -> list[int]:
+    """Block everyone's names and write the run's independent blocks.
+
+    Returns the block numbers (the same on a repeat: planning twice is a no-op).
+    """
+    started = time.perf_counter()
+    run = MatchRun.objects.get(pk=run_id)
+    existing = list(run.run_blocks.values_list("number", flat=True))
+    if existing or run.blocks:
+        return sorted(existing)
+    records = load_names()
+    prepared = Prepared(records)
+    focus = None
+    if run.mode == MatchRun.Mode.INCREMENTAL:
+        wanted = set(_survivors(run.focus).values()) if run.focus else set()
+        focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+    candidates = candidate_pairs(prepared, focus=focus)
+    wanted_blocks = min(MAX_BLOCKS, max(1, -(-len(candidates) // PAIRS_PER_BLOCK)))
+    parts = split_blocks(candidates, wanted_blocks)
+    blocks = []
+    for number, part in enumerate(parts):
+        a, b = prepared.ids[candidates.a[part]], prepared.ids[candidates.b[part]]
+        members = np.unique(np.concatenate([candidates.a[part], candidates.b[part]]))
+        rows = (prepared.row_name[np.isin(prepared.row_record, members)]).tolist()
+        blocks.append(
+            MatchRunBlock(
+                run=run,
+                number=number,
+                pairs=np.stack([a, b], axis=1).tolist(),
+                frequencies=prepared.frequencies.restricted(prepared.forms[i] for i in rows),
+            )
+        )
+    with transaction.atomic():
+        MatchRunBlock.objects.bulk_create(blocks, batch_size=100)
+        MatchRun.objects.filter(pk=run_id).update(
+            people_considered=len(records),
+            candidates=len(candidates),
+            blocks=len(blocks),
+            details={"plan_seconds": round(time.perf_counter() - started, 3)},
+        )
+    return list(range(len(blocks)))
+
+
+# --- Step 2: score a block --------------------------------------------------------------
+
+_RESULT_COLUMNS = Scored.COLUMNS[2:]
+
+
+def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None:
+    """Score one block's pairs with everyone's name frequencies, keep what
+    reached the review band, and, if it is the last block, queue the combine."""
+    started = time.perf_counter()
+    block = MatchRunBlock.objects.get(run_id=run_id, number=number)
+    if block.finished_at is None:
+        pairs = np.asarray(block.pairs, dtype=np.int64).reshape(-1, 2)
+        people = np.unique(pairs)
+        records = load_records(people.tolist())
+        prepared = Prepared(records, frequencies=Frequencies.from_json(block.frequencies))
+        index = np.searchsorted(prepared.ids, pairs)
+        scored = _score(prepared, index[:, 0], index[:, 1])
+        contextless = prepared.ids[contextless_records(prepared)]
+        result = {
+            "a": prepared.ids[scored.a].tolist(),
+            "b": prepared.ids[scored.b].tolist(),
+            **{
+                name: np.round(getattr(scored, name), 4).tolist()
+                if getattr(scored, name).dtype.kind == "f"
+                else getattr(scored, name).astype(int).tolist()
+                for name in _RESULT_COLUMNS
+            },
+            "contextless": sorted(set(contextless.tolist()) & set(scored_people(scored, prepared))),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+        with transaction.atomic():
+            updated = MatchRunBlock.objects.filter(pk=block.pk, finished_at__isnull=True).update(
+                result=result, pairs_scored=scored.scored, finished_at=timezone.now()
+            )
+            if updated:
+                MatchRun.objects.filter(pk=run_id).update(
+                    blocks_done=F("blocks_done") + 1, pairs_scored=F("pairs_scored") + scored.scored
+                )
+    if queue_combine:
+        _queue_combine_when_done(run_id)
+
+
+def scored_people(scored: Scored, prepared: Prepared) -> list[int]:
+    return prepared.ids[np.unique(np.concatenate([scored.a, scored.b]))].tolist()
+
+
+def _score(prepared: Prepared, a: np.ndarray, b: np.ndarray) -> Scored:
+    from people.matching.scoring import score_pairs
+
+    return score_pairs(prepared, a, b, DEFAULT_WEIGHTS)
+
+
+def _queue_combine_when_done(run_id: int) -> None:
+    from people.tasks import match_combine
+
+    with transaction.atomic():
+        run = MatchRun.objects.select_for_update().get(pk=run_id)
+        if run.status != MatchRun.Status.RUNNING or run.combine_started_at is not None:
+            return
+        if run.run_blocks.filter(finished_at__isnull=True).exists():
+            return
+        run.combine_started_at = timezone.now()
+        run.save(update_fields=["combine_started_at"])
+        transaction.on_commit(lambda: match_combine.delay(run_id))
+
+
+# --- Step 3: combine and apply ---------------------------------------------------------------
+
+
+def _gather(run: MatchRun) -> tuple[Scored, np.ndarray, np.ndarray]:
+    """All blocks' results as one set of scored pairs over the people involved."""
+    columns: dict[str, list] = defaultdict(list)
+    contextless: set[int] = set()
+    for result in run.run_blocks.order_by("number").values_list("result", flat=True):
+        for name in Scored.COLUMNS:
+            columns[name].extend(result.get(name, []))
+        contextless.update(result.get("contextless", []))
+    ids = np.unique(np.asarray(columns["a"] + columns["b"], dtype=np.int64))
+    arrays = {}
+    for name in Scored.COLUMNS:
+        values = columns[name]
+        if name in ("a", "b"):
+            arrays[name] = np.searchsorted(ids, np.asarray(values, dtype=np.int64))
+        elif name in ("swapped", "letters", "same_list"):
+            arrays[name] = np.asarray(values, dtype=bool)
+        elif name in ("bits", "name_bits", "family_bits", "given_bits"):
+            arrays[name] = np.asarray(values, dtype=np.float64)
+        else:
+            arrays[name] = np.asarray(values, dtype=np.int64)
+    scored = Scored(**arrays)
+    return scored, ids, np.isin(ids, np.fromiter(contextless, np.int64, len(contextless)))
+
+
+def run_combine(run_id: int) -> MatchRun:
+    """Cluster, merge and queue: the decisions of a run, applied through the services."""
+    started = time.perf_counter()
+    run = MatchRun.objects.get(pk=run_id)
+    if run.status != MatchRun.Status.RUNNING:
+        return run
+    scored, ids, contextless = _gather(run)
+    index_of = {int(pk): i for i, pk in enumerate(ids.tolist())}
+    judged = [
+        (index_of[a], index_of[b]) for a, b in judged_different() if a in index_of and b in index_of
+    ]
+    decided = _human_decisions(ids)
+    outcome, _labels = combine(len(ids), scored, judged_apart=judged, contextless=contextless)
+
+    merged = queued = 0
+    blocked = int((outcome == Outcome.BLOCKED).sum())
+    order = np.lexsort((scored.b, scored.a, -scored.bits))
+    for k in order.tolist():
+        a, b = int(ids[scored.a[k]]), int(ids[scored.b[k]])
+        pair = (min(a, b), max(a, b))
+        if outcome[k] == Outcome.MERGED:
+            if decided.get(pair) == MatchJudgement.Decision.UNSURE:
+                continue  # an editor left it open; the matcher does not overrule
+            merged += _apply_merge(run, scored, k, pair)
+        elif outcome[k] == Outcome.QUEUED and pair not in decided:
+            _queue(run, scored, k, pair)
+            queued += 1
+    elapsed = time.perf_counter() - started
+    details = dict(run.details or {})
+    details.update(
+        combine_seconds=round(elapsed, 3),
+        thresholds={"merge": DEFAULT_WEIGHTS.auto, "review": DEFAULT_WEIGHTS.review},
+    )
+    MatchRun.objects.filter(pk=run_id).update(
+        status=MatchRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        merged=merged,
+        queued=queued,
+        blocked_by_judgements=blocked,
+        details=details,
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
+    """Pairs an editor already decided (or left unsure), which the run leaves alone."""
+    if not len(ids):
+        return {}
+    decided = {}
+    id_list = ids.tolist()
+    for chunk in _chunks(id_list):
+        rows = MatchJudgement.objects.filter(
+            Q(person_a_id__in=chunk) | Q(person_b_id__in=chunk),
+            automatic=False,
+        ).exclude(decision=MatchJudgement.Decision.PENDING)
+        for a, b, decision in rows.values_list("person_a_id", "person_b_id", "decision"):
+            decided[(a, b)] = decision
+    return decided
+
+
+def _explanation(scored: Scored, k: int) -> dict:
+    return explain(scored, k, DEFAULT_WEIGHTS)
+
+
+def _apply_merge(run: MatchRun, scored: Scored, k: int, pair: tuple[int, int]) -> int:
+    from people.services import person_merge, person_survivor
+
+    first, second = (Person.objects.get(pk=pk) for pk in pair)
+    survivor_a, survivor_b = person_survivor(first), person_survivor(second)
+    if survivor_a.pk == survivor_b.pk:
+        return 0
+    survivor, merged = sorted((survivor_a, survivor_b), key=lambda p: p.pk)
+    try:
+        with transaction.atomic():
+            judgement, _ = MatchJudgement.objects.update_or_create(
+                person_a_id=pair[0],
+                person_b_id=pair[1],
+                defaults={
+                    "score": float(probability(scored.bits[k])),
+                    "explanation": _explanation(scored, k),
+                    "decision": MatchJudgement.Decision.SAME,
+                    "automatic": True,
+                    "decided_at": timezone.now(),
+                    "reason": "Merged automatically: the score passed the merge threshold "
+                    "and no context disagreed.",
+                    "run": run,
+                },
+            )
+            person_merge(
+                survivor=survivor,
+                merged=merged,
+                judgement=judgement,
+                run=run,
+                automatic=True,
+                reason=f"Match run {run.pk}.",
+            )
+    except DomainError as exc:
+        logger.info("Match run %s did not merge %s: %s", run.pk, pair, exc)
+        return 0
+    return 1
+
+
+def _queue(run: MatchRun, scored: Scored, k: int, pair: tuple[int, int]) -> None:
+    MatchJudgement.objects.update_or_create(
+        person_a_id=pair[0],
+        person_b_id=pair[1],
+        defaults={
+            "score": float(probability(scored.bits[k])),
+            "explanation": _explanation(scored, k),
+            "decision": MatchJudgement.Decision.PENDING,
+            "automatic": True,
+            "run": run,
+        },
+    )

@@ -1,0 +1,601 @@
+"""Scoring a pair of records with features that explain themselves.
+
+Each feature takes a level ("family name: misspelt", "organisation:
+disagrees") and each level a weight in bits, as in Fellegi and Sunter's model:
+the base-2 logarithm of how much likelier the level is for two records of one
+person than for two different people. The score of a pair is the sum. Exact
+given and family names weigh by how common the name is: two "Smith"s say less
+than two "Gyllenhaal"s.
+
+The weights are set by hand from those likelihoods rather than fitted, so that
+an editor can read why a pair scored as it did; ``explain`` spells it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+
+import numpy as np
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.process import cpdist
+
+from people.matching.nicknames import are_nicknames
+from people.matching.records import Prepared
+
+
+class Family(IntEnum):
+    MISSING = 0
+    EXACT = 1
+    PART = 2
+    TYPO = 3
+    PHONETIC = 4
+    CLOSE = 5
+    DIFFERENT = 6
+
+
+class Given(IntEnum):
+    MISSING = 0
+    EXACT = 1
+    NICKNAME = 2
+    INITIAL = 3
+    TYPO = 4
+    CLOSE = 5
+    DIFFERENT = 6
+
+
+class Middle(IntEnum):
+    NONE = 0
+    AGREE = 1
+    CONFLICT = 2
+
+
+class Org(IntEnum):
+    NONE = 0
+    AGREE = 1
+    SIMILAR = 2
+    DISAGREE = 3
+
+
+class Field(IntEnum):
+    NONE = 0
+    AGREE = 1
+    DISAGREE = 2
+
+
+class Decision(IntEnum):
+    NONE = 0
+    REVIEW = 1
+    AUTO = 2
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Bits for each level, and the thresholds of the decisions."""
+
+    family_exact_min: float = 4.0
+    family_exact_max: float = 13.0
+    family_part: float = 4.0
+    family_typo: float = 6.0
+    family_phonetic: float = 3.0
+    family_close: float = 0.0
+    family_different: float = -10.0
+    given_exact_min: float = 2.0
+    given_exact_max: float = 10.0
+    given_nickname: float = 4.0
+    given_initial: float = 1.5
+    given_typo: float = 4.0
+    given_close: float = -2.0
+    given_different: float = -9.0
+    middle_agree: float = 1.0
+    middle_conflict: float = -4.0
+    org_agree: float = 5.0
+    org_similar: float = 3.0
+    org_disagree: float = -4.0
+    field_agree: float = 2.0
+    field_disagree: float = -4.0
+    swapped: float = -3.0
+    letters_together: float = 1.0
+    same_list: float = -12.0
+    # Decisions: merge at ``auto`` bits with nothing disagreeing, queue from
+    # ``review`` bits. A score is shown as a probability with ``auto`` at 0.99.
+    auto: float = 14.0
+    review: float = 8.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+DEFAULT_WEIGHTS = Weights()
+_M_EXACT = 0.95  # share of one person's record pairs whose name parts agree exactly
+
+
+@dataclass
+class Scored:
+    """Scored pairs of records (indexes into the prepared records)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    bits: np.ndarray
+    name_bits: np.ndarray
+    family_bits: np.ndarray
+    given_bits: np.ndarray
+    family: np.ndarray
+    given: np.ndarray
+    middle: np.ndarray
+    swapped: np.ndarray
+    org: np.ndarray
+    field: np.ndarray
+    letters: np.ndarray
+    same_list: np.ndarray
+    decision: np.ndarray
+    scored: int = 0  # pairs scored, including those dropped below the review floor
+    extra: dict = field(default_factory=dict)
+
+    COLUMNS = (
+        "a",
+        "b",
+        "bits",
+        "name_bits",
+        "family_bits",
+        "given_bits",
+        "family",
+        "given",
+        "middle",
+        "swapped",
+        "org",
+        "field",
+        "letters",
+        "same_list",
+        "decision",
+    )
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    @property
+    def conflict(self) -> np.ndarray:
+        """Context that disagrees: never merged automatically."""
+        return context_conflict(self.org, self.field, self.same_list)
+
+    @property
+    def strong_conflict(self) -> np.ndarray:
+        """Other fields, both on one source's list, or one family name with
+        different given names (Lana and Lilly Wachowski): not only other
+        organisations."""
+        return (
+            (self.field == Field.DISAGREE)
+            | self.same_list
+            | names_conflict(self.family, self.given)
+        )
+
+    def take(self, mask: np.ndarray) -> Scored:
+        return Scored(
+            **{name: getattr(self, name)[mask] for name in self.COLUMNS},
+            scored=self.scored,
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Scored]) -> Scored:
+        if not parts:
+            return empty_scored()
+        return cls(
+            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in cls.COLUMNS},
+            scored=sum(p.scored for p in parts),
+        )
+
+
+def empty_scored() -> Scored:
+    nothing = np.empty(0, dtype=np.int64)
+    return Scored(
+        a=nothing,
+        b=nothing,
+        bits=np.empty(0),
+        name_bits=np.empty(0),
+        family_bits=np.empty(0),
+        given_bits=np.empty(0),
+        family=nothing,
+        given=nothing,
+        middle=nothing,
+        swapped=np.empty(0, dtype=bool),
+        org=nothing,
+        field=nothing,
+        letters=np.empty(0, dtype=bool),
+        same_list=np.empty(0, dtype=bool),
+        decision=nothing,
+    )
+
+
+def _exact_bits(u: np.ndarray, low: float, high: float) -> np.ndarray:
+    return np.clip(np.log2(_M_EXACT / u), low, high)
+
+
+def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
+    """Levels and bits of the name features for pairs of name rows."""
+    n = len(ri)
+    ff_i, ff_j = p.family_full_c[ri], p.family_full_c[rj]
+    has_family = (ff_i != 0) & (ff_j != 0)
+    family = np.full(n, Family.MISSING, dtype=np.int64)
+    exact = has_family & ((p.family_c[ri] == p.family_c[rj]) | (ff_i == ff_j))
+    family[exact] = Family.EXACT
+    tail_i, tail_j = p.tail_c[ri], p.tail_c[rj]
+    first_i, first_j = p.family_first_c[ri], p.family_first_c[rj]
+    last_i, last_j = p.family_last_c[ri], p.family_last_c[rj]
+    part = (
+        has_family
+        & ~exact
+        & (
+            ((tail_i == ff_j) & (tail_i != 0))
+            | ((tail_j == ff_i) & (tail_j != 0))
+            | ((first_i == ff_j) & (first_i != 0))
+            | ((last_i == ff_j) & (last_i != 0))
+            | ((first_j == ff_i) & (first_j != 0))
+            | ((last_j == ff_i) & (last_j != 0))
+        )
+    )
+    family[part] = Family.PART
+    rest = np.flatnonzero(has_family & ~exact & ~part)
+    if len(rest):
+        left, right = p.family_full[ri[rest]], p.family_full[rj[rest]]
+        jw = cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=1)
+        edits = cpdist(left, right, scorer=OSA.distance, workers=1)
+        shortest = np.minimum(
+            np.fromiter(map(len, left), np.int64, len(rest)),
+            np.fromiter(map(len, right), np.int64, len(rest)),
+        )
+        phonetic = p.family_meta_c[ri[rest]] == p.family_meta_c[rj[rest]]
+        level = np.full(len(rest), Family.DIFFERENT, dtype=np.int64)
+        level[jw >= 0.85] = Family.CLOSE
+        level[phonetic] = Family.PHONETIC
+        level[(jw >= 0.92) | ((edits <= 1) & (shortest >= 5))] = Family.TYPO
+        family[rest] = level
+
+    g_i, g_j = p.given_c[ri], p.given_c[rj]
+    has_given = (g_i != 0) & (g_j != 0)
+    given = np.full(n, Given.MISSING, dtype=np.int64)
+    exact_g = has_given & ((g_i == g_j) | (p.given_full_c[ri] == p.given_full_c[rj]))
+    given[exact_g] = Given.EXACT
+    initial = (
+        has_given
+        & ~exact_g
+        & (p.given_is_initial[ri] | p.given_is_initial[rj])
+        & (p.given_initial_c[ri] == p.given_initial_c[rj])
+    )
+    given[initial] = Given.INITIAL
+    rest = np.flatnonzero(has_given & ~exact_g & ~initial)
+    if len(rest):
+        left, right = p.given[ri[rest]], p.given[rj[rest]]
+        jw = cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=1)
+        level = np.full(len(rest), Given.DIFFERENT, dtype=np.int64)
+        level[jw >= 0.8] = Given.CLOSE
+        level[jw >= 0.9] = Given.TYPO
+        short = p.given_is_initial[ri[rest]] | p.given_is_initial[rj[rest]]
+        level[short] = Given.DIFFERENT
+        # A nickname matters only beside a family name that agrees.
+        family_agrees = np.isin(
+            family[rest], [Family.EXACT, Family.PART, Family.TYPO, Family.PHONETIC]
+        )
+        unsure = np.flatnonzero((level != Given.TYPO) & ~short & family_agrees)
+        if len(unsure):
+            nick = np.fromiter(
+                (are_nicknames(x, y) for x, y in zip(left[unsure], right[unsure], strict=True)),
+                dtype=bool,
+                count=len(unsure),
+            )
+            level[unsure[nick]] = Given.NICKNAME
+        given[rest] = level
+
+    # "Smith John" for "John Smith": the two names written in each other's place.
+    swapped = (g_i != 0) & (ff_i != 0) & (g_i == ff_j) & (ff_i == g_j) & ~(exact & exact_g)
+    family[swapped] = Family.EXACT
+    given[swapped] = Given.EXACT
+    u_family = np.where(swapped, np.maximum(p.u_family[ri], p.u_given[rj]), p.u_family[ri])
+    u_family = np.minimum(u_family, np.where(swapped, p.u_given[ri], p.u_family[rj]))
+    u_given = np.where(swapped, np.maximum(p.u_given[ri], p.u_family[rj]), p.u_given[ri])
+    u_given = np.minimum(u_given, np.where(swapped, p.u_family[ri], p.u_given[rj]))
+
+    m_i, m_j = p.middle_initial_c[ri], p.middle_initial_c[rj]
+    middle = np.full(n, Middle.NONE, dtype=np.int64)
+    both = (m_i != 0) & (m_j != 0)
+    middle[both & (m_i == m_j)] = Middle.AGREE
+    middle[both & (m_i != m_j)] = Middle.CONFLICT
+
+    family_bits = np.select(
+        [
+            family == Family.EXACT,
+            family == Family.PART,
+            family == Family.TYPO,
+            family == Family.PHONETIC,
+            family == Family.CLOSE,
+            family == Family.DIFFERENT,
+        ],
+        [
+            _exact_bits(u_family, w.family_exact_min, w.family_exact_max),
+            w.family_part,
+            w.family_typo,
+            w.family_phonetic,
+            w.family_close,
+            w.family_different,
+        ],
+        0.0,
+    )
+    given_bits = np.select(
+        [
+            given == Given.EXACT,
+            given == Given.NICKNAME,
+            given == Given.INITIAL,
+            given == Given.TYPO,
+            given == Given.CLOSE,
+            given == Given.DIFFERENT,
+        ],
+        [
+            _exact_bits(u_given, w.given_exact_min, w.given_exact_max),
+            w.given_nickname,
+            w.given_initial,
+            w.given_typo,
+            w.given_close,
+            w.given_different,
+        ],
+        0.0,
+    )
+    middle_bits = np.select(
+        [middle == Middle.AGREE, middle == Middle.CONFLICT],
+        [w.middle_agree, w.middle_conflict],
+        0.0,
+    )
+    # Names in each other's place are likelier a clerical slip than chance, but
+    # less telling than names in their places.
+    given_bits = np.where(swapped, given_bits + w.swapped, given_bits)
+    return family_bits, given_bits, middle_bits, family, given, middle, swapped
+
+
+def _overlap(matrix: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    left, right = matrix[a], matrix[b]
+    hit = np.zeros(len(a), dtype=bool)
+    for column in range(right.shape[1]):
+        values = right[:, column : column + 1]
+        hit |= ((left == values) & (values >= 0)).any(axis=1)
+    return hit
+
+
+def _present(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:
+    return matrix[index, 0] >= 0
+
+
+def _expand(p: Prepared, a: np.ndarray, b: np.ndarray):
+    """Every pair of name rows of each pair of records."""
+    starts, counts = p.rows_of()
+    ca, cb = counts[a], counts[b]
+    if (ca == 1).all() and (cb == 1).all():
+        return np.arange(len(a)), starts[a], starts[b]
+    sizes = ca * cb
+    owner = np.repeat(np.arange(len(a)), sizes)
+    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    ri = starts[a][owner] + within // cb[owner]
+    rj = starts[b][owner] + within % cb[owner]
+    return owner, ri, rj
+
+
+CHUNK = 200_000
+
+
+def score_pairs(
+    p: Prepared,
+    a: np.ndarray,
+    b: np.ndarray,
+    weights: Weights = DEFAULT_WEIGHTS,
+    *,
+    keep_all: bool = False,
+) -> Scored:
+    """Score record pairs and decide each: merge, review or nothing.
+
+    Only pairs reaching the review band are kept unless ``keep_all``.
+    """
+    _starts, counts = p.rows_of()
+    named = (counts[a] > 0) & (counts[b] > 0)
+    named_a, named_b = a[named], b[named]
+    parts = [
+        _score_chunk(
+            p, named_a[start : start + CHUNK], named_b[start : start + CHUNK], weights, keep_all
+        )
+        for start in range(0, len(named_a), CHUNK)
+    ]
+    scored = Scored.concat(parts)
+    scored.scored = len(a)
+    return scored
+
+
+def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
+    owner, ri, rj = _expand(p, a, b)
+    # Names are compared once per pair of distinct names.
+    names_i, names_j = p.row_name[ri], p.row_name[rj]
+    low, high = np.minimum(names_i, names_j), np.maximum(names_i, names_j)
+    codes, inverse = np.unique(low * np.int64(len(p.forms)) + high, return_inverse=True)
+    first_names, second_names = codes // len(p.forms), codes % len(p.forms)
+    levels = tuple(column[inverse] for column in _name_levels(p, first_names, second_names, w))
+    family_bits, given_bits, middle_bits = levels[:3]
+    name_bits = family_bits + given_bits + middle_bits
+    if len(owner) != len(a):
+        # The best-scoring pair of names stands for the two records.
+        order = np.lexsort((name_bits, owner))
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = owner[order][1:] != owner[order][:-1]
+        best = order[last]
+        levels = tuple(column[best] for column in levels)
+        name_bits = name_bits[best]
+    family_bits, given_bits, middle_bits, family, given, middle, swapped = levels
+
+    org = np.full(len(a), Org.NONE, dtype=np.int64)
+    both = _present(p.orgs, a) & _present(p.orgs, b)
+    agree = both & _overlap(p.orgs, a, b)
+    org[agree] = Org.AGREE
+    org[both & ~agree] = Org.DISAGREE
+    field_level = np.full(len(a), Field.NONE, dtype=np.int64)
+    both = _present(p.fields, a) & _present(p.fields, b)
+    agree = both & _overlap(p.fields, a, b)
+    field_level[agree] = Field.AGREE
+    field_level[both & ~agree] = Field.DISAGREE
+    same_list = _overlap(p.listings, a, b)
+    letters = _overlap(p.letters, a, b) & ~same_list
+
+    context_bits = (
+        np.select([org == Org.AGREE, org == Org.DISAGREE], [w.org_agree, w.org_disagree], 0.0)
+        + np.select(
+            [field_level == Field.AGREE, field_level == Field.DISAGREE],
+            [w.field_agree, w.field_disagree],
+            0.0,
+        )
+        + np.where(letters, w.letters_together, 0.0)
+        + np.where(same_list, w.same_list, 0.0)
+    )
+    total = name_bits + context_bits
+    # Organisations written differently ("Univ. of Oxford", "Oxford University
+    # Press") are compared as text only where that could change the decision.
+    check = np.flatnonzero(
+        (org == Org.DISAGREE) & (total - w.org_disagree + w.org_similar >= w.review)
+    )
+    for index in check:
+        left, right = p.org_texts[a[index]], p.org_texts[b[index]]
+        if any(
+            fuzz.token_set_ratio(x, y) >= 90 or fuzz.ratio(x, y) >= 85 for x in left for y in right
+        ):
+            org[index] = Org.SIMILAR
+            total[index] += w.org_similar - w.org_disagree
+
+    decision = decide(total, family, given, swapped, org, field_level, same_list, w)
+    # Namesakes whose context disagrees are always shown to an editor.
+    namesakes = (
+        (family == Family.EXACT) & (given == Given.EXACT) & ~same_list & (total >= w.review - 8)
+    )
+    decision[namesakes & (decision == Decision.NONE)] = Decision.REVIEW
+    conflict = context_conflict(org, field_level, same_list)
+    # Pairs whose names agree but whose context does not are kept too: they
+    # keep clusters apart even when they score too low to review.
+    keep = (
+        slice(None)
+        if keep_all
+        else (decision != Decision.NONE)
+        | (conflict & (name_bits >= w.review))
+        | names_conflict(family, given)
+    )
+    return Scored(
+        a=a[keep],
+        b=b[keep],
+        bits=total[keep],
+        name_bits=name_bits[keep],
+        family_bits=family_bits[keep],
+        given_bits=given_bits[keep],
+        family=family[keep],
+        given=given[keep],
+        middle=middle[keep],
+        swapped=swapped[keep],
+        org=org[keep],
+        field=field_level[keep],
+        letters=letters[keep],
+        same_list=same_list[keep],
+        decision=decision[keep],
+        scored=len(a),
+    )
+
+
+def names_conflict(family: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """One family name, two different given names: two people, whoever else
+    ("L. Wachowski") might link them."""
+    return np.isin(family, [Family.EXACT, Family.TYPO, Family.PART]) & (given == Given.DIFFERENT)
+
+
+def context_conflict(org, field_level, same_list) -> np.ndarray:
+    """Context that disagrees: other fields, or other organisations without a
+    shared field (an actor at two studios still agrees on the field), or both
+    listed by one source for one letter."""
+    return (
+        (field_level == Field.DISAGREE)
+        | ((org == Org.DISAGREE) & (field_level != Field.AGREE))
+        | same_list
+    )
+
+
+def decide(total, family, given, swapped, org, field_level, same_list, w: Weights) -> np.ndarray:
+    """Merge only a high score whose names agree and whose context does not
+    disagree; a nickname or an initial needs agreeing context as well."""
+    conflict = context_conflict(org, field_level, same_list)
+    supported = (org == Org.AGREE) | (org == Org.SIMILAR) | (field_level == Field.AGREE)
+    family_agrees = np.isin(family, [Family.EXACT, Family.PART, Family.TYPO])
+    strong_names = (family_agrees & np.isin(given, [Given.EXACT, Given.TYPO])) | swapped
+    weak_names = (
+        (family_agrees | (family == Family.PHONETIC))
+        & np.isin(given, [Given.EXACT, Given.TYPO, Given.NICKNAME, Given.INITIAL, Given.MISSING])
+        & supported
+    )
+    auto = (total >= w.auto) & ~conflict & (strong_names | weak_names)
+    decision = np.full(len(total), Decision.NONE, dtype=np.int64)
+    decision[total >= w.review] = Decision.REVIEW
+    decision[auto] = Decision.AUTO
+    return decision
+
+
+def probability(bits: float | np.ndarray, w: Weights = DEFAULT_WEIGHTS):
+    """The score as a probability, 0.99 at the merge threshold."""
+    return 1.0 / (1.0 + np.exp2(-(np.asarray(bits) - w.auto + np.log2(99.0))))
+
+
+_AGREEING = {
+    "family name": {Family.EXACT, Family.PART, Family.TYPO, Family.PHONETIC},
+    "given name": {Given.EXACT, Given.NICKNAME, Given.INITIAL, Given.TYPO},
+    "middle name": {Middle.AGREE},
+    "organisation": {Org.AGREE, Org.SIMILAR},
+    "field": {Field.AGREE},
+}
+
+
+def explain(scored: Scored, index: int, w: Weights = DEFAULT_WEIGHTS) -> dict:
+    """What agreed, what disagreed, and the weight of each, for one pair."""
+    org = Org(int(scored.org[index]))
+    field_level = Field(int(scored.field[index]))
+    middle = Middle(int(scored.middle[index]))
+    features = [
+        ("family name", Family(int(scored.family[index])), float(scored.family_bits[index])),
+        ("given name", Given(int(scored.given[index])), float(scored.given_bits[index])),
+        (
+            "middle name",
+            middle,
+            {Middle.AGREE: w.middle_agree, Middle.CONFLICT: w.middle_conflict}.get(middle, 0.0),
+        ),
+        (
+            "organisation",
+            org,
+            {Org.AGREE: w.org_agree, Org.SIMILAR: w.org_similar, Org.DISAGREE: w.org_disagree}.get(
+                org, 0.0
+            ),
+        ),
+        (
+            "field",
+            field_level,
+            {Field.AGREE: w.field_agree, Field.DISAGREE: w.field_disagree}.get(field_level, 0.0),
+        ),
+    ]
+    agreed, disagreed = [], []
+    for name, level, bits in features:
+        if level == 0:
+            continue
+        item = {"feature": name, "level": level.name.lower(), "weight": round(bits, 2)}
+        (agreed if level in _AGREEING[name] else disagreed).append(item)
+    if scored.swapped[index]:
+        agreed.append({"feature": "name order", "level": "swapped", "weight": 0.0})
+    if scored.letters[index]:
+        agreed.append(
+            {"feature": "letters", "level": "signed together", "weight": w.letters_together}
+        )
+    if scored.same_list[index]:
+        disagreed.append(
+            {"feature": "sources", "level": "both on one source's list", "weight": w.same_list}
+        )
+    bits = float(scored.bits[index])
+    return {
+        "bits": round(bits, 2),
+        "probability": round(float(probability(bits, w)), 4),
+        "agreed": agreed,
+        "disagreed": disagreed,
+        "thresholds": {"merge": w.auto, "review": w.review},
+    }

@@ -1,0 +1,190 @@
+"""Reads on people, organizations and duplicate judgements, shaped for the API."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+
+from people.matching.normalize import fold
+from people.models import Affiliation, MatchJudgement, Organization, Person, PersonName
+
+MAX_SEARCH_LENGTH = 200
+# Shorter queries have no trigram to look up: they are matched as substrings.
+MIN_TRIGRAM_LENGTH = 3
+AFFILIATED_SHOWN = 100
+
+
+def search_folded(text: str) -> str:
+    """The query folded as the stored ``search_text`` is: "Cuarón" -> "cuaron"."""
+    return fold((text or "").replace("\x00", " ")[:MAX_SEARCH_LENGTH])
+
+
+def queryset_search(
+    queryset: QuerySet,
+    text: str,
+    *,
+    field: str = "search_text",
+    rank: bool = True,
+    vendor: str | None = None,
+) -> QuerySet:
+    """Rows whose folded names contain the query or come close to it, best first.
+
+    ``search_text`` is folded in Python by ``fold`` (transliteration, case,
+    punctuation), and so is the query, which covers what ``unaccent`` would and
+    more scripts besides. On PostgreSQL the trigram GIN index finds exact and
+    close matches ("gylenhall" finds "Gyllenhaal", "cuar" finds "Cuarón"); elsewhere
+    (the embedded SQLite), and for queries too short for trigrams, every word
+    of the query must appear.
+    """
+    folded = search_folded(text)
+    if not folded:
+        return queryset
+    vendor = vendor or connection.vendor
+    if vendor == "postgresql" and len(folded) >= MIN_TRIGRAM_LENGTH:
+        # "%>": some run of the stored text is close to the query, by trigrams.
+        queryset = queryset.filter(**{f"{field}__trigram_word_similar": folded})
+        if rank:
+            queryset = queryset.annotate(search_rank=TrigramWordSimilarity(folded, field)).order_by(
+                "-search_rank", "pk"
+            )
+        return queryset
+    for word in folded.split():
+        queryset = queryset.filter(**{f"{field}__contains": word})
+    return queryset
+
+
+# --- People -------------------------------------------------------------------
+
+
+def person_list(
+    *,
+    search: str = "",
+    letter_slug: str = "",
+    organization_id: int | None = None,
+    include_removed: bool = False,
+) -> QuerySet[Person]:
+    """Active people (not merged into another), filtered and searched."""
+    from letters.models import Signature
+
+    people = Person.objects.filter(merged_into__isnull=True).only(
+        "id", "display_name", "sort_name", "external_ids"
+    )
+    if letter_slug:
+        signed = Signature.objects.filter(
+            person=OuterRef("pk"), letter__slug=letter_slug, merged_into__isnull=True
+        )
+        if not include_removed:
+            signed = signed.exclude(status=Signature.Status.REMOVED)
+        people = people.filter(Exists(signed))
+    if organization_id is not None:
+        people = people.filter(
+            Exists(
+                Affiliation.objects.filter(person=OuterRef("pk"), organization_id=organization_id)
+            )
+            | Exists(
+                Signature.objects.filter(person=OuterRef("pk"), organization_id=organization_id)
+            )
+        )
+    if search:
+        people = queryset_search(people, search)
+    return people
+
+
+def person_detail(*, person_id: int, include_removed: bool) -> Person | None:
+    """A person with every name seen and its source, affiliations and signatures."""
+    from letters.models import Signature
+
+    signatures = (
+        Signature.objects.filter(merged_into__isnull=True)
+        .select_related("letter")
+        .only(
+            "id",
+            "person_id",
+            "status",
+            "title",
+            "affiliation",
+            "first_seen_at",
+            "last_seen_at",
+            "letter__slug",
+            "letter__title",
+        )
+        .order_by("-first_seen_at", "id")
+    )
+    if not include_removed:
+        signatures = signatures.exclude(status=Signature.Status.REMOVED)
+    return (
+        Person.objects.filter(pk=person_id)
+        .prefetch_related(
+            Prefetch(
+                "names",
+                queryset=PersonName.objects.select_related("source__letter").order_by(
+                    "name", "first_seen_at", "id"
+                ),
+            ),
+            Prefetch(
+                "affiliations",
+                queryset=Affiliation.objects.select_related("organization", "source"),
+            ),
+            Prefetch("signatures", queryset=signatures, to_attr="signatures_shown"),
+        )
+        .first()
+    )
+
+
+def person_names_by_spelling(person: Person) -> list[dict]:
+    """The names seen for a person, each with the sources that wrote it so."""
+    grouped: dict[str, dict] = {}
+    for person_name in person.names.all():
+        entry = grouped.setdefault(
+            person_name.name,
+            {"name": person_name.name, "first_seen": person_name.first_seen_at, "sources": []},
+        )
+        entry["first_seen"] = min(entry["first_seen"], person_name.first_seen_at)
+        if person_name.source is not None:
+            entry["sources"].append(person_name.source)
+    return list(grouped.values())
+
+
+# --- Organizations ------------------------------------------------------------
+
+
+def organization_list(*, search: str = "", kind: str = "", country: str = "") -> QuerySet:
+    from letters.models import LetterTarget
+
+    organizations = Organization.objects.select_related("parent").prefetch_related(
+        Prefetch(
+            "letter_targets",
+            queryset=LetterTarget.objects.select_related("letter").order_by("letter__slug", "role"),
+        )
+    )
+    if kind:
+        organizations = organizations.filter(kind=kind)
+    if country:
+        organizations = organizations.filter(country=country.upper())
+    if search:
+        organizations = queryset_search(organizations, search)
+    return organizations
+
+
+def organization_affiliated(organization: Organization) -> tuple[list[Affiliation], int]:
+    """The first affiliations of an organization (current people first) and how many
+    there are in all; the full list is ``/api/people/?organization=ID``."""
+    affiliations = Affiliation.objects.filter(
+        organization=organization, person__merged_into__isnull=True
+    )
+    total = affiliations.aggregate(n=Count("id"))["n"]
+    shown = list(
+        affiliations.select_related("person").order_by("person__sort_name", "id")[:AFFILIATED_SHOWN]
+    )
+    return shown, total
+
+
+# --- Duplicates ---------------------------------------------------------------
+
+
+def judgement_list(*, decision: str | None = MatchJudgement.Decision.PENDING) -> QuerySet:
+    judgements = MatchJudgement.objects.select_related("person_a", "person_b", "decided_by")
+    if decision:
+        judgements = judgements.filter(decision=decision)
+    return judgements.order_by("-score", "id")

@@ -1,0 +1,198 @@
+"""/api/people/: search, filters, detail, and merged people's old addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from letters import services as letter_services
+from people import services as people_services
+from people.models import Person
+from people.selectors import queryset_search
+from tests.factories import make_letter, make_organization, make_person, make_signature, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+def _names(response) -> list[str]:
+    return [item["name"] for item in response.json()["results"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("cuaron", "Alfonso Cuarón"),
+        ("CUARÓN", "Alfonso Cuarón"),
+        ("gylenhall", "Maggie Gyllenhaal"),
+        ("duvernay", "Ava DuVernay"),
+        ("blanchet", "Cate Blanchett"),
+    ],
+)
+def test_it_finds_people_ignoring_case_and_accents_and_tolerating_typos(anon, query, expected):
+    for name in ["Alfonso Cuarón", "Maggie Gyllenhaal", "Ava DuVernay", "Cate Blanchett"]:
+        make_person(name)
+    make_person("Paul McCartney")
+
+    names = _names(anon.get("/api/people/", {"search": query}))
+
+    assert names[0] == expected
+    assert "Paul McCartney" not in names
+
+
+def test_it_ranks_the_closest_name_first(anon):
+    make_person("Jake Gyllenhaal")
+    make_person("Maggie Gyllenhaal")
+
+    names = _names(anon.get("/api/people/", {"search": "maggie gylenhall"}))
+
+    assert names[0] == "Maggie Gyllenhaal"
+
+
+def test_it_finds_a_person_by_a_spelling_a_source_used(anon):
+    letter = make_letter()
+    person = make_person("Ava DuVernay")
+    letter_services.signature_record(
+        letter=letter,
+        source=make_source(letter),
+        entry=letter_services.Entry(name="Ava Du Vernay"),
+        person=person,
+    )
+
+    assert _names(anon.get("/api/people/", {"search": "du vernay"})) == ["Ava DuVernay"]
+
+
+def test_its_search_still_works_where_there_is_no_trigram_index():
+    for name in ["Alfonso Cuarón", "Maggie Gyllenhaal"]:
+        make_person(name)
+
+    found = queryset_search(Person.objects.all(), "Cuarón", vendor="sqlite")
+
+    assert [person.display_name for person in found] == ["Alfonso Cuarón"]
+
+
+def test_it_filters_people_by_letter_and_organization(anon):
+    letter = make_letter()
+    signer = make_signature(letter, "Ava DuVernay").person
+    studio = make_organization("A24", kind="studio")
+    affiliated = make_person("Cate Blanchett")
+    people_services.affiliation_create(person=affiliated, organization=studio)
+
+    assert _names(anon.get("/api/people/", {"letter": letter.slug})) == ["Ava DuVernay"]
+    assert _names(anon.get("/api/people/", {"organization": studio.pk})) == ["Cate Blanchett"]
+    assert signer.pk != affiliated.pk
+
+
+def test_it_pages_through_people_without_counting_them_all(anon):
+    for n in range(5):
+        make_person(f"Person Number{n}")
+
+    first = anon.get("/api/people/", {"page_size": 2}).json()
+    last = anon.get("/api/people/", {"page_size": 2, "page": 3}).json()
+
+    assert "count" not in first
+    assert first["previous"] is None
+    assert "page=2" in first["next"]
+    assert [item["name"] for item in last["results"]] == ["Person Number4"]
+    assert last["next"] is None and "page=2" in last["previous"]
+    assert anon.get("/api/people/", {"page": "x"}).status_code == 404
+
+
+def test_it_leaves_merged_people_out_of_the_list(anon):
+    survivor, merged = make_person("Ava DuVernay"), make_person("Ava Duvernay")
+    people_services.person_merge(survivor=survivor, merged=merged)
+
+    body = anon.get("/api/people/").json()
+
+    assert [item["id"] for item in body["results"]] == [survivor.pk]
+
+
+def test_it_redirects_a_merged_person_to_the_survivor(anon):
+    survivor, merged = make_person("Ava DuVernay"), make_person("Ava Duvernay")
+    people_services.person_merge(survivor=survivor, merged=merged)
+
+    response = anon.get(f"/api/people/{merged.pk}/")
+
+    assert response.status_code == 301
+    assert response["Location"] == f"http://testserver/api/people/{survivor.pk}/"
+    assert anon.get(response["Location"]).json()["id"] == survivor.pk
+
+
+def test_it_follows_a_chain_of_merges_to_the_last_survivor(anon):
+    first, second, third = (make_person(n) for n in ["Ava DuVernay", "Ava Duvernay", "A DuVernay"])
+    people_services.person_merge(survivor=second, merged=first)
+    people_services.person_merge(survivor=third, merged=second)
+
+    response = anon.get(f"/api/people/{first.pk}/")
+
+    assert response["Location"].endswith(f"/api/people/{third.pk}/")
+
+
+def test_it_shows_names_with_sources_affiliations_letters_and_external_ids(anon):
+    letter = make_letter(title="Letter to OSTP")
+    press = make_source(letter, name="Variety")
+    person = people_services.person_create(
+        name="Maggie Gyllenhaal", external_ids={"wikidata": "Q229313"}
+    )
+    letter_services.signature_record(
+        letter=letter,
+        source=press,
+        entry=letter_services.Entry(name="Maggie Gylenhall"),
+        person=person,
+    )
+    studio = make_organization("A24", kind="studio")
+    people_services.affiliation_create(person=person, organization=studio, role="Actor")
+
+    body = anon.get(f"/api/people/{person.pk}/").json()
+
+    assert body["external_ids"] == {"wikidata": "Q229313"}
+    names = {entry["name"]: [s["name"] for s in entry["sources"]] for entry in body["names"]}
+    assert names["Maggie Gylenhall"] == ["Variety"]
+    assert names["Maggie Gyllenhaal"] == []
+    assert [(a["organization"]["name"], a["role"]) for a in body["affiliations"]] == [
+        ("A24", "Actor")
+    ]
+    [signed] = body["signatures"]
+    assert (signed["letter"]["title"], signed["status"]) == ("Letter to OSTP", "listed")
+
+
+def test_it_hides_a_removed_signature_from_a_persons_public_record(anon, staff_client):
+    fake = make_signature(name="Mickey Mouse")
+    letter_services.signature_change_status(signature=fake, status="removed", reason="Fake.")
+
+    assert anon.get(f"/api/people/{fake.person_id}/").json()["signatures"] == []
+    assert len(staff_client.get(f"/api/people/{fake.person_id}/").json()["signatures"]) == 1
+
+
+def test_it_answers_an_unknown_person_with_a_404(anon):
+    response = anon.get("/api/people/99999999/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_it_answers_an_id_beyond_any_integer_with_a_404_not_a_500(anon):
+    assert anon.get("/api/people/9999999999999999999/").status_code == 404
+    assert anon.get("/api/people/?organization=99999999999999999999").status_code == 400
+
+
+@pytest.mark.parametrize("page_size", [2, 6])
+def test_the_people_list_costs_one_query_whatever_the_page_size(
+    anon, django_assert_num_queries, page_size
+):
+    for n in range(6):
+        make_person(f"Person Number{n}")
+
+    # 1. the page of people, ranked by the search in the same query (no count:
+    # the page says whether there is a next one)
+    with django_assert_num_queries(1):
+        response = anon.get("/api/people/", {"page_size": page_size, "search": "person"})
+
+    assert len(response.json()["results"]) == page_size
+
+
+def test_the_person_detail_costs_four_queries(anon, django_assert_num_queries):
+    person = make_signature(name="Ava DuVernay").person
+
+    # 1. the person, 2. names with their sources and letters, 3. affiliations
+    # with organizations and sources, 4. signatures with letters
+    with django_assert_num_queries(4):
+        anon.get(f"/api/people/{person.pk}/")

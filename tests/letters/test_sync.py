@@ -1,0 +1,739 @@
+"""Syncing sources served by a real HTTP server on loopback into PostgreSQL."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from letters.models import (
+    Sighting,
+    SightingEvent,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+    SyncRunContent,
+)
+from letters.selectors import letter_source_counts, sightings_seen, signatures_seen
+from letters.services import Entry, sighting_key_for
+from letters.sync import run_content, source_sync, sources_sync_due, sync_request
+from letters.sync.errors import SyncError, TransientSyncError
+from letters.sync.fetch import USER_AGENT, fetch
+from letters.sync.ingest import _jsonb_text
+from people.matching.normalize import parse_name
+from people.models import Person, PersonName
+from tests.factories import make_letter, make_person, make_signature, make_source
+from tests.letters.fixtures.feeds import FeedServer, fixture_bytes
+from tracker.errors import DomainError
+
+pytestmark = pytest.mark.django_db
+
+HTML_OPTIONS = {"selectors": {"entry": "li.signatory", "name": ".name", "affiliation": ".org"}}
+
+
+@pytest.fixture(autouse=True)
+def private_sources_allowed(settings):
+    settings.TRACKER_ALLOW_PRIVATE_SOURCES = True
+    settings.TRACKER_SOURCE_ALLOWED_NETWORKS = []
+
+
+@pytest.fixture
+def feeds():
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def letter():
+    return make_letter(title="AI and copyright", slug="ai-copyright", claimed_count="400+")
+
+
+def source_for(letter, feeds, body, *, path="/signatories.csv", name=None, **fields):
+    feeds.serve(path, body, content_type=fields.pop("content_type", "text/csv"))
+    fields.setdefault("format", "csv")
+    fields.setdefault("kind", Source.Kind.LETTER_SITE)
+    return make_source(letter, url=feeds.url(path), name=name or path, **fields)
+
+
+def sync(source) -> SyncRun:
+    return source_sync(source_id=source.pk)
+
+
+def sighting_names(source, present=True) -> list[str]:
+    return list(
+        source.sightings.filter(present=present).order_by("position").values_list("name", flat=True)
+    )
+
+
+def snapshot() -> dict:
+    """Every row a run could write, apart from run records."""
+    models = (
+        Person,
+        PersonName,
+        Signature,
+        SignatureStatusChange,
+        Sighting,
+        SightingEvent,
+        Source,
+        SyncRunContent,
+    )
+    return {
+        model.__name__: [
+            {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
+            for row in model.objects.order_by("pk").values()
+        ]
+        for model in models
+    }
+
+
+# --- Formats ------------------------------------------------------------------
+
+
+def test_it_syncs_a_messy_spreadsheet_export_into_people_and_signatures(letter, feeds):
+    content = fixture_bytes("organisers_sheet.csv")
+    source = source_for(letter, feeds, content)
+
+    run = sync(source)
+
+    assert run.outcome == "succeeded", run.error
+    assert (run.seen, run.added, run.changed, run.gone, run.back) == (4, 4, 0, 0, 0)
+    assert run.diff["added"] == [
+        "Blanchett, Cate",
+        "McCartney, Sir Paul",
+        "Ava DuVernay",
+        "Maggie Gyllenhaal",
+    ]
+    assert sorted(Person.objects.values_list("display_name", flat=True)) == [
+        "Ava DuVernay",
+        "Cate Blanchett",
+        "Maggie Gyllenhaal",
+        "Paul McCartney",
+    ]
+    paul = Person.objects.get(display_name="Paul McCartney")
+    assert (paul.honorific, paul.sort_name) == ("Sir", "McCartney, Paul")
+    assert list(paul.names.values_list("name", flat=True)) == ["McCartney, Sir Paul"]
+    signature = paul.signatures.get()
+    assert (signature.status, signature.affiliation, signature.title) == (
+        "listed",
+        "MPL Communications, Ltd.",
+        "Musician",
+    )
+    change = signature.status_changes.get()
+    assert (change.to_status, change.evidence_method, change.evidence_url) == (
+        "listed",
+        "source",
+        source.url,
+    )
+    sighting = signature.sightings.get()
+    assert (sighting.key, sighting.position, sighting.first_run, sighting.present) == (
+        "name:paul mccartney",
+        2,
+        run,
+        True,
+    )
+    assert sighting.events.get().kind == "added"
+    assert gzip.decompress(run.content.data) == content
+    source.refresh_from_db()
+    assert source.etag and source.content_hash == run.content_hash
+
+
+@pytest.mark.parametrize(
+    ("fixture", "format", "options", "content_type", "expected"),
+    [
+        (
+            "latin1_semicolons.csv",
+            "csv",
+            {},
+            "text/csv",
+            ["Alfonso Cuarón", "Almodóvar, Pedro", "Björk", "François Ozon"],
+        ),
+        (
+            "signatories.json",
+            "json",
+            {"json_key": "signatories"},
+            "application/json",
+            ["Cate Blanchett", "Ava DuVernay", "Ron Howard"],
+        ),
+        (
+            "signatories.html",
+            "html",
+            HTML_OPTIONS,
+            "text/html",
+            ["Cate Blanchett", "Ava DuVernay", "Alfonso Cuarón"],
+        ),
+    ],
+)
+def test_it_syncs_each_format(letter, feeds, fixture, format, options, content_type, expected):  # noqa: A002
+    source = source_for(
+        letter,
+        feeds,
+        fixture_bytes(fixture),
+        format=format,
+        options=options,
+        content_type=content_type,
+    )
+
+    run = sync(source)
+
+    assert run.outcome == "succeeded", run.error
+    assert sighting_names(source) == expected
+    assert Signature.objects.filter(letter=letter).count() == len(expected)
+
+
+# --- Fetching -----------------------------------------------------------------
+
+
+def test_it_asks_with_the_etag_and_records_a_304_as_unchanged(letter, feeds):
+    source = source_for(letter, feeds, fixture_bytes("organisers_sheet.csv"))
+    first = sync(source)
+    before = snapshot()
+
+    second = sync(source)
+
+    request = feeds.asked("/signatories.csv")[-1]
+    assert request.headers["If-None-Match"] == feeds.documents["/signatories.csv"].etag_value
+    assert request.headers["User-Agent"] == USER_AGENT
+    assert (second.outcome, second.http_status, second.seen) == ("unchanged", 304, 4)
+    assert second.content_hash == first.content_hash
+    after = snapshot()
+    assert after.pop("Source")[0]["last_synced_at"] > before.pop("Source")[0]["last_synced_at"]
+    assert after == before
+
+
+def test_it_records_identical_content_as_unchanged_without_an_etag(letter, feeds):
+    source = source_for(letter, feeds, fixture_bytes("organisers_sheet.csv"))
+    feeds.documents["/signatories.csv"].etag = False
+    sync(source)
+    events = SightingEvent.objects.count()
+
+    second = sync(source)
+
+    assert "If-None-Match" not in feeds.asked("/signatories.csv")[-1].headers
+    assert (second.outcome, second.http_status) == ("unchanged", 200)
+    assert SightingEvent.objects.count() == events
+    assert SyncRunContent.objects.count() == 1
+
+
+def test_it_reads_unchanged_content_again_when_the_options_change(letter, feeds):
+    source = source_for(letter, feeds, b"Who,Org\nRon Howard,Imagine\n")
+    assert sync(source).outcome == "failed"
+    Source.objects.filter(pk=source.pk).update(options={"columns": {"Who": "name"}})
+
+    run = sync(source)
+
+    assert run.outcome == "succeeded", run.error
+    assert sighting_names(source) == ["Ron Howard"]
+
+
+def test_it_can_read_any_run_again(letter, feeds):
+    content = fixture_bytes("organisers_sheet.csv")
+    source = source_for(letter, feeds, content)
+    first = sync(source)
+    unchanged = sync(source)
+    feeds.serve("/signatories.csv", content + b"Ron Howard,,,,,\r\n")
+    changed = sync(source)
+
+    assert run_content(run=first) == content
+    assert run_content(run=unchanged) == content
+    assert run_content(run=changed) == content + b"Ron Howard,,,,,\r\n"
+
+
+def test_it_refuses_a_source_on_a_private_address(letter, feeds, settings):
+    source = source_for(letter, feeds, fixture_bytes("organisers_sheet.csv"))
+    settings.TRACKER_ALLOW_PRIVATE_SOURCES = False
+
+    run = sync(source)
+
+    assert run.outcome == "failed"
+    assert "127.0.0.1 is a loopback address; only public addresses are fetched" in run.error
+    assert feeds.requests == []
+
+
+def test_it_refuses_a_host_name_that_resolves_to_a_private_address(settings, feeds):
+    settings.TRACKER_ALLOW_PRIVATE_SOURCES = False
+    feeds.serve("/list.csv", b"name\nRon Howard\n")
+
+    with pytest.raises(SyncError) as caught:
+        fetch(f"http://localhost:{feeds.port}/list.csv")
+
+    assert "localhost resolves to" in caught.value.message
+    assert feeds.requests == []
+
+
+def test_it_refuses_a_redirect_to_a_private_address(letter, settings):
+    # 127.0.0.2 stands for a public host here; 127.0.0.1 stays private.
+    settings.TRACKER_ALLOW_PRIVATE_SOURCES = False
+    settings.TRACKER_SOURCE_ALLOWED_NETWORKS = ["127.0.0.2/32"]
+    with FeedServer("127.0.0.2") as public, FeedServer("127.0.0.1") as private:
+        private.serve("/admin.csv", b"name\nRon Howard\n")
+        public.redirect("/list.csv", private.url("/admin.csv"))
+        source = make_source(letter, url=public.url("/list.csv"), format="csv")
+
+        run = sync(source)
+
+        assert run.outcome == "failed"
+        assert "127.0.0.1 is a loopback address" in run.error
+        assert len(public.requests) == 1
+        assert private.requests == []
+
+
+def test_it_follows_a_redirect_between_public_addresses(letter, settings):
+    settings.TRACKER_ALLOW_PRIVATE_SOURCES = False
+    settings.TRACKER_SOURCE_ALLOWED_NETWORKS = ["127.0.0.2/32", "127.0.0.3/32"]
+    with FeedServer("127.0.0.2") as old, FeedServer("127.0.0.3") as new:
+        new.serve("/list.csv", b"name\nRon Howard\n")
+        old.redirect("/list.csv", new.url("/list.csv"), status=301)
+        source = make_source(letter, url=old.url("/list.csv"), format="csv")
+
+        run = sync(source)
+
+        assert run.outcome == "succeeded", run.error
+        assert sighting_names(source) == ["Ron Howard"]
+
+
+def test_it_refuses_a_redirect_to_anything_but_http(feeds):
+    feeds.redirect("/list.csv", "file:///etc/passwd")
+
+    with pytest.raises(SyncError) as caught:
+        fetch(feeds.url("/list.csv"))
+
+    assert "Only http and https addresses are fetched" in caught.value.message
+
+
+def test_it_treats_a_server_error_as_transient_and_a_missing_file_as_final(feeds):
+    feeds.serve("/busy.csv", b"try later", status=503)
+    feeds.serve("/gone.csv", b"no", status=410)
+
+    with pytest.raises(TransientSyncError):
+        fetch(feeds.url("/busy.csv"))
+    with pytest.raises(SyncError) as caught:
+        fetch(feeds.url("/gone.csv"))
+
+    assert not isinstance(caught.value, TransientSyncError)
+    assert caught.value.http_status == 410
+
+
+# --- Ingest -------------------------------------------------------------------
+
+
+def test_it_keeps_gone_entries_as_history_and_brings_them_back(letter, feeds):
+    full = b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,ARRAY\nRon Howard,\n"
+    source = source_for(letter, feeds, full)
+    sync(source)
+    ava = Sighting.objects.get(name="Ava DuVernay")
+
+    feeds.serve("/signatories.csv", b"name,affiliation\nCate Blanchett,Dirty Films\nRon Howard,\n")
+    dropped = sync(source)
+
+    ava.refresh_from_db()
+    assert (dropped.gone, dropped.diff["gone"]) == (1, ["Ava DuVernay"])
+    assert (ava.present, ava.gone_run) == (False, dropped)
+    assert ava.gone_at is not None
+    assert ava.signature.needs_review is True
+    assert "No source lists it any more" in ava.signature.review_reason
+    assert Sighting.objects.count() == 3
+
+    feeds.serve("/signatories.csv", full)
+    restored = sync(source)
+
+    ava.refresh_from_db()
+    assert (restored.back, restored.diff["back"]) == (1, ["Ava DuVernay"])
+    assert (ava.present, ava.gone_run, ava.gone_at, ava.last_run) == (True, None, None, restored)
+    assert ava.signature.needs_review is False
+    assert list(ava.events.values_list("kind", flat=True)) == ["added", "gone", "back"]
+    assert Person.objects.count() == Signature.objects.count() == Sighting.objects.count() == 3
+
+
+def test_it_does_not_flag_a_signature_another_source_still_lists(letter, feeds):
+    press = source_for(letter, feeds, b"name\nAva DuVernay\n", path="/press.csv")
+    site = source_for(letter, feeds, b"name\nAva Duvernay\nRon Howard\n", path="/site.csv")
+    sync(press)
+    sync(site)
+    feeds.serve("/site.csv", b"name\nRon Howard\n")
+
+    sync(site)
+
+    signature = Signature.objects.get(person__display_name="Ava DuVernay")
+    assert signature.sightings.count() == 2
+    assert signature.needs_review is False
+
+
+def test_it_updates_a_changed_spelling_and_keeps_the_previous_one(letter, feeds):
+    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,ARRAY\n")
+    sync(source)
+
+    feeds.serve("/signatories.csv", b"name,affiliation\nAva DuVernay,ARRAY Filmworks\n")
+    run = sync(source)
+
+    sighting = Sighting.objects.get()
+    assert (run.changed, run.added, run.gone) == (1, 0, 0)
+    assert (sighting.name, sighting.affiliation) == ("Ava DuVernay", "ARRAY Filmworks")
+    event = sighting.events.get(kind="changed")
+    assert event.before == {"name": "Ava Duvernay", "affiliation": "ARRAY"}
+    assert event.after == {"name": "Ava DuVernay", "affiliation": "ARRAY Filmworks"}
+    assert run.diff["changed"] == [
+        {"name": "Ava DuVernay", "before": event.before, "after": event.after}
+    ]
+    person = Person.objects.get()
+    assert sorted(person.names.values_list("name", flat=True)) == ["Ava DuVernay", "Ava Duvernay"]
+    assert person.search_text == "ava duvernay"
+
+
+def test_it_takes_a_corrected_typo_for_the_entry_it_corrects(letter, feeds):
+    source = source_for(letter, feeds, b"name\nCate Blanchett\nMaggie Gylenhall\n")
+    sync(source)
+
+    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nMaggie Gyllenhaal\n")
+    run = sync(source)
+
+    assert (run.changed, run.added, run.gone) == (1, 0, 0)
+    sighting = Sighting.objects.get(name="Maggie Gyllenhaal")
+    assert sighting.key == "name:maggie gyllenhaal"
+    assert sighting.events.get(kind="changed").before == {
+        "key": "name:maggie gylenhall",
+        "name": "Maggie Gylenhall",
+    }
+    assert Person.objects.count() == 2
+    assert sighting.signature.needs_review is False
+
+
+def test_it_does_not_take_a_sibling_for_a_corrected_typo(letter, feeds):
+    source = source_for(letter, feeds, b"name\nLana Wachowski\n")
+    sync(source)
+
+    feeds.serve("/signatories.csv", b"name\nLilly Wachowski\n")
+    run = sync(source)
+
+    assert (run.changed, run.added, run.gone) == (0, 1, 1)
+    assert Person.objects.count() == 2
+
+
+def test_it_keeps_spelling_fixes_in_one_sighting_when_the_source_gives_ids(letter, feeds):
+    source = source_for(
+        letter, feeds, b"id,name\n7,Maggie Gylenhall\n8,Jake Gyllenhaal\n", options={"key": "id"}
+    )
+    sync(source)
+
+    feeds.serve("/signatories.csv", b"id,name\n7,Maggie Gyllenhaal\n8,Jake Gyllenhaal\n")
+    run = sync(source)
+
+    assert (run.changed, run.added, run.gone) == (1, 0, 0)
+    assert list(Sighting.objects.order_by("key").values_list("key", "name")) == [
+        ("id:7", "Maggie Gyllenhaal"),
+        ("id:8", "Jake Gyllenhaal"),
+    ]
+
+
+def test_it_resolves_a_new_entry_to_the_one_person_of_that_name(letter, feeds):
+    ava = make_person("Ava DuVernay")
+    make_person("Chris Evans")
+    make_person("Chris Evans")
+    source = source_for(letter, feeds, b'name\n"DuVernay, Ava"\nChris Evans\n')
+
+    sync(source)
+
+    assert Signature.objects.get(person=ava).sightings.get().name == "DuVernay, Ava"
+    assert Person.objects.filter(name_key="chris evans").count() == 3
+    assert set(ava.names.values_list("name", flat=True)) == {"Ava DuVernay", "DuVernay, Ava"}
+
+
+def test_it_reuses_a_person_a_merge_left_standing(letter, feeds):
+    survivor = make_person("Ava DuVernay")
+    merged = make_person("Ava DuVernay")
+    Person.objects.filter(pk=merged.pk).update(merged_into=survivor, merged_at=timezone.now())
+    source = source_for(letter, feeds, b"name\nAva DuVernay\n")
+
+    sync(source)
+
+    assert Signature.objects.get().person == survivor
+
+
+def test_it_adds_a_source_to_a_signature_an_editor_entered(letter, feeds):
+    signature = make_signature(letter, "Ava DuVernay")
+    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,ARRAY\n")
+
+    sync(source)
+
+    signature.refresh_from_db()
+    assert signature.sightings.count() == 2
+    assert signature.affiliation == "ARRAY"
+    assert Signature.objects.count() == 1
+
+
+def test_it_treats_a_repeated_row_as_one_entry_and_a_namesake_as_another(letter, feeds):
+    body = (
+        b"name,affiliation\n"
+        b"Chris Evans,Marvel\nRon Howard,\nChris Evans,Marvel\nChris Evans,Senate\n"
+    )
+    source = source_for(letter, feeds, body)
+
+    run = sync(source)
+
+    assert (run.seen, run.added) == (3, 3)
+    assert run.diff["duplicates"] == [{"name": "Chris Evans", "position": 3}]
+    assert list(source.sightings.order_by("position").values_list("key", "affiliation")) == [
+        ("name:chris evans", "Marvel"),
+        ("name:ron howard", ""),
+        ("name:chris evans#2", "Senate"),
+    ]
+    assert sync(source).outcome == "unchanged"
+    feeds.serve("/signatories.csv", body + b"\n")
+    assert (sync(source).changed, Sighting.objects.count()) == (0, 3)
+
+
+def test_it_parses_a_long_list_in_several_processes_like_one(letter, feeds, settings, caplog):
+    names = [f"Signatory {number} Example{number % 13}" for number in range(300)]
+    names += ["Blanchett, Cate", "McCartney, Sir Paul", "AVA DUVERNAY"]
+    settings.TRACKER_SYNC_PARALLEL_PARSE_MIN = 100
+    source = source_for(letter, feeds, ("name\n" + "\n".join(f'"{n}"' for n in names)).encode())
+
+    run = sync(source)
+
+    assert run.outcome == "succeeded", run.error
+    assert "parsing them here" not in caplog.text
+    assert sorted(Person.objects.values_list("name_key", flat=True)) == sorted(
+        parse_name(name).key for name in names
+    )
+    assert set(source.sightings.values_list("key", flat=True)) == {
+        sighting_key_for(Entry(name=name)) for name in names
+    }
+
+
+def test_it_sees_no_change_when_the_same_list_is_read_again(letter, feeds):
+    content = fixture_bytes("organisers_sheet.csv")
+    source = source_for(letter, feeds, content)
+    sync(source)
+    before = snapshot()
+
+    feeds.serve("/signatories.csv", content + b"\r\n\r\n")
+    run = sync(source)
+
+    assert run.outcome == "succeeded"
+    assert (run.added, run.changed, run.gone, run.back) == (0, 0, 0, 0)
+    after = snapshot()
+    assert after.pop("SyncRunContent") != before.pop("SyncRunContent")
+    assert after.pop("Source") != before.pop("Source")
+    # The run saw every entry again: only when they were last seen moves.
+    assert {row["last_run_id"] for row in after["Sighting"]} == {run.pk}
+    seen_fields = {"last_seen_at", "last_run_id", "updated_at"}
+    for table in ("Sighting", "Signature"):
+        for rows in (before[table], after[table]):
+            for row in rows:
+                for name in seen_fields:
+                    row.pop(name, None)
+    assert after == before
+
+
+def test_it_tells_when_each_entry_was_last_seen(letter, feeds):
+    source = source_for(letter, feeds, b"name\nCate Blanchett\nRon Howard\n")
+    sync(source)
+    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nRon Howard\nAva DuVernay\n")
+    second = sync(source)
+    second_synced_at = Source.objects.get(pk=source.pk).last_synced_at
+    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nAva DuVernay\n")
+    third = sync(source)
+    source.refresh_from_db()
+
+    seen = {s.name: s for s in sightings_seen(source.sightings.all())}
+    cate, ron = seen["Cate Blanchett"], seen["Ron Howard"]
+    assert (cate.last_run, cate.last_seen_at) == (third, source.last_synced_at)
+    assert cate.seen_at == source.last_synced_at
+    assert Signature.objects.get(person__display_name="Cate Blanchett").last_seen_at == (
+        source.last_synced_at
+    )
+    assert (ron.present, ron.last_run, ron.last_seen_at) == (False, second, second_synced_at)
+    assert ron.seen_at == second_synced_at
+    signatures = {s.person.display_name: s for s in signatures_seen(Signature.objects.all())}
+    assert signatures["Cate Blanchett"].seen_at == source.last_synced_at
+    assert signatures["Ron Howard"].seen_at == second_synced_at
+
+
+def test_it_writes_extra_fields_as_postgresql_does_to_compare_them_quickly():
+    extra = {"Notes": 'said "yes"\n', "reference": "ref-1", "Prénom": "Zoë", "n": 1.5, "x": [1, {}]}
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb::text", [json.dumps(extra)])
+        assert cursor.fetchone()[0] == _jsonb_text(extra)
+
+
+# --- Failures change nothing ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b'name,affiliation\nRon Howard,"Imagine\n', 200, "Line 2: a quoted field opened here"),
+        (b"name,affiliation\nRon Howard,Imagine\n,Nobody\n", 200, "Line 3: no name."),
+        (b"name\n" + b"Ron Howard\n" * 20, 200, "larger than the 100 byte cap"),
+        (b"not found", 404, "HTTP 404 Not Found"),
+        (b"overloaded", 503, "HTTP 503 Service Unavailable"),
+    ],
+)
+def test_a_failed_run_changes_nothing_but_its_record(
+    letter, feeds, settings, body, status, message
+):
+    settings.TRACKER_SYNC_MAX_BYTES = 100
+    source = source_for(letter, feeds, b"name\nCate Blanchett\nAva DuVernay\n")
+    sync(source)
+    before = snapshot()
+    feeds.serve("/signatories.csv", body, status=status)
+
+    run = sync(source)
+
+    assert run.outcome == "failed"
+    assert message in run.error
+    assert run.finished_at is not None
+    assert snapshot() == before
+
+
+def test_a_run_that_cannot_reach_its_source_changes_nothing(letter, feeds):
+    source = source_for(letter, feeds, b"name\nCate Blanchett\n")
+    sync(source)
+    before = snapshot()
+    feeds.__exit__()
+
+    run = sync(source)
+
+    assert run.outcome == "failed"
+    assert "Cannot reach" in run.error
+    assert snapshot() == before
+
+
+def test_a_run_that_fails_halfway_through_writing_changes_nothing(letter, feeds):
+    source = source_for(letter, feeds, b"name\nCate Blanchett\nAva DuVernay\n")
+    sync(source)
+    before = snapshot()
+    # The database refuses the new entry's history row, after its person,
+    # signature and sighting were written in the same transaction.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION refuse_trigger_failure() RETURNS trigger AS $$
+            BEGIN
+                IF NEW.after->>'name' = 'Trigger Failure' THEN
+                    RAISE EXCEPTION 'refused by the test';
+                END IF;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_trigger_failure BEFORE INSERT ON letters_sightingevent
+                FOR EACH ROW EXECUTE FUNCTION refuse_trigger_failure();
+            """
+        )
+    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nRon Howard\nTrigger Failure\n")
+
+    run = sync(source)
+
+    assert run.outcome == "failed"
+    assert "refused by the test" in run.error
+    assert snapshot() == before
+
+
+# --- Requests and schedule --------------------------------------------------------
+
+
+def test_it_records_a_second_request_for_a_busy_source_as_skipped(letter, feeds):
+    source = source_for(letter, feeds, b"name\nRon Howard\n")
+
+    first = sync_request(source=source)
+    second = sync_request(source=source)
+
+    assert first.outcome == "queued"
+    assert second.outcome == "skipped"
+    assert second.error == f"Run {first.pk} of this source is queued."
+    assert sync(source).outcome == "skipped"
+
+
+def test_it_carries_out_a_queued_run_once(letter, feeds):
+    source = source_for(letter, feeds, b"name\nRon Howard\n")
+    queued = sync_request(source=source)
+
+    run = source_sync(source_id=source.pk, run_id=queued.pk)
+    again = source_sync(source_id=source.pk, run_id=queued.pk)
+
+    assert run.pk == again.pk == queued.pk
+    assert (again.outcome, again.attempts) == ("succeeded", 1)
+    assert len(feeds.requests) == 1
+
+
+def test_it_queues_a_run_again_after_a_transient_error(letter, feeds):
+    source = source_for(letter, feeds, b"busy")
+    feeds.documents["/signatories.csv"].status = 503
+    queued = sync_request(source=source)
+
+    with pytest.raises(TransientSyncError):
+        source_sync(source_id=source.pk, run_id=queued.pk, may_retry=True)
+    queued.refresh_from_db()
+    assert queued.outcome == "queued"
+    assert "Will try again: HTTP 503" in queued.error
+
+    feeds.serve("/signatories.csv", b"name\nRon Howard\n")
+    run = source_sync(source_id=source.pk, run_id=queued.pk, may_retry=True)
+
+    assert (run.outcome, run.attempts, run.error) == ("succeeded", 2, "")
+
+
+def test_it_refuses_to_sync_a_source_without_an_address(letter):
+    source = make_source(letter, format="csv")
+
+    with pytest.raises(DomainError):
+        sync_request(source=source)
+
+
+def test_it_queues_the_sources_that_are_due(letter, feeds):
+    due = source_for(letter, feeds, b"name\nRon Howard\n", path="/due.csv")
+    never_synced = source_for(letter, feeds, b"name\nRon Howard\n", path="/new.csv")
+    later = source_for(letter, feeds, b"name\nRon Howard\n", path="/later.csv")
+    disabled = source_for(letter, feeds, b"name\nRon Howard\n", path="/off.csv", enabled=False)
+    make_signature(letter)  # the letter's manual source is never fetched
+    now = timezone.now()
+    Source.objects.filter(pk=due.pk).update(next_sync_at=now - timedelta(seconds=1))
+    Source.objects.filter(pk=later.pk).update(next_sync_at=now + timedelta(minutes=5))
+
+    runs = sources_sync_due()
+    again = sources_sync_due()
+
+    assert sorted(run.source_id for run in runs) == [due.pk, never_synced.pk]
+    assert {(run.outcome, run.trigger) for run in runs} == {("queued", "schedule")}
+    assert again == []
+    due.refresh_from_db()
+    assert due.next_sync_at >= now + due.sync_interval
+    assert not disabled.runs.exists() and not later.runs.exists()
+
+
+def test_it_fails_a_run_a_dead_worker_left_running_once_it_is_stale(letter, feeds):
+    source = source_for(letter, feeds, b"name\nRon Howard\n")
+    Source.objects.filter(pk=source.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
+    stale = SyncRun.objects.create(source=source, outcome="running")
+    SyncRun.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(hours=1))
+
+    sources_sync_due()
+
+    stale.refresh_from_db()
+    assert stale.outcome == "failed"
+    assert "stopped before it finished" in stale.error
+    assert sync(source).outcome == "succeeded"
+
+
+# --- Counts -------------------------------------------------------------------
+
+
+def test_it_counts_the_people_each_source_lists_and_those_only_one_lists(letter, feeds):
+    site = source_for(letter, feeds, b"name\nCate Blanchett\nAva DuVernay\nRon Howard\n", path="/a")
+    press = source_for(letter, feeds, b"name\nAva Duvernay\nPaul McCartney\n", path="/b")
+    sync(site)
+    sync(press)
+    feeds.serve("/a", b"name\nCate Blanchett\nAva DuVernay\n")
+    sync(site)
+
+    counts = letter_source_counts(letter=letter)
+
+    assert (counts.claimed, counts.claimed_min) == ("400+", 400)
+    assert (counts.tracked, counts.listed, counts.listed_by_one_source) == (4, 3, 2)
+    assert counts.claimed_minus_tracked == 396
+    by_name = {source.name: (source.people, source.only_here) for source in counts.sources}
+    assert by_name == {"/a": (2, 1), "/b": (2, 1)}

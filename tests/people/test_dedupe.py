@@ -1,0 +1,329 @@
+"""Runs of the duplicate finder on the database: merges through the services,
+judgements kept, undo, one run at a time, blocks on Celery workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+
+from letters.services import Entry, signature_record
+from people.matching import jobs
+from people.models import MatchJudgement, MatchRun, Merge, Person
+from people.services import (
+    judgement_decide,
+    merge_undo,
+    person_create,
+    person_merge,
+    person_survivor,
+)
+from tests.factories import make_letter, make_source
+from tests.people.test_services import snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sign(source, name: str, *, title: str = "", affiliation: str = "", person=None) -> Person:
+    """One entry of a source, as its own person: as if each spelling had arrived
+    when a namesake already existed, so only the matcher may join them."""
+    person = person or person_create(name=name, source=source)
+    result = signature_record(
+        letter=source.letter,
+        source=source,
+        entry=Entry(name=name, title=title, affiliation=affiliation),
+        person=person,
+    )
+    return result.signature.person
+
+
+def survivor_of(person: Person) -> Person:
+    return person_survivor(Person.objects.get(pk=person.pk))
+
+
+def one(*people: Person) -> bool:
+    return len({survivor_of(p).pk for p in people}) == 1
+
+
+def ostp_letter():
+    """The letter to the OSTP, listed by its own site, a newspaper and a feed."""
+    letter = make_letter(title="Letter to the OSTP on AI and copyright")
+    return (
+        letter,
+        make_source(letter, name="Letter site", kind="letter_site"),
+        make_source(letter, name="Newspaper", kind="press"),
+        make_source(letter, name="Feed", kind="feed"),
+    )
+
+
+@pytest.fixture
+def signatories(db):
+    _letter, site, press, feed = ostp_letter()
+    people = {
+        "maggie (press)": sign(press, "Maggie Gylenhall", title="Actor"),
+        "maggie (site)": sign(site, "Maggie Gyllenhaal", title="Actor"),
+        "maggie (feed)": sign(feed, "GYLLENHAAL, MAGGIE"),
+        "jake": sign(press, "Jake Gyllenhaal", title="Actor"),
+        "paul (site)": sign(site, "Sir Paul McCartney", title="Musician"),
+        "paul (press)": sign(press, "McCartney, Paul"),
+        "alfonso (press)": sign(press, "Alfonso Cuaron", title="Film director"),
+        "alfonso (site)": sign(site, "Alfonso Cuarón", title="Director"),
+        "lana": sign(site, "Lana Wachowski", title="Director"),
+        "lilly": sign(site, "Lilly Wachowski", title="Director"),
+        "eva": sign(press, "Eva Mendes", title="Actress"),
+        "sam": sign(press, "Sam Mendes", title="Director"),
+        "bob": sign(press, "Bob Smith", affiliation="The Cure"),
+        "robert": sign(site, "Robert Smith", affiliation="The Cure"),
+        "chris (actor)": sign(site, "Chris Evans", title="Actor", affiliation="Marvel Studios"),
+    }
+    people["chris (radio)"] = sign(
+        feed, "Chris Evans", title="Radio host", affiliation="Virgin Radio"
+    )
+    return people
+
+
+def test_a_full_run_merges_the_spellings_of_one_person_and_keeps_the_others_apart(signatories):
+    p = signatories
+    run = jobs.run_now(full=True)
+
+    assert run.status == "succeeded"
+    assert one(p["maggie (press)"], p["maggie (site)"], p["maggie (feed)"])
+    assert one(p["paul (site)"], p["paul (press)"])
+    assert one(p["alfonso (press)"], p["alfonso (site)"])
+    assert one(p["bob"], p["robert"])
+    for first, second in [
+        ("jake", "maggie (site)"),
+        ("lana", "lilly"),
+        ("eva", "sam"),
+        ("chris (actor)", "chris (radio)"),
+    ]:
+        assert not one(p[first], p[second]), (first, second)
+    pending = MatchJudgement.objects.get(decision="pending")
+    assert {pending.person_a_id, pending.person_b_id} == {
+        p["chris (actor)"].pk,
+        p["chris (radio)"].pk,
+    }
+    assert pending.explanation["disagreed"]
+    assert (run.merged, run.queued) == (5, 1)
+    assert run.pairs_scored > 0 and run.people_considered == 16
+    assert run.duration is not None
+
+
+def test_the_survivor_shows_the_name_of_the_most_reliable_source(signatories):
+    jobs.run_now(full=True)
+    maggie = survivor_of(signatories["maggie (press)"])
+    # The newspaper's person came first, but the letter's own site spells it right.
+    assert maggie.pk == signatories["maggie (press)"].pk
+    assert maggie.display_name == "Maggie Gyllenhaal"
+    assert survivor_of(signatories["paul (press)"]).display_name == "Paul McCartney"
+
+
+def test_each_merge_records_why_with_the_explanation(signatories):
+    run = jobs.run_now(full=True)
+    merge = Merge.objects.filter(run=run).select_related("judgement").first()
+    assert merge.automatic
+    assert merge.judgement.decision == "same" and merge.judgement.automatic
+    features = {item["feature"] for item in merge.judgement.explanation["agreed"]}
+    assert {"family name", "given name"} <= features
+
+
+def test_a_different_judgement_survives_a_full_rerun_even_through_a_third_record(db):
+    _letter, site, press, feed = ostp_letter()
+    lilly = sign(site, "Lilly Wachowski", title="Director")
+    lilly_press = sign(press, "Lilly Wachowski")
+    lilly_feed = sign(feed, "WACHOWSKI, LILLY")
+    first, second = sorted([lilly, lilly_press], key=lambda x: x.pk)
+    judgement = MatchJudgement.objects.create(person_a=first, person_b=second)
+    judgement_decide(judgement=judgement, decision="different", reason="Two people.")
+
+    for _ in range(2):
+        run = jobs.run_now(full=True)
+        assert not one(lilly, lilly_press)
+        assert run.blocked_by_judgements >= 1
+    assert one(lilly_feed, lilly) or one(lilly_feed, lilly_press)
+
+
+def test_a_different_judgement_holds_for_everyone_merged_with_either_side(db):
+    _letter, site, press, feed = ostp_letter()
+    lana = sign(site, "Lana Wachowski")
+    lana_again = person_create(name="Lana Wachowski")
+    other = person_create(name="Lana Wachowski")
+    other_again = person_create(name="LANA WACHOWSKI")
+    sign(press, "Lana Wachowski", person=lana_again)
+    sign(feed, "LANA WACHOWSKI", person=other_again)
+    person_merge(survivor=lana, merged=lana_again)
+    person_merge(survivor=other, merged=other_again)
+    judgement = MatchJudgement.objects.create(person_a=lana_again, person_b=other_again)
+    judgement_decide(judgement=judgement, decision="different", reason="Namesakes.")
+
+    jobs.run_now(full=True)
+
+    assert not one(lana, other)
+
+
+def test_undoing_an_automatic_merge_restores_the_database_exactly_and_sticks(signatories):
+    before = snapshot()
+    run = jobs.run_now(full=True)
+    assert snapshot() != before
+
+    for merge in Merge.objects.filter(run=run).order_by("-pk"):
+        merge_undo(merge=merge, reason="Checking undo.")
+
+    assert snapshot() == before
+    rerun = jobs.run_now(full=True)
+    assert rerun.merged == 0
+    assert rerun.blocked_by_judgements >= 5
+
+
+def test_only_one_run_goes_on_at_a_time(db):
+    running = jobs.run_start(mode="full")
+    assert running is not None
+    assert jobs.run_start(mode="incremental", focus=[1]) is None
+    skipped = jobs.run_now(full=True)
+    assert skipped.status == "skipped"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MatchRun.objects.create(mode="full", status="running")
+    jobs.run_fail(running.pk, RuntimeError("stopped"))
+    assert jobs.run_now(full=True).status == "succeeded"
+
+
+def test_an_incremental_run_agrees_with_a_full_run(signatories):
+    jobs.run_now(full=True)
+    _letter, site, press, _feed = ostp_letter()
+    new = [
+        sign(press, "Cate Blanchet", title="Actress"),
+        sign(site, "Blanchett, Cate", title="Actress"),
+        sign(press, "Paul McCartney CBE"),
+        sign(site, "Lilly Wachowski", title="Director"),
+    ]
+    state = snapshot()
+    judgements = set(MatchJudgement.objects.values_list("pk", flat=True))
+
+    incremental = jobs.run_now(full=False, person_ids=[p.pk for p in new])
+    after_incremental = _clusters()
+    _forget(incremental, judgements)
+    assert snapshot() == state
+
+    jobs.run_now(full=True)
+    assert _clusters() == after_incremental
+    assert incremental.merged >= 2
+
+
+def _clusters() -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for person in Person.objects.all():
+        groups.setdefault(person_survivor(person).pk, set()).add(person.pk)
+    return {frozenset(g) for g in groups.values() if len(g) > 1}
+
+
+def _forget(run: MatchRun, judgements_before: set[int]) -> None:
+    """Undo a run's merges and drop every judgement since, as if it never ran."""
+    for merge in Merge.objects.filter(run=run).order_by("-pk"):
+        merge_undo(merge=merge)
+    Merge.objects.filter(run=run).delete()
+    MatchJudgement.objects.exclude(pk__in=judgements_before).delete()
+
+
+def test_the_dedupe_command_runs_and_reports(signatories, capsys):
+    call_command("dedupe", "--full")
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "5 merged" in out and "1 queued" in out
+    call_command("dedupe")
+    assert "No new or changed people" in capsys.readouterr().out
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real worker process on this test database and the test Redis db."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=(
+            f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST']}:"
+            f"{connection.settings_dict['PORT']}/{connection.settings_dict['NAME']}"
+        ),
+        DJANGO_SETTINGS_MODULE="tracker.settings.test",
+        MATCHING_PAIRS_PER_BLOCK="2",
+    )
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tracker",
+            "worker",
+            "--concurrency",
+            "2",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    yield worker
+    worker.terminate()
+    worker.wait(30)
+
+
+def _wait_for(run_id: int, seconds: float = 90) -> MatchRun:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = MatchRun.objects.get(pk=run_id)
+        if run.status != "running":
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"Match run {run_id} did not finish in {seconds} s.")
+
+
+@pytest.mark.slow
+def test_a_run_split_over_blocks_on_celery_workers_gives_the_single_process_result(
+    signatories, celery_worker, monkeypatch
+):
+    state = snapshot()
+    judgements = set(MatchJudgement.objects.values_list("pk", flat=True))
+
+    run = _wait_for(jobs.match_request(full=True).pk)
+    assert run.status == "succeeded", run.error
+    assert run.blocks >= 3 and run.blocks_done == run.blocks
+    on_workers = (_clusters(), _pending())
+    _forget(run, judgements)
+    assert snapshot() == state
+
+    monkeypatch.setattr(jobs, "PAIRS_PER_BLOCK", 10**6)
+    single = jobs.run_now(full=True)
+    assert single.blocks == 1
+    assert (_clusters(), _pending()) == on_workers
+    assert (single.merged, single.queued, single.pairs_scored) == (
+        run.merged,
+        run.queued,
+        run.pairs_scored,
+    )
+
+    # After a sync, the new people are matched on the workers too.
+    _letter, site, press, _feed = ostp_letter()
+    new = [sign(press, "Cate Blanchet", title="Actress"), sign(site, "Cate Blanchett")]
+    jobs.match_after_sync([p.pk for p in new])
+    deadline = time.monotonic() + 90
+    while not MatchRun.objects.filter(mode="incremental", status="succeeded").exists():
+        assert time.monotonic() < deadline, "the incremental run did not finish"
+        time.sleep(0.3)
+    assert one(*new)
+
+
+def _pending() -> set[tuple[int, int, float]]:
+    return set(
+        MatchJudgement.objects.filter(decision="pending").values_list(
+            "person_a_id", "person_b_id", "score"
+        )
+    )

@@ -1,0 +1,35 @@
+"""Filter types shared by the apps' APIs."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+MAX_ID = 2**63 - 1
+
+
+class IdField(forms.IntegerField):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class IdFilter(django_filters.Filter):
+    """A whole, positive id: "1.5" or "-3" is refused rather than rounded."""
+
+    field_class = IdField
+
+
+class FiltersOnListMixin:
+    """Apply the query-string filters to lists only: a detail, an update or an
+    action on one row finds it whatever the filters' defaults (the duplicates
+    list shows pending pairs, but a decided pair still has its address)."""
+
+    def filter_queryset(self, queryset):
+        if getattr(self, "action", None) != "list":
+            return queryset
+        return super().filter_queryset(queryset)
