@@ -259,6 +259,8 @@ def celery_worker(transactional_db):
             "-A",
             "tracker",
             "worker",
+            "--queues",
+            "celery,matching",
             "--concurrency",
             "2",
             "--pool",

@@ -165,6 +165,7 @@ CELERY_BEAT_SCHEDULE["sources-sync-due"] = {
 CELERY_TASK_ROUTES: dict = {}
 CELERY_TASK_ROUTES["letters.tasks.source_sync"] = {"queue": "sync"}
 CELERY_TASK_ROUTES["letters.tasks.sources_sync_due"] = {"queue": "sync"}
+CELERY_TASK_ROUTES["people.tasks.*"] = {"queue": "matching"}
 # The full duplicate finder, nightly; incremental runs follow each sync.
 from celery.schedules import crontab  # noqa: E402
 
