@@ -121,20 +121,6 @@ class LetterSignatureInline(ReadOnlyInline):
         )
 
 
-_LETTER_FIELDS = [
-    "title",
-    "slug",
-    "summary",
-    "text",
-    "language",
-    "published_on",
-    "url",
-    "status",
-    "claimed_count",
-    "organisers_note",
-]
-
-
 @admin.register(Letter)
 class LetterAdmin(ServiceAdmin):
     list_display = ["title", "status", "published_on", "claimed_count", "signature_count"]
@@ -205,13 +191,13 @@ class LetterAdmin(ServiceAdmin):
             organisers=list(form.cleaned_data.get("organisers") or []),
             **{
                 name: form.cleaned_data[name]
-                for name in _LETTER_FIELDS
+                for name in services.LETTER_FIELDS
                 if name in form.cleaned_data
             },
         )
 
     def update(self, request, obj, form):
-        values = changed_values(form, set(_LETTER_FIELDS))
+        values = changed_values(form, services.LETTER_FIELDS)
         if "organisers" in form.changed_data:
             values["organisers"] = list(form.cleaned_data.get("organisers") or [])
         if not values:
@@ -289,16 +275,6 @@ _SOURCE_ADD_FIELDS = [
     "reliability",
     "sync_interval",
 ]
-_SOURCE_EDITABLE = {
-    "name",
-    "url",
-    "format",
-    "options",
-    "reliability",
-    "enabled",
-    "sync_interval",
-    "next_sync_at",
-}
 
 
 @admin.register(Source)
@@ -371,7 +347,7 @@ class SourceAdmin(ServiceAdmin):
         )
 
     def update(self, request, obj, form):
-        values = changed_values(form, _SOURCE_EDITABLE)
+        values = changed_values(form, services.SOURCE_EDITABLE_FIELDS)
         if not values:
             return obj
         return services.source_update(source=obj, **values)

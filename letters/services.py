@@ -33,7 +33,7 @@ from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
 from tracker.errors import DomainError
 
-_LETTER_FIELDS = {
+LETTER_FIELDS = {
     "title",
     "slug",
     "summary",
@@ -94,7 +94,7 @@ def _letter_search_text(letter: Letter) -> str:
 def letter_create(
     *, title: str, slug: str, organisers: list[Organization] | None = None, **fields: Any
 ) -> Letter:
-    unknown = set(fields) - _LETTER_FIELDS
+    unknown = set(fields) - LETTER_FIELDS
     if unknown:
         raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
     if Letter.objects.filter(slug=slug).exists():
@@ -113,7 +113,7 @@ def letter_create(
 def letter_update(
     *, letter: Letter, organisers: list[Organization] | None = None, **fields: Any
 ) -> Letter:
-    unknown = set(fields) - _LETTER_FIELDS
+    unknown = set(fields) - LETTER_FIELDS
     if unknown:
         raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
     if (
@@ -215,7 +215,7 @@ def _validate_source(source: Source) -> None:
     source.url = _check_url(source.url, "url")
 
 
-_SOURCE_EDITABLE = {
+SOURCE_EDITABLE_FIELDS = {
     "name",
     "url",
     "format",
@@ -230,7 +230,7 @@ _SOURCE_EDITABLE = {
 @transaction.atomic
 def source_update(*, source: Source, **fields: Any) -> Source:
     """Change a source's settings; its letter and kind stay as created."""
-    unknown = set(fields) - _SOURCE_EDITABLE
+    unknown = set(fields) - SOURCE_EDITABLE_FIELDS
     if unknown:
         raise DomainError(f"These source fields cannot be changed: {', '.join(sorted(unknown))}.")
     # Work on a fresh row so that a refused change leaves the caller's object as it was.

@@ -387,18 +387,6 @@ def changed_values(form: forms.ModelForm, allowed: set[str] | None = None) -> di
 
 # --- Organizations -------------------------------------------------------------
 
-_ORGANIZATION_FIELDS = [
-    "name",
-    "slug",
-    "kind",
-    "country",
-    "parent",
-    "aliases",
-    "external_ids",
-    "url",
-    "description",
-]
-
 
 class OrganizationForm(ServiceForm):
     def __init__(self, *args, **kwargs):
@@ -425,12 +413,12 @@ class OrganizationAdmin(ServiceAdmin):
     readonly_fields = ["created_at", "updated_at"]
 
     def create(self, request, form):
-        values = {name: form.cleaned_data[name] for name in _ORGANIZATION_FIELDS}
+        values = {name: form.cleaned_data[name] for name in services.ORGANIZATION_FIELDS}
         values["slug"] = values["slug"] or ""
         return services.organization_create(**values)
 
     def update(self, request, obj, form):
-        values = changed_values(form, set(_ORGANIZATION_FIELDS))
+        values = changed_values(form, services.ORGANIZATION_FIELDS)
         if not values:
             return obj
         return services.organization_update(organization=obj, **values)

@@ -23,7 +23,7 @@ from people.models import (
 )
 from tracker.errors import DomainError
 
-_ORGANIZATION_FIELDS = {
+ORGANIZATION_FIELDS = {
     "name",
     "slug",
     "kind",
@@ -138,7 +138,7 @@ def organization_create(
 
 @transaction.atomic
 def organization_update(*, organization: Organization, **fields: Any) -> Organization:
-    unknown = set(fields) - _ORGANIZATION_FIELDS
+    unknown = set(fields) - ORGANIZATION_FIELDS
     if unknown:
         raise DomainError(f"Unknown organization fields: {', '.join(sorted(unknown))}.")
     if "name" in fields:

@@ -25,8 +25,6 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
-THROWAWAY_PG_PORT = 55432
-THROWAWAY_REDIS_PORT = 56379
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -48,93 +46,130 @@ def find_binary(name: str) -> str | None:
     return candidates[0] if candidates else None
 
 
-def wait_for_port(port: int, seconds: float = 30) -> bool:
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), 1):
-                return True
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return
         except OSError:
-            time.sleep(0.2)
-    return False
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {seconds} s")
+
+
+class ThrowawayPostgres:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.data = Path(tempfile.mkdtemp(prefix="tracker-test-pg-"))
+        self.run_as: list[str] = []
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            shutil.chown(self.data, "postgres", "postgres")
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+        self.pg_ctl = find_binary("pg_ctl")
+        initdb = find_binary("initdb")
+        if not (self.pg_ctl and initdb):
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+        subprocess.run(
+            [*self.run_as, initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        subprocess.run(
+            [
+                *self.run_as,
+                self.pg_ctl,
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.data / "log"),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.data} -h 127.0.0.1",
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.run_as, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+class ThrowawayRedis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.binary = find_binary("redis-server")
+        if not self.binary:
+            raise RuntimeError("redis-server is not installed")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
 
 
 def start_postgres(cleanups: list) -> str:
-    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
-    if not (initdb and pg_ctl):
+    try:
+        server = ThrowawayPostgres()
+    except RuntimeError:
         sys.exit(
             "PostgreSQL is not reachable at DATABASE_URL (default 127.0.0.1:5432) and its "
             "server binaries are not installed. Install PostgreSQL (Debian: apt-get install "
             "postgresql) or set DATABASE_URL to a server you can use."
         )
-    data = Path(tempfile.mkdtemp(prefix="tracker-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(data, "postgres", "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    log = data / "server.log"
-    subprocess.run(
-        [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    subprocess.run(
-        [
-            *run_as,
-            pg_ctl,
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            f"-p {THROWAWAY_PG_PORT} -k {data} -h 127.0.0.1",
-            "start",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    cleanups.append(
-        lambda: (
-            subprocess.run(
-                [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
-                stdout=subprocess.DEVNULL,
-                check=False,
-            ),
-            shutil.rmtree(data, ignore_errors=True),
-        )
-    )
-    print(f"Started a throwaway PostgreSQL on 127.0.0.1:{THROWAWAY_PG_PORT}", file=sys.stderr)
-    return f"postgres://postgres@127.0.0.1:{THROWAWAY_PG_PORT}/postgres"
+    server.start()
+    cleanups.append(server.remove)
+    print(f"Started a throwaway PostgreSQL on 127.0.0.1:{server.port}", file=sys.stderr)
+    return server.url
 
 
 def start_redis(cleanups: list) -> str:
-    redis_server = find_binary("redis-server")
-    if not redis_server:
+    try:
+        server = ThrowawayRedis()
+    except RuntimeError:
         sys.exit(
             "Redis is not reachable at REDIS_URL (default 127.0.0.1:6379) and redis-server is "
             "not installed. Install Redis (Debian: apt-get install redis-server) or set "
             "REDIS_URL to a server you can use."
         )
-    process = subprocess.Popen(
-        [
-            redis_server,
-            "--port",
-            str(THROWAWAY_REDIS_PORT),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    cleanups.append(lambda: (process.terminate(), process.wait(10)))
-    if not wait_for_port(THROWAWAY_REDIS_PORT):
-        sys.exit("The throwaway Redis did not start.")
-    print(f"Started a throwaway Redis on 127.0.0.1:{THROWAWAY_REDIS_PORT}", file=sys.stderr)
-    return f"redis://127.0.0.1:{THROWAWAY_REDIS_PORT}/15"
+    server.start()
+    cleanups.append(server.stop)
+    print(f"Started a throwaway Redis on 127.0.0.1:{server.port}", file=sys.stderr)
+    return server.url.removesuffix("/0") + "/15"
 
 
 def main(argv: list[str]) -> int:
