@@ -7,6 +7,7 @@ read-only registrations for records nobody edits by hand.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,17 +15,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets, get_fields_from_path
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import models
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from letters.models import Signature
-from people import services
+from people import selectors, services
+from people.matching import jobs
 from people.matching.normalize import fold
 from people.models import (
     Affiliation,
@@ -516,6 +522,7 @@ class PersonAdmin(ServiceAdmin):
             {
                 "fields": [
                     "signatures_link",
+                    "duplicates_link",
                     "merged_into_link",
                     "merged_at",
                     "name_key",
@@ -527,6 +534,7 @@ class PersonAdmin(ServiceAdmin):
     ]
     readonly_fields = [
         "signatures_link",
+        "duplicates_link",
         "merged_into_link",
         "merged_at",
         "name_key",
@@ -572,6 +580,20 @@ class PersonAdmin(ServiceAdmin):
             return "-"
         count = person.signatures.filter(merged_into__isnull=True).count()
         return changelist_link(Signature, f"{count} signature(s)", person__id__exact=person.pk)
+
+    @admin.display(description="suspected duplicates")
+    def duplicates_link(self, person):
+        if person.pk is None:
+            return "-"
+        count = MatchJudgement.objects.filter(
+            Q(person_a=person) | Q(person_b=person), decision=MatchJudgement.Decision.PENDING
+        ).count()
+        if not count:
+            return "None pending"
+        url = reverse("admin:people_matchjudgement_review")
+        return format_html(
+            '<a href="{}?{}">{} pair(s) to review</a>', url, urlencode({"person": person.pk}), count
+        )
 
     def create(self, request, form):
         data = form.cleaned_data
@@ -660,6 +682,13 @@ class AffiliationAdmin(ServiceAdmin):
 
 @admin.register(MatchRun)
 class MatchRunAdmin(ReadOnlyAdmin):
+    """Runs are viewed only; the list has buttons to request one.
+
+    Requesting a run needs ``people.add_matchrun`` (it records a run), the same
+    permission the API asks for ``POST /api/match-runs/``.
+    """
+
+    change_list_template = "admin/people/matchrun/change_list.html"
     list_display = [
         "id",
         "mode",
@@ -671,12 +700,15 @@ class MatchRunAdmin(ReadOnlyAdmin):
         "merged",
         "queued",
         "blocked_by_judgements",
+        "requested_by",
     ]
     list_filter = ["mode", "status"]
+    list_select_related = ["requested_by"]
     date_hierarchy = "started_at"
     fields = [
         "mode",
         "status",
+        "requested_by",
         "started_at",
         "finished_at",
         "duration",
@@ -697,6 +729,62 @@ class MatchRunAdmin(ReadOnlyAdmin):
     @admin.display(description="judgements")
     def judgements_link(self, run):
         return changelist_link(MatchJudgement, "Judgements of this run", run__id__exact=run.pk)
+
+    def get_urls(self):
+        return [
+            path(
+                "request/",
+                self.admin_site.admin_view(self.request_view),
+                name="people_matchrun_request",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_request_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("people.add_matchrun")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_request_run": self.has_request_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def request_view(self, request: HttpRequest) -> HttpResponse:
+        """Run the duplicate finder: on everyone, or on the people changed since
+        the last run."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_request_permission(request):
+            raise PermissionDenied
+        changelist = reverse("admin:people_matchrun_changelist")
+        mode = request.POST.get("mode")
+        if mode not in MatchRun.Mode.values:
+            self.message_user(request, "Choose a full or an incremental run.", messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        full = mode == MatchRun.Mode.FULL
+        people = () if full else jobs.people_since_last_run()
+        run = jobs.match_request(full=full, by=request.user, person_ids=people)
+        if run.status == MatchRun.Status.SKIPPED:
+            going = MatchRun.objects.filter(status=MatchRun.Status.RUNNING).first()
+            self.message_user(
+                request,
+                f"Not started: {f'run {going.pk}' if going else 'another run'} is still "
+                f"going on. The request is kept as skipped run {run.pk}.",
+                messages.WARNING,
+            )
+        elif full:
+            self.message_user(
+                request, f"Queued full run {run.pk} of the duplicate finder.", messages.SUCCESS
+            )
+        else:
+            self.message_user(
+                request,
+                f"Queued incremental run {run.pk} on {len(run.focus)} person(s) added or "
+                "changed since the last run.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(changelist)
 
 
 _DECISIONS = [
@@ -726,9 +814,106 @@ class JudgementForm(ServiceForm):
             self.initial["decision"] = ""
 
 
+# --- Reading a pair: the two records side by side, and why they were paired ------------
+
+# How each level of a feature reads (people/matching/scoring.py ``explain``).
+_FINDINGS = {
+    ("family name", "exact"): "the same",
+    ("family name", "part"): "one is part of the other",
+    ("family name", "typo"): "a typo apart",
+    ("family name", "phonetic"): "sound alike",
+    ("family name", "close"): "close, not the same",
+    ("family name", "different"): "different",
+    ("given name", "exact"): "the same",
+    ("given name", "nickname"): "a nickname of the other",
+    ("given name", "initial"): "an initial that fits",
+    ("given name", "typo"): "a typo apart",
+    ("given name", "close"): "close, not the same",
+    ("given name", "different"): "different",
+    ("middle name", "agree"): "initials agree",
+    ("middle name", "conflict"): "initials differ",
+    ("organisation", "agree"): "an organisation in common",
+    ("organisation", "similar"): "organisations with similar names",
+    ("organisation", "disagree"): "different organisations",
+    ("field", "agree"): "titles or roles in one field",
+    ("field", "disagree"): "titles or roles in different fields",
+    ("name order", "swapped"): "given and family names written the other way round",
+    ("letters", "signed together"): "a letter in common, listed by different sources",
+    ("sources", "both on one source's list"): "both on one source's list of one letter",
+}
+
+
+def explanation_table(explanation: Any) -> dict:
+    """The stored explanation as rows an editor reads: each feature, what was
+    found, its weight in bits, whether it counts for or against; and the total."""
+    explanation = explanation if isinstance(explanation, dict) else {}
+    rows = []
+    for key, agreed in (("agreed", True), ("disagreed", False)):
+        for item in explanation.get(key) or []:
+            if isinstance(item, dict):
+                feature = str(item.get("feature", ""))
+                level = str(item.get("level", ""))
+                weight = item.get("weight")
+            else:  # older explanations were plain phrases
+                feature, level, weight = str(item), "", None
+            rows.append(
+                {
+                    "feature": feature,
+                    "finding": _FINDINGS.get((feature, level), level),
+                    "weight": weight if isinstance(weight, int | float) else None,
+                    "agreed": agreed,
+                }
+            )
+    thresholds = explanation.get("thresholds")
+    return {
+        "rows": rows,
+        "bits": explanation.get("bits"),
+        "probability": explanation.get("probability"),
+        "thresholds": thresholds if isinstance(thresholds, dict) else {},
+    }
+
+
+def person_side(person: Person) -> dict:
+    """One record of a pair as the review shows it; ``person`` comes through
+    ``selectors.people_for_review``."""
+    return {
+        "person": person,
+        "names": selectors.person_names_by_spelling(person),
+        "affiliations": list(person.affiliations.all()),
+        "signatures": person.signatures_shown,
+    }
+
+
+def pair_context(judgement: MatchJudgement) -> dict:
+    return {
+        "judgement": judgement,
+        "sides": [person_side(judgement.person_a), person_side(judgement.person_b)],
+        "explanation": explanation_table(judgement.explanation),
+    }
+
+
+class ReviewDecisionForm(forms.Form):
+    judgement = forms.IntegerField(min_value=1)
+    decision = forms.ChoiceField(
+        choices=[
+            (MatchJudgement.Decision.SAME, MatchJudgement.Decision.SAME.label),
+            (MatchJudgement.Decision.DIFFERENT, MatchJudgement.Decision.DIFFERENT.label),
+            (MatchJudgement.Decision.UNSURE, MatchJudgement.Decision.UNSURE.label),
+        ]
+    )
+    reason = forms.CharField(required=False, max_length=5000)
+    following = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1)
+    person = forms.IntegerField(required=False, min_value=1)
+
+
+REVIEW_PAGE_SIZE = 10
+
+
 @admin.register(MatchJudgement)
 class MatchJudgementAdmin(ServiceAdmin):
     form = JudgementForm
+    change_list_template = "admin/people/matchjudgement/change_list.html"
     list_display = [
         "__str__",
         "person_a_link",
@@ -743,21 +928,30 @@ class MatchJudgementAdmin(ServiceAdmin):
     list_select_related = ["person_a", "person_b", "decided_by"]
     search_fields = ["person_a__search_text__contains", "person_b__search_text__contains"]
     date_hierarchy = "created_at"
-    fields = [
-        "person_a_link",
-        "person_b_link",
-        "score",
-        "explanation_pretty",
-        "decision",
-        "reason",
-        "automatic",
-        "decided_by",
-        "decided_at",
-        "run",
-        "created_at",
-        "updated_at",
+    fieldsets = [
+        (None, {"fields": ["comparison"]}),
+        ("Decision", {"fields": ["decision", "reason"]}),
+        (
+            "Record",
+            {
+                "fields": [
+                    "person_a_link",
+                    "person_b_link",
+                    "score",
+                    "automatic",
+                    "decided_by",
+                    "decided_at",
+                    "run",
+                    "created_at",
+                    "updated_at",
+                    "explanation_pretty",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
     ]
     readonly_fields = [
+        "comparison",
         "person_a_link",
         "person_b_link",
         "score",
@@ -778,9 +972,16 @@ class MatchJudgementAdmin(ServiceAdmin):
     def person_b_link(self, judgement):
         return admin_link(judgement.person_b)
 
-    @admin.display(description="explanation")
+    @admin.display(description="explanation as stored")
     def explanation_pretty(self, judgement):
         return pretty_json(judgement.explanation)
+
+    @admin.display(description="the two records")
+    def comparison(self, judgement):
+        if judgement.pk is None:
+            return "-"
+        selectors.people_for_review([judgement.person_a, judgement.person_b])
+        return render_to_string("admin/people/matchjudgement/pair.html", pair_context(judgement))
 
     def has_add_permission(self, request):
         return False
@@ -794,6 +995,111 @@ class MatchJudgementAdmin(ServiceAdmin):
             reason=form.cleaned_data["reason"],
             by=request.user,
         )
+
+    # --- The review queue ------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "review/",
+                self.admin_site.admin_view(self.review_view),
+                name="people_matchjudgement_review",
+            ),
+            *super().get_urls(),
+        ]
+
+    def review_view(self, request: HttpRequest) -> HttpResponse:
+        """Pending pairs, best score and most signatures first, each with both
+        records side by side and the three decisions."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            return self._review_decide(request)
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET", "POST"])
+        person_id = _positive_int(request.GET.get("person"))
+        paginator = Paginator(selectors.review_queue(person_id=person_id), REVIEW_PAGE_SIZE)
+        page = paginator.get_page(request.GET.get("page"))
+        pairs = list(page.object_list)
+        selectors.people_for_review(
+            [person for pair in pairs for person in (pair.person_a, pair.person_b)]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Review suspected duplicates",
+            "opts": self.opts,
+            "page": page,
+            "paginator": paginator,
+            "person_id": person_id,
+            "pairs": [
+                # "following": where the page goes back to once this pair is decided.
+                {**pair_context(pair), "following": following.pk if following else None}
+                for pair, following in itertools.zip_longest(pairs, pairs[1:])
+            ],
+        }
+        return TemplateResponse(request, "admin/people/matchjudgement/review.html", context)
+
+    def _review_decide(self, request: HttpRequest) -> HttpResponse:
+        form = ReviewDecisionForm(request.POST)
+        if not form.is_valid():
+            for field, errors in form.errors.items():
+                for error in errors:
+                    self.message_user(request, f"{field}: {error}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:people_matchjudgement_review"))
+        data = form.cleaned_data
+        judgement = (
+            MatchJudgement.objects.select_related("person_a", "person_b", "decided_by")
+            .filter(pk=data["judgement"])
+            .first()
+        )
+        if judgement is None:
+            self.message_user(request, f"There is no pair #{data['judgement']}.", messages.ERROR)
+        elif judgement.decision != MatchJudgement.Decision.PENDING:
+            self.message_user(
+                request,
+                f"{judgement.person_a} / {judgement.person_b} was decided meanwhile "
+                f"({judgement.get_decision_display()}"
+                + (f", by {judgement.decided_by}" if judgement.decided_by else "")
+                + "); change it on its own page if needed.",
+                messages.WARNING,
+            )
+        else:
+            try:
+                services.judgement_decide(
+                    judgement=judgement,
+                    decision=data["decision"],
+                    reason=data["reason"],
+                    by=request.user,
+                )
+            except DomainError as error:
+                self.message_user(
+                    request,
+                    f"{judgement.person_a} / {judgement.person_b} not decided: {error.message}",
+                    messages.ERROR,
+                )
+                data["following"] = judgement.pk
+            else:
+                done = {
+                    MatchJudgement.Decision.SAME: "are one person now: merged",
+                    MatchJudgement.Decision.DIFFERENT: "are kept apart for good",
+                    MatchJudgement.Decision.UNSURE: "are marked unsure",
+                }[data["decision"]]
+                self.message_user(
+                    request,
+                    f"{judgement.person_a} and {judgement.person_b} {done}.",
+                    messages.SUCCESS,
+                )
+        query = {key: data[key] for key in ("page", "person") if data.get(key)}
+        url = reverse("admin:people_matchjudgement_review")
+        if query:
+            url += "?" + urlencode(query)
+        if data.get("following"):
+            url += f"#pair-{data['following']}"
+        return HttpResponseRedirect(url)
+
+
+def _positive_int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and 0 < int(value) < 2**63 else None
 
 
 @admin.register(Merge)

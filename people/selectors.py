@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 
 from people.matching.normalize import fold
-from people.models import Affiliation, MatchJudgement, Organization, Person, PersonName
+from people.models import (
+    Affiliation,
+    MatchJudgement,
+    MatchRun,
+    Organization,
+    Person,
+    PersonName,
+)
 
 MAX_SEARCH_LENGTH = 200
 # Shorter queries have no trigram to look up: they are matched as substrings.
@@ -183,8 +203,77 @@ def organization_affiliated(organization: Organization) -> tuple[list[Affiliatio
 # --- Duplicates ---------------------------------------------------------------
 
 
+def _signature_count(person_field: str) -> Coalesce:
+    """How many letters the judgement's person signed (signatures kept after
+    merges), as a correlated subquery that uses the signature's person index."""
+    from letters.models import Signature
+
+    rows = (
+        Signature.objects.filter(person=OuterRef(person_field), merged_into__isnull=True)
+        .order_by()
+        .values("person")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
+
+
 def judgement_list(*, decision: str | None = MatchJudgement.Decision.PENDING) -> QuerySet:
-    judgements = MatchJudgement.objects.select_related("person_a", "person_b", "decided_by")
+    """Judgements, best score first and, among equal scores, the pairs that carry
+    the most signatures together (``impact``): deciding those first fixes the most
+    lists."""
+    judgements = MatchJudgement.objects.select_related(
+        "person_a", "person_b", "decided_by"
+    ).annotate(impact=_signature_count("person_a") + _signature_count("person_b"))
     if decision:
         judgements = judgements.filter(decision=decision)
-    return judgements.order_by("-score", "id")
+    return judgements.order_by("-score", "-impact", "id")
+
+
+def review_queue(*, person_id: int | None = None) -> QuerySet:
+    """Pending pairs in the order an editor should decide them, optionally only
+    those involving one person."""
+    judgements = judgement_list(decision=MatchJudgement.Decision.PENDING)
+    if person_id is not None:
+        judgements = judgements.filter(Q(person_a_id=person_id) | Q(person_b_id=person_id))
+    return judgements
+
+
+def people_for_review(people: Iterable[Person]) -> None:
+    """Load what an editor compares, for any number of people in four queries:
+    every name with the source that gave it, affiliations with their organization
+    and source, and the letters signed (``signatures_shown``) with the source of
+    each sighting."""
+    from letters.models import Sighting, Signature
+
+    signatures = (
+        Signature.objects.filter(merged_into__isnull=True)
+        .select_related("letter")
+        .prefetch_related(
+            Prefetch(
+                "sightings",
+                queryset=Sighting.objects.select_related("source").order_by(
+                    "source__name", "first_seen_at", "id"
+                ),
+            )
+        )
+        .order_by("letter__title", "id")
+    )
+    prefetch_related_objects(
+        list(people),
+        Prefetch(
+            "names",
+            queryset=PersonName.objects.select_related("source__letter").order_by(
+                "name", "first_seen_at", "id"
+            ),
+        ),
+        Prefetch(
+            "affiliations",
+            queryset=Affiliation.objects.select_related("organization", "source__letter"),
+        ),
+        Prefetch("signatures", queryset=signatures, to_attr="signatures_shown"),
+    )
+
+
+def match_run_list() -> QuerySet:
+    return MatchRun.objects.select_related("requested_by")

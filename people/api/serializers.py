@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from letters.models import LetterTarget, Signature
-from people.models import Affiliation, MatchJudgement, Organization, Person
+from people.models import Affiliation, MatchJudgement, MatchRun, Organization, Person
 from people.selectors import person_names_by_spelling
 from tracker.fields import check_storable_json
 
@@ -188,6 +188,11 @@ class JudgementSerializer(serializers.ModelSerializer):
     person_a = PersonRefSerializer()
     person_b = PersonRefSerializer()
     decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    impact = serializers.IntegerField(
+        read_only=True,
+        help_text="Signatures the two people carry together: how many letters' lists "
+        "a decision corrects. Among equal scores, the list shows the largest first.",
+    )
 
     class Meta:
         model = MatchJudgement
@@ -196,6 +201,7 @@ class JudgementSerializer(serializers.ModelSerializer):
             "person_a",
             "person_b",
             "score",
+            "impact",
             "explanation",
             "decision",
             "automatic",
@@ -217,3 +223,64 @@ class DecisionSerializer(serializers.Serializer):
         '"unsure" leaves a note.',
     )
     reason = serializers.CharField(max_length=5000)
+
+
+# --- Runs of the duplicate finder ---------------------------------------------
+
+
+class MatchRunSerializer(serializers.ModelSerializer):
+    requested_by = serializers.CharField(
+        source="requested_by.username",
+        allow_null=True,
+        default=None,
+        help_text="Who asked for the run; null for scheduled runs and runs after a sync.",
+    )
+    duration = serializers.SerializerMethodField(help_text="Seconds, once the run has finished.")
+    api_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MatchRun
+        fields = [
+            "id",
+            "mode",
+            "status",
+            "requested_by",
+            "started_at",
+            "finished_at",
+            "duration",
+            "people_considered",
+            "candidates",
+            "blocks",
+            "blocks_done",
+            "pairs_scored",
+            "merged",
+            "queued",
+            "blocked_by_judgements",
+            "error",
+            "api_url",
+        ]
+        extra_kwargs = {
+            "people_considered": {"help_text": "People the run looked at."},
+            "pairs_scored": {"help_text": "Pairs of people compared."},
+            "merged": {"help_text": "Pairs merged automatically."},
+            "queued": {"help_text": "Pairs queued for review (/api/duplicates/)."},
+            "blocked_by_judgements": {
+                "help_text": 'Pairs an editor\'s "different" judgement kept apart.'
+            },
+            "error": {"help_text": "Why the run failed or was skipped."},
+        }
+
+    def get_duration(self, run: MatchRun) -> float | None:
+        return run.duration.total_seconds() if run.duration is not None else None
+
+    def get_api_url(self, run: MatchRun) -> str:
+        return self.context["request"].build_absolute_uri(
+            reverse("match-run-detail", args=[run.pk])
+        )
+
+
+class MatchRunRequestSerializer(serializers.Serializer):
+    full = serializers.BooleanField(
+        help_text="true compares everyone with everyone; false compares the people added "
+        "or changed since the last successful run with everyone."
+    )

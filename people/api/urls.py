@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from rest_framework.routers import BaseRouter
 
-from people.api.views import DuplicateViewSet, OrganizationViewSet, PersonViewSet
+from people.api.views import (
+    DuplicateViewSet,
+    MatchRunViewSet,
+    OrganizationViewSet,
+    PersonViewSet,
+)
 
 
 def register(router: BaseRouter) -> None:
     router.register("people", PersonViewSet, basename="person")
     router.register("organizations", OrganizationViewSet, basename="organization")
     router.register("duplicates", DuplicateViewSet, basename="duplicate")
+    router.register("match-runs", MatchRunViewSet, basename="match-run")

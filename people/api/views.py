@@ -20,10 +20,11 @@ from rest_framework.response import Response
 from people import selectors, services
 from people.api import serializers as s
 from people.api.filters import JudgementFilter, OrganizationFilter, PersonFilter
-from people.models import MatchJudgement, Organization, Person
+from people.matching import jobs
+from people.models import MatchJudgement, MatchRun, Organization, Person
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
-from tracker.pagination import UncountedPagePagination
+from tracker.pagination import KeysetPagination, UncountedPagePagination
 from tracker.permissions import StaffReadModelWrite
 
 _ID = r"[0-9]{1,19}"
@@ -170,8 +171,9 @@ class OrganizationViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="Suspected duplicates",
-        description="Pairs of people that may be one, awaiting review, best score first, "
-        "with the features that agreed and disagreed. Staff only.",
+        description="Pairs of people that may be one, awaiting review, best score first "
+        "and, among equal scores, the pairs carrying the most signatures (`impact`), with "
+        "the features that agreed and disagreed. Staff only.",
     ),
     retrieve=extend_schema(summary="A suspected duplicate pair"),
 )
@@ -184,6 +186,9 @@ class DuplicateViewSet(
     permission_classes = [StaffReadModelWrite]
     action_permissions = {"decide": "people.change_matchjudgement"}
     lookup_value_regex = _ID
+
+    def get_queryset(self) -> QuerySet[MatchJudgement]:
+        return selectors.judgement_list(decision=None)
 
     @extend_schema(
         summary="Decide a pair",
@@ -212,3 +217,79 @@ class DuplicateViewSet(
         )
         judgement = self.get_queryset().get(pk=judgement.pk)
         return Response(s.JudgementSerializer(judgement).data)
+
+
+class MatchRunPagination(KeysetPagination):
+    ordering = ("-id",)
+    page_size = 50
+    max_page_size = 500
+
+
+_RUN_EXAMPLE = {
+    "id": 42,
+    "mode": "full",
+    "status": "succeeded",
+    "requested_by": "editor",
+    "started_at": "2025-03-18T02:00:00Z",
+    "finished_at": "2025-03-18T02:03:10Z",
+    "duration": 190.2,
+    "people_considered": 30512,
+    "candidates": 120448,
+    "blocks": 3,
+    "blocks_done": 3,
+    "pairs_scored": 120448,
+    "merged": 211,
+    "queued": 37,
+    "blocked_by_judgements": 4,
+    "error": "",
+    "api_url": "https://tracker.example.org/api/match-runs/42/",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Runs of the duplicate finder",
+        description="Newest first, with what each run did and how long it took. Staff only.",
+        examples=[OpenApiExample("A full run", value=_RUN_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(summary="A run of the duplicate finder"),
+)
+class MatchRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = MatchRun.objects.select_related("requested_by")
+    serializer_class = s.MatchRunSerializer
+    pagination_class = MatchRunPagination
+    permission_classes = [StaffReadModelWrite]
+    lookup_value_regex = _ID
+
+    def get_queryset(self) -> QuerySet[MatchRun]:
+        return selectors.match_run_list()
+
+    @extend_schema(
+        summary="Run the duplicate finder",
+        description="Queues a run on the workers and answers 202 with it; its `api_url` "
+        "shows the counts once it has finished. One run goes at a time: while one is going "
+        "on, the request is recorded and answered as a run with status `skipped`. Needs the "
+        "permission to add match runs.",
+        request=s.MatchRunRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={202: s.MatchRunSerializer},
+        examples=[
+            OpenApiExample("On everyone", value={"full": True}, request_only=True),
+            OpenApiExample(
+                "On the people changed since the last run", value={"full": False}, request_only=True
+            ),
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        def queue() -> Response:
+            serializer = s.MatchRunRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            full = serializer.validated_data["full"]
+            people = () if full else jobs.people_since_last_run()
+            run = jobs.match_request(full=full, by=request.user, person_ids=people)
+            run = self.get_queryset().get(pk=run.pk)
+            data = s.MatchRunSerializer(run, context={"request": request}).data
+            headers = {"Location": data["api_url"]}
+            return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+        return idempotent(request, queue)

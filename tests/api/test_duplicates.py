@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from letters.services import signature_record_manual
 from people.models import MatchJudgement, Merge, Person
-from tests.factories import make_person
+from tests.factories import make_letter, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,19 @@ def test_it_lists_pending_pairs_best_score_first_with_the_explanation(staff_clie
         "disagreed": [],
     }
     assert body["results"][0]["person_a"]["name"] == "Maggie Gyllenhaal"
+
+
+def test_among_equal_scores_the_pairs_carrying_the_most_signatures_come_first(staff_client):
+    quiet = _pair("Ava DuVernay", "Ava Duvernay", 0.8)
+    busy = _pair("Cate Blanchett", "Blanchett, Cate", 0.8)
+    for person in [busy.person_a, busy.person_a, busy.person_b, quiet.person_a]:
+        signature_record_manual(letter=make_letter(), person=person, by=None)
+    best = _pair("Maggie Gyllenhaal", "Maggie Gylenhall", 0.9)
+
+    body = staff_client.get("/api/duplicates/").json()
+
+    assert [item["id"] for item in body["results"]] == [best.pk, busy.pk, quiet.pk]
+    assert [item["impact"] for item in body["results"]] == [0, 3, 1]
 
 
 def test_it_lists_decided_pairs_when_asked(staff_client):
