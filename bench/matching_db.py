@@ -7,8 +7,9 @@ Loads a generated set as a sync would leave it (letters, one source per list,
 a person per distinct written name as ``person_resolve`` makes them, their
 names, signatures and sightings), then times a full run in one process
 (``dedupe --full``): loading, blocking, scoring every block, clustering, and
-every merge through ``person_merge`` with its history. Then times an
-incremental run for 1% new entries. The database is emptied first.
+every merge with its history (all of a run's merges at once, through
+``person_merge_many``). Then times an incremental run for 1% new entries. The
+database is emptied first.
 """
 
 from __future__ import annotations

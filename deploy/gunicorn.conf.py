@@ -13,6 +13,8 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
 errorlog = "-"
+# Hides credentials in query strings, referers and auth headers (tracker/redact.py).
+logger_class = "tracker.redact.GunicornLogger"
 # One JSON object per request, with the request id the application set.
 access_log_format = (
     '{"time": "%(t)s", "logger": "access", "remote": "%(h)s", "method": "%(m)s", '

@@ -8,13 +8,14 @@ source it fetched. ``signature_record`` is the one path all of them take.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -170,14 +171,19 @@ def source_internal_for(*, letter: Letter, kind: str) -> Source:
     name, format_ = _INTERNAL_SOURCES[kind]
     source = Source.objects.filter(letter=letter, kind=kind).first()
     if source is None:
-        source = Source.objects.create(
-            letter=letter,
-            kind=kind,
-            name=name,
-            format=format_,
-            enabled=False,
-            reliability=Source.DEFAULT_RELIABILITY[kind],
-        )
+        try:
+            with transaction.atomic():
+                source = Source.objects.create(
+                    letter=letter,
+                    kind=kind,
+                    name=name,
+                    format=format_,
+                    enabled=False,
+                    reliability=Source.DEFAULT_RELIABILITY[kind],
+                )
+        except IntegrityError:
+            # The first two entries of a letter arrived together; the other made it.
+            source = Source.objects.get(letter=letter, kind=kind)
     return source
 
 
@@ -213,6 +219,10 @@ def _validate_source(source: Source) -> None:
     if not isinstance(source.options, dict):
         raise DomainError("Options are an object.", field="options")
     source.url = _check_url(source.url, "url")
+    if source.url:
+        from letters.sync.fetch import source_url_validate
+
+        source_url_validate(url=source.url)  # a private address is refused here, not at sync
 
 
 SOURCE_EDITABLE_FIELDS = {
@@ -346,6 +356,81 @@ def _status_change_create(
     )
 
 
+# Advisory lock classes (the first key of pg_advisory_xact_lock(int, int)).
+NAME_LOCK_CLASS = 7_460_302
+PEOPLE_LOCK_CLASS = 7_460_303
+
+
+def people_lock(*, exclusive: bool) -> None:
+    """Merges and undos (exclusive) against syncs resolving names to people
+    (shared, so syncs do not wait for each other): a sync then never attaches an
+    entry to a person merged while it ran. Taken before any letter's lock."""
+    from letters.sync.bulk import is_postgres
+
+    if is_postgres():
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, 0)", [PEOPLE_LOCK_CLASS])
+
+
+def _lock_letter(letter: Letter) -> None:
+    """Record one entry of a letter at a time, as syncs of its sources do: two
+    writers of one entry or one person would otherwise both find nothing and
+    both create it."""
+    from letters.sync.bulk import is_postgres
+    from letters.sync.ingest import LETTER_LOCK_CLASS
+
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LETTER_LOCK_CLASS, letter.pk])
+
+
+def letters_lock_for_people(person_ids: Iterable[int]) -> None:
+    """Take the advisory locks of every letter these people signed, in id order,
+    as syncs and entries take their letter's: a merge or its undo then waits for
+    them and they for it, so that neither writes from rows the other moved
+    meanwhile (a sighting left on a folded signature, a name given twice)."""
+    from letters.sync.bulk import is_postgres
+    from letters.sync.ingest import LETTER_LOCK_CLASS
+
+    if not is_postgres():
+        return
+    # One statement however many letters, so that a merge's query count stays flat.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, letter_id::integer)) FROM ("
+            " SELECT DISTINCT letter_id FROM letters_signature"
+            " WHERE person_id = ANY(%s) ORDER BY letter_id) AS signed",
+            [LETTER_LOCK_CLASS, sorted(set(person_ids))],
+        )
+
+
+def _lock_name(name: str) -> None:
+    """Resolve one written name at a time across letters, so that two writers of
+    a new name on two letters create one person, not two."""
+    from letters.sync.bulk import is_postgres
+
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [NAME_LOCK_CLASS, parse_name(name).key],
+            )
+
+
+def _lock_person(person: Person) -> Person:
+    """The person's row, locked against a merge for the rest of the transaction.
+    A merge of theirs in flight is waited for and followed to its survivor, so
+    that no signature is made for a record merged a moment before."""
+    while True:
+        locked = (
+            Person.objects.select_for_update(no_key=True, of=("self",)).order_by().get(pk=person.pk)
+        )
+        if locked.merged_into_id is None:
+            return locked
+        person = person_survivor(locked)
+
+
 @dataclass
 class RecordResult:
     signature: Signature
@@ -394,16 +479,22 @@ def signature_record(
         )
     )
 
+    _lock_letter(letter)
+    # Only the sighting row: a join or an ordering through the letter would lock the
+    # letter's row too, in an order that deadlocks against other writers.
     sighting = (
-        Sighting.objects.select_for_update()
+        Sighting.objects.select_for_update(of=("self",))
         .select_related("signature")
         .filter(source=source, key=key)
+        .order_by()
         .first()
     )
     created = changed = signature_created = False
     if sighting is None:
         if person is None:
+            _lock_name(values["name"])
             person = person_resolve(name=values["name"], source=source)
+        person = _lock_person(person)
         signature, signature_created = _signature_get_or_create(
             letter=letter, person=person, values=values, source=source, by=by, at=at
         )
@@ -479,7 +570,12 @@ def _signature_get_or_create(
     by: Any,
     at: datetime,
 ) -> tuple[Signature, bool]:
-    signature = Signature.objects.select_for_update().filter(letter=letter, person=person).first()
+    signature = (
+        Signature.objects.select_for_update(of=("self",))
+        .filter(letter=letter, person=person)
+        .order_by()
+        .first()
+    )
     if signature is not None:
         if signature.merged_into_id:
             signature = signature.merged_into

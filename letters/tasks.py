@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from letters import sync
 from letters.sync.errors import SourceBusy, TransientSyncError
 
 # Where settings.CELERY_TASK_ROUTES sends these tasks.
 SYNC_QUEUE = "sync"
+# A database that went away usually comes back within seconds (a restart).
+DATABASE_RETRY_SECONDS = 5
 
 
 @shared_task(
@@ -23,9 +26,14 @@ SYNC_QUEUE = "sync"
 )
 def source_sync(self, source_id: int, run_id: int) -> str:
     """Carry out a queued sync run; a repeat of a finished one does nothing."""
-    run = sync.source_sync(
-        source_id=source_id, run_id=run_id, may_retry=self.request.retries < self.max_retries
-    )
+    try:
+        run = sync.source_sync(
+            source_id=source_id, run_id=run_id, may_retry=self.request.retries < self.max_retries
+        )
+    except (OperationalError, InterfaceError) as exc:
+        raise self.retry(
+            exc=exc, countdown=DATABASE_RETRY_SECONDS * (self.request.retries + 1)
+        ) from None
     return run.outcome
 
 

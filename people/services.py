@@ -3,11 +3,16 @@ and raises ``DomainError`` for input the domain refuses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -22,6 +27,10 @@ from people.models import (
     PersonName,
 )
 from tracker.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+_ID_CHUNK = 20_000
 
 ORGANIZATION_FIELDS = {
     "name",
@@ -364,8 +373,6 @@ def person_cluster_ids(person: Person) -> set[int]:
 
 
 def judgements_between(first: set[int], second: set[int], decision: str) -> list[MatchJudgement]:
-    from django.db.models import Q
-
     return list(
         MatchJudgement.objects.filter(decision=decision).filter(
             Q(person_a__in=first, person_b__in=second) | Q(person_a__in=second, person_b__in=first)
@@ -389,32 +396,8 @@ _DISPLAY_FIELDS = (
 )
 
 
-def _display_from_most_reliable_source(person: Person) -> dict[str, str] | None:
-    """The display fields of the name written by the most reliable source, when
-    that source is more reliable than those of the current display name.
-
-    A name an editor added by hand counts as the editors' source. A tie keeps
-    the current name, so merging never flips a name back and forth.
-    """
-    from letters.models import Source
-
-    by_hand = Source.DEFAULT_RELIABILITY[Source.Kind.MANUAL]
-    rows = list(
-        PersonName.objects.filter(person=person)
-        .order_by("pk")
-        .values_list("name", "source__reliability")
-    )
-    if not rows:
-        return None
-    ranked = [(by_hand if r is None else r, name) for name, r in rows]
-    current = max(
-        (r for r, name in ranked if parse_name(name).display == person.display_name), default=-1
-    )
-    best_reliability = max(r for r, _name in ranked)
-    if best_reliability <= current:
-        return None
-    best = next(name for r, name in ranked if r == best_reliability)
-    parsed = parse_name(best)
+def _display_fields(written: str) -> dict[str, str]:
+    parsed = parse_name(written)
     return {
         "display_name": parsed.display or parsed.written,
         "sort_name": parsed.sort_name or parsed.written,
@@ -425,6 +408,104 @@ def _display_from_most_reliable_source(person: Person) -> dict[str, str] | None:
         "suffix": parsed.suffix,
         "name_key": parsed.key,
     }
+
+
+def _most_reliable_name(display_name: str, names: list[tuple[str, int]]) -> str | None:
+    """Of a person's names (as written, with their source's reliability, oldest
+    first), the one to display when its source is more reliable than those of
+    the current display name.
+
+    A tie keeps the current name, so merging never flips a name back and forth.
+    """
+    if not names:
+        return None
+    current = max((r for name, r in names if parse_name(name).display == display_name), default=-1)
+    best_reliability = max(r for _name, r in names)
+    if best_reliability <= current:
+        return None
+    return next(name for name, r in names if r == best_reliability)
+
+
+@dataclass(frozen=True)
+class MergePair:
+    """Two people to make one, by id; whoever each was merged into since stands
+    for them. ``judgement`` is the id of the judgement the merge follows;
+    ``same`` instead gives the fields of an automatic "same" judgement to
+    record on the pair (smaller id first) if, and only if, it is merged."""
+
+    survivor: int
+    merged: int
+    judgement: int | None = None
+    same: dict[str, Any] | None = None
+
+
+def person_survivor_ids(ids: Iterable[int]) -> dict[int, int]:
+    """The id of the record that stands for each of these people now, following
+    merges; a query per level of merges, not per person."""
+    parent: dict[int, int | None] = {}
+    frontier = set(ids)
+    while frontier:
+        found: set[int] = set()
+        for chunk in _chunks(sorted(frontier)):
+            for pk, into in Person.objects.filter(among(Person, "id", chunk)).values_list(
+                "pk", "merged_into_id"
+            ):
+                parent[pk] = into
+                if into is not None:
+                    found.add(into)
+        frontier = found - parent.keys()
+
+    def root(pk: int) -> int:
+        seen = set()
+        while parent.get(pk) is not None and pk not in seen:
+            seen.add(pk)
+            pk = parent[pk]
+        return pk
+
+    return {pk: root(pk) for pk in parent}
+
+
+def _chunks(ids: list[int], size: int = _ID_CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def among(model: type, field: str, ids: Sequence[int]) -> Q | RawSQL:
+    """``field`` is one of ``ids``: on PostgreSQL one array parameter rather
+    than a placeholder per id, which the driver would have to parse."""
+    if connection.vendor != "postgresql":
+        return Q(**{f"{field}__in": ids})
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
+    # The column names are ours; the ids go as a parameter.
+    return RawSQL(f"{column} = ANY(%s)", (list(ids),), output_field=BooleanField())  # noqa: S611
+
+
+def _update_rows(model: type, fields: list[str], rows: list[tuple]) -> None:
+    """Set ``fields`` of many rows, each given as ``(pk, value, ...)``: one
+    statement per chunk, joining arrays of values on PostgreSQL."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        objects = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
+        model.objects.bulk_update(objects, fields, batch_size=500)
+        return
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name) for name in fields]
+    pk_type = model._meta.pk.db_type(connection)
+    arrays = ", ".join(
+        [f"%s::{pk_type}[]", *(f"%s::{field.db_type(connection)}[]" for field in columns)]
+    )
+    names = ", ".join(["id", *(f"v{i}" for i in range(len(columns)))])
+    assignments = ", ".join(f"{quote(field.column)} = u.v{i}" for i, field in enumerate(columns))
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - names are ours
+        f"FROM unnest({arrays}) AS u({names}) WHERE t.id = u.id"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _ID_CHUNK):
+            part = rows[start : start + _ID_CHUNK]
+            cursor.execute(sql, [list(column) for column in zip(*part, strict=True)])
 
 
 @transaction.atomic
@@ -444,144 +525,421 @@ def person_merge(
     What moved is recorded on the Merge so that ``merge_undo`` can put it back.
     A stored "different" judgement between the two clusters refuses the merge.
     """
-    from letters.models import SightingEvent, Signature, SignatureStatusChange
+    pair = MergePair(survivor.pk, merged.pk, judgement.pk if judgement else None)
+    merges = person_merge_many(
+        pairs=[pair], by=by, reason=reason, run=run, automatic=automatic, strict=True
+    )
+    return merges[0]
 
-    survivor = person_survivor(Person.objects.get(pk=survivor.pk))
-    merged = person_survivor(Person.objects.get(pk=merged.pk))
-    if survivor.pk == merged.pk:
+
+@transaction.atomic
+def person_merge_many(
+    *,
+    pairs: Sequence[MergePair],
+    by: Any = None,
+    reason: str = "",
+    run: MatchRun | None = None,
+    automatic: bool = False,
+    smaller_survives: bool = False,
+    strict: bool = True,
+) -> list[Merge]:
+    """Merge many pairs at once, in the order given, with set-based writes: a
+    fixed number of statements however many pairs (a run's automatic merges).
+
+    Each pair joins the clusters of its two people: the survivor's cluster
+    absorbs the other (or the one whose record is older, with
+    ``smaller_survives``). Each join is one Merge recording exactly what moved,
+    as one ``person_merge`` after another would, so that ``merge_undo`` puts
+    back any of them. A pair already in one cluster, or kept apart by a stored
+    "different" judgement between the two clusters, raises ``DomainError`` when
+    ``strict``; otherwise it is left out.
+    """
+    from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange
+
+    if not pairs:
+        return []
+    by_user = by if getattr(by, "pk", None) else None
+    # Lock the people standing for the pairs, in primary-key order so that
+    # concurrent merges cannot deadlock; follow anyone merged meanwhile.
+    start = person_survivor_ids({pk for pair in pairs for pk in (pair.survivor, pair.merged)})
+    from letters.services import letters_lock_for_people, people_lock
+
+    people_lock(exclusive=True)
+    letters_lock_for_people({*start, *start.values()})
+    missing = {pk for pair in pairs for pk in (pair.survivor, pair.merged)} - start.keys()
+    if missing:
+        raise DomainError(f"No person #{min(missing)}.", code="not_found")
+    if strict and len(pairs) == 1 and start[pairs[0].survivor] == start[pairs[0].merged]:
         raise DomainError("These records are already one person.", code="already_merged")
-    # Lock both rows in primary-key order so that concurrent merges cannot deadlock.
-    locked = {
-        p.pk: p
-        for p in Person.objects.select_for_update()
-        .filter(pk__in=[survivor.pk, merged.pk])
-        .order_by("pk")
-    }
-    survivor, merged = locked[survivor.pk], locked[merged.pk]
-    if survivor.merged_into_id or merged.merged_into_id:
-        raise DomainError("One of these people was merged meanwhile; try again.", code="conflict")
-    conflicts = judgements_between(
-        person_cluster_ids(survivor), person_cluster_ids(merged), MatchJudgement.Decision.DIFFERENT
-    )
-    conflicts = [j for j in conflicts if judgement is None or j.pk != judgement.pk]
-    if conflicts:
-        raise DomainError(
-            "An editor judged these people different (judgement "
-            f"#{conflicts[0].pk}); they cannot be merged.",
-            code="judged_different",
-        )
+    locked: dict[int, Person] = {}
+    while True:
+        wanted = sorted(set(start.values()) - locked.keys())
+        for chunk in _chunks(wanted):
+            locked.update(
+                (p.pk, p)
+                for p in Person.objects.select_for_update()
+                .filter(among(Person, "id", chunk))
+                .order_by("pk")
+            )
+        moved_on = [pk for pk in wanted if locked[pk].merged_into_id is not None]
+        if not moved_on:
+            break
+        if strict:
+            raise DomainError(
+                "One of these people was merged meanwhile; try again.", code="conflict"
+            )
+        again = person_survivor_ids(start)
+        start = {pk: again[pk] for pk in start}
 
-    now = timezone.now()
-    actor = "merge" if not automatic else "matcher"
-    moved: dict[str, list] = {
-        "signatures": [],
-        "folded_signatures": [],
-        "sightings": [],
-        "names": [],
-        "affiliations": [],
-    }
-    kept_by_letter = {
-        s.letter_id: s
-        for s in Signature.objects.select_for_update().filter(
-            person=survivor, merged_into__isnull=True
-        )
-    }
-    for signature in (
-        Signature.objects.select_for_update()
-        .filter(person=merged, merged_into__isnull=True)
-        .order_by("pk")
-    ):
-        kept = kept_by_letter.get(signature.letter_id)
-        if kept is None:
-            moved["signatures"].append(signature.pk)
-            signature.person = survivor
-            signature.save(update_fields=["person", "updated_at"])
+    # Who must stay apart: "different" judgements between anyone of the clusters.
+    root_of = {pk: pk for pk in set(start.values())}
+    frontier = list(root_of)
+    while frontier:
+        found = []
+        for chunk in _chunks(frontier):
+            for pk, into in Person.objects.filter(among(Person, "merged_into", chunk)).values_list(
+                "pk", "merged_into_id"
+            ):
+                if pk not in root_of:
+                    root_of[pk] = root_of[into]
+                    found.append(pk)
+        frontier = found
+    apart: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for chunk in _chunks(sorted(root_of)):
+        for pk, a, b in MatchJudgement.objects.filter(
+            among(MatchJudgement, "person_a", chunk), decision=MatchJudgement.Decision.DIFFERENT
+        ).values_list("pk", "person_a_id", "person_b_id"):
+            if b in root_of and root_of[a] != root_of[b]:
+                apart[root_of[a]].append((root_of[b], pk))
+                apart[root_of[b]].append((root_of[a], pk))
+
+    # Join the clusters pair by pair, in memory.
+    parent = {pk: pk for pk in set(start.values())}
+    members = {pk: [pk] for pk in parent}
+
+    def find(pk: int) -> int:
+        while parent[pk] != pk:
+            parent[pk] = parent[parent[pk]]
+            pk = parent[pk]
+        return pk
+
+    joins: list[tuple[int, int, int]] = []  # (pair index, survivor, the person absorbed)
+    for index, pair in enumerate(pairs):
+        keep, gone = find(start[pair.survivor]), find(start[pair.merged])
+        if keep == gone:
+            if strict:
+                raise DomainError("These records are already one person.", code="already_merged")
             continue
-        # Two signatures of one letter become one; the merged one stays as history.
-        fold_record = {
-            "signature": signature.pk,
-            "into": kept.pk,
-            "kept_before": {
-                "status": kept.status,
-                "first_seen_at": kept.first_seen_at.isoformat(),
-                "last_seen_at": kept.last_seen_at.isoformat(),
-                "needs_review": kept.needs_review,
-                "review_reason": kept.review_reason,
-                "title": kept.title,
-                "affiliation": kept.affiliation,
-            },
+        if smaller_survives and gone < keep:
+            keep, gone = gone, keep
+        small, large = sorted((keep, gone), key=lambda root: len(members[root]))
+        conflict = next(
+            (
+                judgement
+                for member in members[small]
+                for other, judgement in apart.get(member, ())
+                if judgement != pair.judgement and find(other) == large
+            ),
+            None,
+        )
+        if conflict is not None:
+            if strict:
+                raise DomainError(
+                    f"An editor judged these people different (judgement #{conflict}); "
+                    "they cannot be merged.",
+                    code="judged_different",
+                )
+            logger.info(
+                "Not merging %s and %s: judgement #%s.", pair.survivor, pair.merged, conflict
+            )
+            continue
+        parent[gone] = keep
+        members[keep].extend(members.pop(gone))
+        joins.append((index, keep, gone))
+    if not joins:
+        return []
+
+    judgement_of = {index: pairs[index].judgement for index, _keep, _gone in joins}
+    decided = {
+        (min(pairs[i].survivor, pairs[i].merged), max(pairs[i].survivor, pairs[i].merged)): i
+        for i, _keep, _gone in joins
+        if pairs[i].same is not None
+    }
+    if decided:
+        rows = [
+            MatchJudgement(person_a_id=a, person_b_id=b, **pairs[i].same)
+            for (a, b), i in decided.items()
+        ]
+        fields = sorted({name for row in decided.values() for name in pairs[row].same})
+        MatchJudgement.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["person_a", "person_b"],
+            update_fields=[*fields, "updated_at"],
+        )
+        for row, i in zip(rows, decided.values(), strict=True):
+            judgement_of[i] = row.pk
+
+    # What the people involved hold, read once.
+    involved = sorted({pk for _index, keep, gone in joins for pk in (keep, gone)})
+    signature_fields = (
+        "pk",
+        "letter_id",
+        "person_id",
+        "status",
+        "first_seen_at",
+        "last_seen_at",
+        "needs_review",
+        "review_reason",
+        "title",
+        "affiliation",
+    )
+    signatures_at: dict[int, dict[int, dict]] = defaultdict(dict)  # person -> letter -> row
+    names_at: dict[int, list[tuple]] = defaultdict(list)  # (pk, name, source, reliability)
+    affiliations_at: dict[int, list[int]] = defaultdict(list)
+    held_by: dict[tuple[str, int], int] = {}  # where each row was before
+    for chunk in _chunks(involved):
+        for row in (
+            Signature.objects.select_for_update()
+            .filter(among(Signature, "person", chunk), merged_into__isnull=True)
+            .order_by("pk")
+            .values(*signature_fields)
+        ):
+            signatures_at[row["person_id"]][row["letter_id"]] = row
+            held_by["signature", row["pk"]] = row["person_id"]
+        for pk, person_id, name, source_id, reliability in (
+            PersonName.objects.filter(among(PersonName, "person", chunk))
+            .order_by("pk")
+            .values_list("pk", "person_id", "name", "source_id", "source__reliability")
+        ):
+            names_at[person_id].append((pk, name, source_id, reliability))
+            held_by["name", pk] = person_id
+        for pk, person_id in (
+            Affiliation.objects.filter(among(Affiliation, "person", chunk))
+            .order_by("pk")
+            .values_list("pk", "person_id")
+        ):
+            affiliations_at[person_id].append(pk)
+            held_by["affiliation", pk] = person_id
+
+    # Apply the joins in memory, one after another, exactly as one merge after
+    # another would; then write where everything ended up.
+    from letters.models import Source
+
+    by_hand = Source.DEFAULT_RELIABILITY[Source.Kind.MANUAL]
+    now = timezone.now()
+    actor = "matcher" if automatic else "merge"
+    shown = {
+        pk: {field: getattr(locked[pk], field) for field in _DISPLAY_FIELDS} for pk in involved
+    }
+    reshown: set[int] = set()
+    changed_kept: dict[int, dict] = {}
+    folds: list[tuple[int, int, dict]] = []  # (signature, into, the merge's record)
+    status_changes: list[SignatureStatusChange] = []
+    moves: list[dict[str, Any]] = []
+    for _index, keep, gone in joins:
+        moved: dict[str, Any] = {
+            "signatures": [],
+            "folded_signatures": [],
+            "sightings": [],
+            "names": [],
+            "affiliations": [],
         }
-        for sighting in signature.sightings.select_for_update().order_by("pk"):
-            moved["sightings"].append({"id": sighting.pk, "from": signature.pk, "to": kept.pk})
-            sighting.signature = kept
-            sighting.save(update_fields=["signature"])
-            SightingEvent.objects.create(
-                sighting=sighting,
-                kind=SightingEvent.Kind.MOVED,
-                at=now,
-                before={"signature": signature.pk},
-                after={"signature": kept.pk},
+        moves.append(moved)
+        kept_by_letter = signatures_at[keep]
+        for signature in sorted(signatures_at.pop(gone, {}).values(), key=lambda s: s["pk"]):
+            kept = kept_by_letter.get(signature["letter_id"])
+            if kept is None:
+                moved["signatures"].append(signature["pk"])
+                kept_by_letter[signature["letter_id"]] = signature
+                continue
+            # Two signatures of one letter become one; the merged one stays as history.
+            moved["folded_signatures"].append(
+                {
+                    "signature": signature["pk"],
+                    "into": kept["pk"],
+                    "kept_before": {
+                        "status": kept["status"],
+                        "first_seen_at": kept["first_seen_at"].isoformat(),
+                        "last_seen_at": kept["last_seen_at"].isoformat(),
+                        "needs_review": kept["needs_review"],
+                        "review_reason": kept["review_reason"],
+                        "title": kept["title"],
+                        "affiliation": kept["affiliation"],
+                    },
+                }
             )
-        if _STATUS_WEIGHT[signature.status] > _STATUS_WEIGHT[kept.status]:
-            SignatureStatusChange.objects.create(
-                signature=kept,
-                from_status=kept.status,
-                to_status=signature.status,
-                changed_at=now,
-                changed_by=by if getattr(by, "pk", None) else None,
-                actor=actor,
-                reason=f"Merged with signature #{signature.pk}, which was {signature.status}.",
+            folds.append((signature["pk"], kept["pk"], moved))
+            if _STATUS_WEIGHT[signature["status"]] > _STATUS_WEIGHT[kept["status"]]:
+                status_changes.append(
+                    SignatureStatusChange(
+                        signature_id=kept["pk"],
+                        from_status=kept["status"],
+                        to_status=signature["status"],
+                        changed_at=now,
+                        changed_by=by_user,
+                        actor=actor,
+                        reason=f"Merged with signature #{signature['pk']}, which was "
+                        f"{signature['status']}.",
+                    )
+                )
+                kept["status"] = signature["status"]
+            kept["first_seen_at"] = min(kept["first_seen_at"], signature["first_seen_at"])
+            kept["last_seen_at"] = max(kept["last_seen_at"], signature["last_seen_at"])
+            kept["needs_review"] = kept["needs_review"] or signature["needs_review"]
+            kept["review_reason"] = kept["review_reason"] or signature["review_reason"]
+            kept["title"] = kept["title"] or signature["title"]
+            kept["affiliation"] = kept["affiliation"] or signature["affiliation"]
+            changed_kept[kept["pk"]] = kept
+
+        survivor_names = {(name, source) for _pk, name, source, _r in names_at[keep]}
+        staying = []
+        for row in sorted(names_at[gone]):
+            if (row[1], row[2]) in survivor_names:
+                staying.append(row)  # the survivor already shows this name from this source
+                continue
+            moved["names"].append(row[0])
+            names_at[keep].append(row)
+        names_at[gone] = staying
+        names_at[keep].sort()
+        for pk in sorted(affiliations_at.pop(gone, [])):
+            moved["affiliations"].append(pk)
+            affiliations_at[keep].append(pk)
+
+        # The survivor shows its name as the most reliable source writes it (a
+        # letter's own list over the press, the press over scraped feeds).
+        best = _most_reliable_name(
+            shown[keep]["display_name"],
+            [(name, by_hand if r is None else r) for _pk, name, _s, r in names_at[keep]],
+        )
+        if best is not None:
+            moved["survivor_before"] = dict(shown[keep])
+            shown[keep] = _display_fields(best)
+            reshown.add(keep)
+
+    # Sightings of a folded signature move to the one kept, with their history
+    # (a sighting may move twice when a cluster is absorbed in turn).
+    sightings_on: dict[int, list[int]] = defaultdict(list)
+    for chunk in _chunks(sorted({signature for signature, _into, _moved in folds})):
+        for pk, signature in (
+            Sighting.objects.select_for_update()
+            .filter(among(Sighting, "signature", chunk))
+            .order_by("pk")
+            .values_list("pk", "signature_id")
+        ):
+            sightings_on[signature].append(pk)
+    sighting_at: dict[int, int] = {}
+    events: list[SightingEvent] = []
+    for signature, into, moved in folds:
+        for pk in sorted(sightings_on.pop(signature, [])):
+            moved["sightings"].append({"id": pk, "from": signature, "to": into})
+            sightings_on[into].append(pk)
+            sighting_at[pk] = into
+            events.append(
+                SightingEvent(
+                    sighting_id=pk,
+                    kind=SightingEvent.Kind.MOVED,
+                    at=now,
+                    before={"signature": signature},
+                    after={"signature": into},
+                )
             )
-            kept.status = signature.status
-        kept.first_seen_at = min(kept.first_seen_at, signature.first_seen_at)
-        kept.last_seen_at = max(kept.last_seen_at, signature.last_seen_at)
-        kept.needs_review = kept.needs_review or signature.needs_review
-        kept.review_reason = kept.review_reason or signature.review_reason
-        kept.title = kept.title or signature.title
-        kept.affiliation = kept.affiliation or signature.affiliation
-        kept.save()
-        signature.merged_into = kept
-        signature.save(update_fields=["merged_into", "updated_at"])
-        moved["folded_signatures"].append(fold_record)
 
-    survivor_names = set(
-        PersonName.objects.filter(person=survivor).values_list("name", "source_id")
+    kept_fields = [
+        "status",
+        "first_seen_at",
+        "last_seen_at",
+        "needs_review",
+        "review_reason",
+        "title",
+        "affiliation",
+    ]
+    _update_rows(
+        Signature,
+        ["person_id", "updated_at"],
+        [
+            (row["pk"], person, now)
+            for person, rows in signatures_at.items()
+            for row in rows.values()
+            if held_by["signature", row["pk"]] != person
+        ],
     )
-    for person_name in PersonName.objects.filter(person=merged).order_by("pk"):
-        if (person_name.name, person_name.source_id) in survivor_names:
-            continue  # the survivor already shows this name from this source
-        moved["names"].append(person_name.pk)
-        person_name.person = survivor
-        person_name.save(update_fields=["person"])
-    for affiliation in Affiliation.objects.filter(person=merged).order_by("pk"):
-        moved["affiliations"].append(affiliation.pk)
-        affiliation.person = survivor
-        affiliation.save(update_fields=["person"])
-
-    # The survivor shows its name as the most reliable source writes it (a
-    # letter's own list over the press, the press over scraped feeds).
-    display = _display_from_most_reliable_source(survivor)
-    if display is not None:
-        moved["survivor_before"] = {field: getattr(survivor, field) for field in _DISPLAY_FIELDS}
-        for field, value in display.items():
-            setattr(survivor, field, value)
-        survivor.save(update_fields=[*_DISPLAY_FIELDS, "updated_at"])
-
-    merged.merged_into = survivor
-    merged.merged_at = now
-    merged.save(update_fields=["merged_into", "merged_at", "updated_at"])
-    person_refresh_search_text(person=survivor)
-    person_refresh_search_text(person=merged)
-    return Merge.objects.create(
-        survivor=survivor,
-        merged=merged,
-        judgement=judgement,
-        run=run,
-        automatic=automatic,
-        by=by if getattr(by, "pk", None) else None,
-        reason=reason,
-        moved=moved,
+    _update_rows(
+        Signature,
+        ["merged_into_id", "updated_at"],
+        [(signature, into, now) for signature, into, _moved in folds],
     )
+    _update_rows(
+        Signature,
+        [*kept_fields, "updated_at"],
+        [(pk, *(kept[f] for f in kept_fields), now) for pk, kept in changed_kept.items()],
+    )
+    _update_rows(Sighting, ["signature_id"], list(sighting_at.items()))
+    SightingEvent.objects.bulk_create(events, batch_size=2000)
+    SignatureStatusChange.objects.bulk_create(status_changes, batch_size=2000)
+    _update_rows(
+        PersonName,
+        ["person_id"],
+        [
+            (row[0], person)
+            for person, rows in names_at.items()
+            for row in rows
+            if held_by["name", row[0]] != person
+        ],
+    )
+    _update_rows(
+        Affiliation,
+        ["person_id"],
+        [
+            (pk, person)
+            for person, pks in affiliations_at.items()
+            for pk in pks
+            if held_by["affiliation", pk] != person
+        ],
+    )
+    _update_rows(
+        Person,
+        [*_DISPLAY_FIELDS, "updated_at"],
+        [(pk, *(shown[pk][f] for f in _DISPLAY_FIELDS), now) for pk in sorted(reshown)],
+    )
+    _update_rows(
+        Person,
+        ["merged_into_id", "merged_at", "updated_at"],
+        [(gone, keep, now, now) for _index, keep, gone in joins],
+    )
+    _refresh_search_texts({pk: shown[pk]["display_name"] for pk in involved})
+    merges = [
+        Merge(
+            survivor_id=keep,
+            merged_id=gone,
+            judgement_id=judgement_of[index],
+            run=run,
+            automatic=automatic,
+            by=by_user,
+            reason=reason,
+            moved=moved,
+        )
+        for (index, keep, gone), moved in zip(joins, moves, strict=True)
+    ]
+    return Merge.objects.bulk_create(merges, batch_size=2000)
+
+
+def _refresh_search_texts(display_of: dict[int, str]) -> None:
+    """What ``person_refresh_search_text`` does, for many people at once."""
+    spellings: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(sorted(display_of)):
+        for person_id, name in (
+            PersonName.objects.filter(among(PersonName, "person", chunk))
+            .order_by("name", "id")
+            .values_list("person_id", "name")
+        ):
+            spellings[person_id].append(name)
+    rows = []
+    for pk, display in display_of.items():
+        folded = (fold(text) for text in [display, *spellings[pk]])
+        rows.append((pk, " | ".join(dict.fromkeys(key for key in folded if key))))
+    _update_rows(Person, ["search_text"], rows)
 
 
 @transaction.atomic
@@ -591,7 +949,10 @@ def merge_undo(*, merge: Merge, by: Any = None, reason: str = "") -> Merge:
     from datetime import datetime
 
     from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange
+    from letters.services import letters_lock_for_people, people_lock
 
+    people_lock(exclusive=True)
+    letters_lock_for_people([merge.survivor_id, merge.merged_id])
     merge = Merge.objects.select_for_update().get(pk=merge.pk)
     if merge.undone_at is not None:
         raise DomainError("This merge was already undone.", code="already_undone")

@@ -2,15 +2,56 @@
 
 A run fans out into one ``match_block`` task per block; the last block to
 finish queues ``match_combine``. Every step is safe to run twice.
+
+The database, not the broker, says what is left to do: a step the broker could
+not take (Redis down) or lost (Redis restarted) is sent again by
+``match_runs_resend``, which beat runs every minute.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
+import logging
+from datetime import datetime, timedelta
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from people.matching import jobs
 from people.models import MatchRun
+
+logger = logging.getLogger(__name__)
+
+# The error a running run shows while one of its steps waits to be sent again.
+UNSENT = (
+    "A step of this run could not be sent to a worker (broker unreachable); it will be sent again."
+)
+
+
+def _resend_after() -> timedelta:
+    """How long a run may go without progress before its next step is sent again:
+    by then any worker still at it was stopped by the task time limit."""
+    return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
+class RunStep(Task):
+    """A step of a match run, whose first argument is the run's id. When the
+    broker cannot take it, the run is marked and the step sent again later,
+    instead of the run staying "running" with nothing queued to finish it."""
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        try:
+            return super().apply_async(args, kwargs, **options)
+        except BrokerError:
+            run_id = (args or [None])[0]
+            logger.exception("Could not send %s for match run %s", self.name, run_id)
+            if run_id is None:
+                raise
+            MatchRun.objects.filter(pk=run_id, status=MatchRun.Status.RUNNING).update(error=UNSENT)
+            return None
 
 
 class RunBusy(Exception):
@@ -25,7 +66,7 @@ _RETRY = {
 }
 
 
-@shared_task(acks_late=True, ignore_result=True, **_RETRY)
+@shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_plan(run_id: int) -> int:
     """Block everyone and queue one task per block."""
     try:
@@ -42,7 +83,7 @@ def match_plan(run_id: int) -> int:
     return len(numbers)
 
 
-@shared_task(acks_late=True, ignore_result=True, **_RETRY)
+@shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_block(run_id: int, number: int) -> None:
     try:
         jobs.block_score(run_id, number)
@@ -53,7 +94,7 @@ def match_block(run_id: int, number: int) -> None:
         raise
 
 
-@shared_task(acks_late=True, ignore_result=True, **_RETRY)
+@shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_combine(run_id: int) -> str:
     try:
         return jobs.run_combine(run_id).status
@@ -90,3 +131,52 @@ def match_incremental(self, person_ids: list[int]) -> int | None:
 def match_full() -> int:
     """The periodic full run (beat)."""
     return jobs.match_request(full=True).pk
+
+
+def _last_progress(run: MatchRun) -> datetime:
+    finished = run.run_blocks.aggregate(last=Max("finished_at"))["last"]
+    resent = (run.details or {}).get("resent_at")
+    moments = [run.started_at, finished, run.combine_started_at]
+    if resent:
+        moments.append(datetime.fromisoformat(resent))
+    return max(moment for moment in moments if moment is not None)
+
+
+def _resend(run: MatchRun) -> str:
+    """Send again the step the run waits for; return its name."""
+    unfinished = list(
+        run.run_blocks.filter(finished_at__isnull=True).values_list("number", flat=True)
+    )
+    planned = run.blocks or run.run_blocks.exists()
+    if not planned:
+        transaction.on_commit(lambda: match_plan.delay(run.pk))
+        return "plan"
+    if unfinished:
+        transaction.on_commit(lambda: [match_block.delay(run.pk, n) for n in unfinished])
+        return "blocks"
+    if run.combine_started_at is None:
+        MatchRun.objects.filter(pk=run.pk).update(combine_started_at=timezone.now())
+    transaction.on_commit(lambda: match_combine.delay(run.pk))
+    return "combine"
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def match_runs_resend() -> list[int]:
+    """Send again the next step of running runs whose step the broker could not
+    take, or that made no progress for longer than a step may take (beat, every
+    minute). Steps are idempotent, so a step sent twice does its work once."""
+    now = timezone.now()
+    resent = []
+    with transaction.atomic():
+        running = MatchRun.objects.select_for_update(skip_locked=True).filter(
+            status=MatchRun.Status.RUNNING
+        )
+        for run in running.order_by("pk"):
+            if run.error != UNSENT and _last_progress(run) > now - _resend_after():
+                continue
+            details = {**(run.details or {}), "resent_at": now.isoformat()}
+            MatchRun.objects.filter(pk=run.pk).update(error="", details=details)
+            step = _resend(run)
+            logger.info("Match run %s: sent its %s step again", run.pk, step)
+            resent.append(run.pk)
+    return resent

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tracker.errors import DomainError
+from tracker.login_guard import failures_clear, locked_for, refusal_message
 from tracker.throttling import TokenRequestThrottle
+
+
+class LoginLocked(exceptions.Throttled):
+    """Too many failed logins for this account from this address (429)."""
+
+    default_code = "login_locked"
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait=wait)
+        self.detail = ErrorDetail(refusal_message(wait), code=self.default_code)
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -49,6 +61,9 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        wait = locked_for(request._request, serializer.validated_data["username"])
+        if wait:
+            raise LoginLocked(wait)
         user = authenticate(
             request=request._request,
             username=serializer.validated_data["username"],
@@ -60,5 +75,6 @@ class TokenView(APIView):
                 field="password",
                 code="invalid_credentials",
             )
+        failures_clear(request._request, serializer.validated_data["username"])
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

@@ -6,6 +6,7 @@ is malformed, so a typo stops start-up instead of silently selecting a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,8 +64,6 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_networks(name: str, default: list[str]) -> list:
-    import ipaddress
-
     networks = []
     for item in env_list(name, default):
         try:
@@ -91,6 +90,19 @@ def env_database(name: str, default: str) -> dict[str, Any]:
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={value!r} names no database (the path after '/').")
     return config
+
+
+def database_is_local(config: dict[str, Any]) -> bool:
+    """A SQLite file, a Unix socket, or a server on a loopback address."""
+    if config.get("ENGINE") == "django.db.backends.sqlite3":
+        return True
+    host = (config.get("HOST") or "").strip("[]")
+    if host in ("", "localhost") or host.startswith("/"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def env_redis_url(name: str) -> str | None:

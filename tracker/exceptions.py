@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -73,6 +75,17 @@ def _domain_response(exc: DomainError) -> Response:
     return Response(error_body(exc.status_code, errors, exc.code), status=exc.status_code)
 
 
+def _too_large_message() -> str:
+    return (
+        f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} byte "
+        "limit; send less at a time."
+    )
+
+
+def _too_many_fields_message() -> str:
+    return f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} fields."
+
+
 def _as_api_exception(exc: Exception) -> Exception:
     """Django's and the database's refusals as REST framework exceptions."""
     if isinstance(exc, Http404):
@@ -83,6 +96,12 @@ def _as_api_exception(exc: Exception) -> Exception:
         return exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         )
+    if isinstance(exc, RequestDataTooBig):
+        too_large = exceptions.APIException(_too_large_message(), code="too_large")
+        too_large.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        return too_large
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ValidationError(_too_many_fields_message(), code="too_many_fields")
     if isinstance(exc, IntegrityError):
         # Two requests racing to create the same thing: the loser is told to retry.
         conflict = exceptions.APIException(
@@ -113,7 +132,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             for error in _flatten(exc.detail)
         ]
         code = errors[0]["code"] if errors else exc.default_code
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        if type(exc) is exceptions.Throttled and exc.wait is not None:
             errors[0]["message"] = (
                 f"Too many requests; wait {int(exc.wait) + 1} seconds before the next one."
             )
@@ -136,8 +155,26 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/") and isinstance(exception, RequestDataTooBig):
+        return _json_error(413, "too_large", _too_large_message())
+    if request.path.startswith("/api/") and isinstance(exception, TooManyFieldsSent):
+        return _json_error(400, "too_many_fields", _too_many_fields_message())
     if request.path.startswith("/api/"):
         return _json_error(400, "bad_request", "The request is malformed.")
     from django.views.defaults import bad_request as default_bad_request
 
     return default_bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A 500 under /api/ in the API's error format, naming the request id to quote;
+    never the exception, which may hold what the client sent."""
+    if request.path.startswith("/api/"):
+        request_id = getattr(request, "request_id", "")
+        reference = f" (request id {request_id})" if request_id else ""
+        return _json_error(
+            500, "server_error", f"Something went wrong on our side{reference}; it was logged."
+        )
+    from django.views.defaults import server_error as default_server_error
+
+    return default_server_error(request)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django import forms
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -22,6 +25,24 @@ class IdFilter(django_filters.Filter):
     """A whole, positive id: "1.5" or "-3" is refused rather than rounded."""
 
     field_class = IdField
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time moved to UTC: Python accepts offsets up to ±23:59, which
+    PostgreSQL refuses past ±15:59 (a 500 for "2000-01-01T00:00:00+16:00")."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or not timezone.is_aware(parsed):
+            return parsed
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:  # 9999-12-31T23:59-16:00 is past the last year
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class FiltersOnListMixin:

@@ -5,10 +5,16 @@ period in the cache and rewrite the whole list on each request, which costs in
 proportion to the rate. Here a request costs one round trip to Redis (set the
 window if absent, count, read its time left) whatever the rate. Rates are read
 from the settings on every request, so a change applies at once.
+
+When Redis cannot be reached the API keeps answering, unthrottled: a missing
+rate limit for a while does less harm than refusing every request. After a
+failure Redis is left alone for a few seconds, so that requests do not each
+wait on it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from functools import cache
@@ -20,7 +26,12 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+logger = logging.getLogger(__name__)
+
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRY_AFTER_SECONDS = 5.0
+_redis_down_until = 0.0
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -33,19 +44,36 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def _redis(url: str) -> Any:
     import redis
 
-    return redis.Redis.from_url(url)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS
+    )
 
 
-def _hit(key: str, period: int) -> tuple[int, float]:
-    """Count a request in the window at ``key``; return the count so far and the
-    seconds until the window closes."""
-    if settings.REDIS_URL:
+def _hit_redis(key: str, period: int) -> tuple[int, float] | None:
+    """Count in Redis, or None when it cannot be reached."""
+    import redis
+
+    global _redis_down_until
+    if time.monotonic() < _redis_down_until:
+        return None
+    try:
         pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
         pipe.set(key, 0, ex=period, nx=True)
         pipe.incr(key)
         pipe.pttl(key)
         _, count, left_ms = pipe.execute()
-        return count, max(left_ms, 0) / 1000
+    except redis.RedisError as exc:
+        _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
+        logger.warning("Throttling is off for %s s: Redis: %s", REDIS_RETRY_AFTER_SECONDS, exc)
+        return None
+    return count, max(left_ms, 0) / 1000
+
+
+def _hit(key: str, period: int) -> tuple[int, float] | None:
+    """Count a request in the window at ``key``; return the count so far and the
+    seconds until the window closes, or None when there is nothing to count in."""
+    if settings.REDIS_URL:
+        return _hit_redis(key, period)
     # Without Redis (the embedded setup): the configured cache, less precise about
     # the time left, which it cannot tell.
     now = time.time()
@@ -71,7 +99,10 @@ class _WindowThrottle(BaseThrottle):
         if rate is None or client is None:
             return True
         limit, period = parse_rate(rate)
-        count, self.left = _hit(f"throttle:{self.scope}:{period}:{client}", period)
+        hit = _hit(f"throttle:{self.scope}:{period}:{client}", period)
+        if hit is None:
+            return True
+        count, self.left = hit
         return count <= limit
 
     def wait(self) -> float:

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from letters import selectors
 from letters.models import Letter, LetterTarget, Signature, Source, SyncRun
-from tracker.filters import IdFilter
+from tracker.filters import IdFilter, IsoDateTimeFilter
 
 _SEARCH_HELP = (
     "Signatories whose name (any spelling a source used) matches, ignoring case and "
@@ -52,17 +52,17 @@ class SignatureFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, help_text=_SEARCH_HELP
     )
-    first_seen_after = django_filters.IsoDateTimeFilter(
+    first_seen_after = IsoDateTimeFilter(
         field_name="first_seen_at",
         lookup_expr="gte",
         help_text="Only signatures first seen at or after this time (ISO 8601).",
     )
-    first_seen_before = django_filters.IsoDateTimeFilter(
+    first_seen_before = IsoDateTimeFilter(
         field_name="first_seen_at",
         lookup_expr="lte",
         help_text="Only signatures first seen at or before this time (ISO 8601).",
     )
-    updated_after = django_filters.IsoDateTimeFilter(
+    updated_after = IsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         help_text="Only signatures changed since then: what changed since yesterday.",

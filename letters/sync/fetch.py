@@ -10,12 +10,13 @@ a User-Agent naming the service, and conditional requests.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpcore
 import httpx
@@ -61,8 +62,11 @@ def _networks(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddres
 
 def _kind_of(ip: IPAddress) -> str | None:
     """What makes an address not public, or None when it is public."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return _kind_of(ip.ipv4_mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv4 inside IPv6 (mapped, 6to4, Teredo) is judged by the IPv4 address.
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            return _kind_of(embedded)
     for kind, flag in (
         ("loopback", ip.is_loopback),
         ("private", ip.is_private),
@@ -143,12 +147,56 @@ def _client() -> httpx.Client:
     )
 
 
+# Media types that are never a signatory list of the given format: a page where a
+# file was expected is typically an error or sign-in page.
+_NEVER_A_LIST = ("image/", "audio/", "video/", "font/", "application/pdf")
+_NOT_A_FILE = ("text/html", "application/xhtml+xml")
+
+
+def content_type_refusal(content_type: str, format: str) -> str | None:  # noqa: A002
+    """Why content of ``content_type`` cannot be the source's list in ``format``,
+    or None when it may be (an absent or generic type is given the benefit of
+    the doubt: many servers send CSV as text/plain or application/octet-stream)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    refused = media.startswith(_NEVER_A_LIST) or (
+        format in ("csv", "json") and media in _NOT_A_FILE
+    )
+    if not refused:
+        return None
+    return (
+        f"The server answered with {media}, not the {format.upper()} this source is set "
+        "to read; it may be an error or sign-in page. Check the source's address and format."
+    )
+
+
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise SyncError(f"Only http and https addresses are fetched, not {url!r}.")
     if not parts.hostname:
         raise SyncError(f"The address {url!r} names no host.")
+    # An address literal is judged before any lookup, so that one a resolver cannot
+    # use (such as fe80::1%eth0) is refused rather than retried.
+    host = unquote(parts.hostname)
+    try:
+        literal, shown = ipaddress.ip_address(host), host
+    except ValueError:
+        literal = _legacy_ipv4(host)
+        shown = f"{host} is {literal}, which"
+    refusal = address_refusal(literal) if literal is not None else None
+    if refusal:
+        raise SyncError(f"{shown} is {refusal}; only public addresses are fetched.")
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address of a spelling resolvers accept besides dotted decimal:
+    2130706433, 0177.0.0.1, 0x7f.1, 127.1."""
+    if not re.fullmatch(r"[0-9a-fA-FxX.]+", host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def source_url_validate(*, url: str) -> None:
@@ -194,11 +242,17 @@ def fetch(
     except (httpx.ConnectError, httpx.ReadError, httpx.WriteError) as exc:
         raise TransientSyncError(f"Cannot reach {current}: {exc}.") from None
     except httpx.RemoteProtocolError as exc:
+        if "location header" in str(exc):
+            raise SyncError(
+                f"{current} redirects to an address that is not valid: {exc}."
+            ) from None
         raise TransientSyncError(f"The server at {current} broke the protocol: {exc}.") from None
     except httpx.DecodingError as exc:
         raise SyncError(f"Cannot decompress the answer from {current}: {exc}.") from None
     except httpx.HTTPError as exc:
         raise SyncError(f"Cannot fetch {current}: {exc}.") from None
+    except httpx.InvalidURL as exc:
+        raise SyncError(f"The address {current!r} is not valid: {exc}.") from None
     raise SyncError(f"More than {MAX_REDIRECTS} redirects from {url}.")
 
 

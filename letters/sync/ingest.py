@@ -290,6 +290,9 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
 
     ``entries`` is emptied once read, to free its memory early.
     """
+    from letters.services import people_lock
+
+    people_lock(exclusive=False)
     if is_postgres():
         with connection.cursor() as cursor:
             # Two sources of one letter may add the same person at once.

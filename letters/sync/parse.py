@@ -446,10 +446,44 @@ def _json_list(data: Any, json_key: str) -> list[Any]:
 # --- HTML ---------------------------------------------------------------------
 
 
+# The HTML parser takes time in proportion to the square of the nesting depth
+# (100,000 nested <div>s: minutes); real pages nest a few dozen deep.
+MAX_HTML_DEPTH = 512
+_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)[^>]*?(/?)>")
+# Elements that never hold others, or that the next of their kind closes.
+_NOT_NESTING = frozenset(
+    {
+        *("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"),
+        *("param", "source", "track", "wbr", "li", "p", "dt", "dd", "option", "optgroup"),
+        *("tr", "td", "th", "thead", "tbody", "tfoot", "colgroup", "caption"),
+        *("rb", "rt", "rp", "rtc", "html", "head", "body"),
+    }
+)
+
+
+def _check_html_depth(text: str) -> None:
+    depth = 0
+    for match in _TAG.finditer(text):
+        closing, name, self_closing = match.groups()
+        if self_closing or name.lower() in _NOT_NESTING:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+            continue
+        depth += 1
+        if depth > MAX_HTML_DEPTH:
+            line = text.count("\n", 0, match.start()) + 1
+            raise ParseError(
+                f"Line {line}: elements are nested more than {MAX_HTML_DEPTH} deep; "
+                "the page is refused rather than read."
+            )
+
+
 def _parse_html(text: str, options: dict[str, Any], base_url: str) -> list[Entry]:
     selectors = options.get("selectors") or {}
     if not selectors.get("entry"):
         raise ParseError('The source has no entry selector (options "selectors": {"entry": ...}).')
+    _check_html_depth(text)
     tree = LexborHTMLParser(text)
     # Only the text a reader sees: never scripts, styles or templates.
     tree.strip_tags(["script", "style", "template", "noscript"])

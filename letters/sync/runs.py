@@ -23,14 +23,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from letters.models import Source, SyncRun, SyncRunContent
 from letters.sync.bulk import is_postgres
 from letters.sync.errors import SourceBusy, SyncError, TransientSyncError
-from letters.sync.fetch import fetch
+from letters.sync.fetch import content_type_refusal, fetch
 from letters.sync.ingest import Phases, ingest
 from letters.sync.locks import source_lock
 from letters.sync.parse import parse
@@ -47,6 +47,8 @@ LOCK_WAIT_SECONDS = 30
 STALE_AFTER = timedelta(minutes=10)
 # A queued run whose job was lost (broker restarted) is queued again.
 REQUEUE_AFTER = timedelta(minutes=15)
+# The error of a queued run whose job the broker could not take: sent again at once.
+UNSENT = "Not sent to a worker yet: the broker could not be reached. It will be sent again."
 _CONTENT_TYPES = {
     Source.Format.CSV: "text/csv",
     Source.Format.JSON: "application/json",
@@ -95,14 +97,18 @@ def _insert_pending(source: Source, *, outcome: str, trigger: str, by: Any) -> S
         return None
 
 
-def _enqueue(source_id: int, run_id: int) -> None:
+def _enqueue(source_id: int, run_id: int) -> bool:
+    """Send the run's job; when the broker cannot take it, the run stays queued,
+    marked as unsent, and the next sources_sync_due sends it again."""
     from letters.tasks import source_sync as source_sync_task
 
     try:
         source_sync_task.delay(source_id, run_id)
     except Exception:
-        # The run stays queued; sources_sync_due sends it again later.
         logger.exception("Could not queue run %s of source %s", run_id, source_id)
+        SyncRun.objects.filter(pk=run_id, outcome=SyncRun.Outcome.QUEUED).update(error=UNSENT)
+        return False
+    return True
 
 
 def _check_fetchable(source: Source) -> None:
@@ -272,6 +278,9 @@ def _carry_out(
                     source, run, http_status, source.content_hash, config_hash, source.etag,
                     source.last_modified,
                 )  # fmt: skip
+            refusal = content_type_refusal(fetched.content_type, format)
+            if refusal:
+                raise SyncError(refusal, http_status=http_status)
             content, etag, last_modified = fetched.content, fetched.etag, fetched.last_modified
             declared, base_url = fetched.encoding, fetched.url
         elif len(content) > settings.TRACKER_SYNC_MAX_BYTES:
@@ -341,6 +350,12 @@ def _carry_out(
         _record_failure(run, exc.message, exc.http_status or http_status, content_hash)
     except SyncError as exc:
         _record_failure(run, exc.message, exc.http_status or http_status, content_hash)
+    except (OperationalError, InterfaceError):
+        # The database went away (a restart, a failover): nothing can be recorded
+        # now. Everything the run wrote was rolled back with its transaction, and
+        # the run stays "running" with its source's lock gone, so a worker's retry
+        # carries it out again and the periodic check fails it if none does.
+        raise
     except Exception as exc:
         logger.exception("Run %s of source %s failed", run.pk, source.pk)
         _record_failure(run, f"Internal error: {type(exc).__name__}: {exc}", http_status, "")
@@ -437,11 +452,18 @@ def _recover(now: Any) -> None:
                     finished_at=timezone.now(),
                     error="The worker carrying it out stopped before it finished.",
                 )
-    for run in SyncRun.objects.filter(
-        outcome=SyncRun.Outcome.QUEUED, requested_at__lt=now - REQUEUE_AFTER
-    ).only("pk", "source_id"):
-        SyncRun.objects.filter(pk=run.pk).update(requested_at=now)
-        _enqueue(run.source_id, run.pk)
+    lost = SyncRun.objects.filter(outcome=SyncRun.Outcome.QUEUED).filter(
+        Q(requested_at__lt=now - REQUEUE_AFTER) | Q(error=UNSENT)
+    )
+    for run in lost.only("pk", "source_id"):
+        # Claimed by this tick with a conditional update, so two ticks at once send it once.
+        claimed = (
+            SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.QUEUED)
+            .filter(Q(requested_at__lt=now - REQUEUE_AFTER) | Q(error=UNSENT))
+            .update(requested_at=now, error="")
+        )
+        if claimed:
+            _enqueue(run.source_id, run.pk)
 
 
 def run_content(*, run: SyncRun) -> bytes | None:

@@ -106,6 +106,7 @@ def candidate_pairs(
     keys: tuple[str, ...] = KEYS,
     cap: int = PAIRS_PER_NAME_PAIR,
     unfiltered: bool = False,
+    narrow: bool = True,
 ) -> Candidates:
     """Pairs of records sharing a blocking key.
 
@@ -117,8 +118,10 @@ def candidate_pairs(
     With ``focus`` (a boolean per record), only pairs touching a focused record
     and pairs among the records those touch: an incremental run then sees every
     pair a full run would weigh when clustering the new records. ``unfiltered``
-    returns every pair (focused records still stand for their names), for a
-    caller that narrows them itself.
+    returns every pair among the focused records' names and the names compared
+    with them (focused records still stand for their names), for a caller that
+    narrows them itself. ``narrow=False`` blocks every name even with
+    ``focus``: slower, and the same pairs.
     """
     n_records = len(prepared)
     n_names = len(prepared.forms)
@@ -126,6 +129,33 @@ def candidate_pairs(
     if not len(prepared.row_record):
         return empty
     row_record, row_name = prepared.row_record, prepared.row_name
+
+    # Which names are compared with which: neighbours under each blocking key.
+    texts, key_names, secondary = _key_rows(prepared, keys)
+    windows = [np.empty(0, np.int64)] * 3
+    if key_names:
+        key_codes = Vocabulary().encode(texts)
+        secondary_codes = _sort_codes(secondary)
+        key_names_arr = np.asarray(key_names, dtype=np.int64)
+        key_order = np.lexsort((key_names_arr, secondary_codes, key_codes))
+        windows = list(_windows(key_codes[key_order], key_names_arr[key_order], window))
+    if focus is not None and narrow:
+        # A pair touching a focused record is between a focused record's name and
+        # that name or one compared with it; a pair between two records such
+        # pairs reach is between any names of those records. Pairs between other
+        # names are never built.
+        involved = np.zeros(n_names, dtype=bool)
+        involved[row_name[focus[row_record]]] = True
+        touching = involved[windows[0]] | involved[windows[1]]
+        involved[windows[0][touching]] = True
+        involved[windows[1][touching]] = True
+        reachable = np.zeros(n_records, dtype=bool)
+        reachable[row_record[involved[row_name]]] = True
+        involved[row_name[reachable[row_record]]] = True
+        windows = [part[involved[windows[0]] & involved[windows[1]]] for part in windows]
+        rows = involved[row_name]
+        row_record, row_name = row_record[rows], row_name[rows]
+
     context = prepared.context_c[row_record]
     unfocused = (
         np.zeros(len(row_record), dtype=np.int64)
@@ -156,14 +186,9 @@ def candidate_pairs(
     rep_count = np.bincount(rep_names, minlength=n_names)
     rep_start = np.concatenate(([0], np.cumsum(rep_count)[:-1]))
 
-    texts, key_names, secondary = _key_rows(prepared, keys)
     cross = [np.empty(0, np.int64)] * 3
-    if key_names:
-        key_codes = Vocabulary().encode(texts)
-        secondary_codes = _sort_codes(secondary)
-        key_names_arr = np.asarray(key_names, dtype=np.int64)
-        key_order = np.lexsort((key_names_arr, secondary_codes, key_codes))
-        first, second, group = _windows(key_codes[key_order], key_names_arr[key_order], window)
+    first, second, group = windows
+    if len(first):
         count_1, count_2 = rep_count[first], rep_count[second]
         sizes = np.minimum(count_1 * count_2, cap)
         owner = np.repeat(np.arange(len(first)), sizes)

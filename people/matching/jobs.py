@@ -9,8 +9,9 @@ plain call in one process (``run_now``); both paths call the same functions:
    its pairs, and keep what reached the review band. Blocks run in parallel;
    the last one to finish queues the combining step.
 3. ``run_combine``: gather the blocks, cluster under the stored "different"
-   judgements, merge through ``person_merge``, queue the middle band as
-   pending judgements, and record the counts.
+   judgements, merge every cluster at once through ``person_merge_many`` (a
+   fixed number of statements, not a set per pair), queue the middle band as
+   pending judgements, and record the counts, in one transaction.
 
 One run at a time: a partial unique index on ``MatchRun.status = 'running'``.
 """
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from people.matching.blocking import candidate_pairs
@@ -42,8 +43,8 @@ from people.models import (
     Person,
     PersonName,
 )
+from people.services import MergePair, among, person_merge_many, person_survivor_ids
 from tracker.env import env_int
-from tracker.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -90,20 +91,22 @@ def load_records(person_ids: Iterable[int]) -> list[Record]:
     letters: dict[int, set[int]] = defaultdict(set)
     listings: dict[int, set[int]] = defaultdict(set)
     for chunk in _chunks(ids):
-        for pk, display in Person.objects.filter(pk__in=chunk).values_list("pk", "display_name"):
+        for pk, display in Person.objects.filter(among(Person, "id", chunk)).values_list(
+            "pk", "display_name"
+        ):
             names[pk].append(display)
-        for pk, name in PersonName.objects.filter(person_id__in=chunk).values_list(
+        for pk, name in PersonName.objects.filter(among(PersonName, "person", chunk)).values_list(
             "person_id", "name"
         ):
             names[pk].append(name)
-        for pk, org, role in Affiliation.objects.filter(person_id__in=chunk).values_list(
-            "person_id", "organization__name", "role"
-        ):
+        for pk, org, role in Affiliation.objects.filter(
+            among(Affiliation, "person", chunk)
+        ).values_list("person_id", "organization__name", "role"):
             orgs[pk].add(org)
             if role:
                 titles[pk].add(role)
         for pk, letter, title, affiliation, org in Signature.objects.filter(
-            person_id__in=chunk, merged_into__isnull=True
+            among(Signature, "person", chunk), merged_into__isnull=True
         ).values_list("person_id", "letter_id", "title", "affiliation", "organization__name"):
             letters[pk].add(letter)
             if title:
@@ -140,29 +143,8 @@ def judged_different() -> list[tuple[int, int]]:
     if not pairs:
         return []
     involved = {pk for pair in pairs for pk in pair}
-    survivor = _survivors(involved)
+    survivor = person_survivor_ids(involved)
     return [(survivor[a], survivor[b]) for a, b in pairs if survivor[a] != survivor[b]]
-
-
-def _survivors(ids: Iterable[int]) -> dict[int, int]:
-    parent: dict[int, int | None] = {}
-    frontier = set(ids)
-    while frontier:
-        rows = Person.objects.filter(pk__in=list(frontier)).values_list("pk", "merged_into_id")
-        frontier = set()
-        for pk, into in rows:
-            parent[pk] = into
-            if into is not None and into not in parent:
-                frontier.add(into)
-
-    def root(pk: int) -> int:
-        seen = set()
-        while parent.get(pk) is not None and pk not in seen:
-            seen.add(pk)
-            pk = parent[pk]
-        return pk
-
-    return {pk: root(pk) for pk in parent}
 
 
 def people_since_last_run() -> list[int]:
@@ -284,7 +266,7 @@ def run_plan(run_id: int) -> list[int]:
     prepared = Prepared(records)
     focus = None
     if run.mode == MatchRun.Mode.INCREMENTAL:
-        wanted = set(_survivors(run.focus).values()) if run.focus else set()
+        wanted = set(person_survivor_ids(run.focus).values()) if run.focus else set()
         focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
     candidates = candidate_pairs(prepared, focus=focus)
     wanted_blocks = min(MAX_BLOCKS, max(1, -(-len(candidates) // PAIRS_PER_BLOCK)))
@@ -420,8 +402,10 @@ def run_combine(run_id: int) -> MatchRun:
     decided = _human_decisions(ids)
     outcome, _labels = combine(len(ids), scored, judged_apart=judged, contextless=contextless)
 
-    merged = queued = 0
     blocked = int((outcome == Outcome.BLOCKED).sum())
+    to_merge: list[MergePair] = []
+    to_queue: list[MatchJudgement] = []
+    now = timezone.now()
     order = np.lexsort((scored.b, scored.a, -scored.bits))
     for k in order.tolist():
         a, b = int(ids[scored.a[k]]), int(ids[scored.b[k]])
@@ -429,24 +413,66 @@ def run_combine(run_id: int) -> MatchRun:
         if outcome[k] == Outcome.MERGED:
             if decided.get(pair) == MatchJudgement.Decision.UNSURE:
                 continue  # an editor left it open; the matcher does not overrule
-            merged += _apply_merge(run, scored, k, pair)
+            to_merge.append(
+                MergePair(
+                    pair[0],
+                    pair[1],
+                    same={
+                        "score": float(probability(scored.bits[k])),
+                        "explanation": _explanation(scored, k),
+                        "decision": MatchJudgement.Decision.SAME,
+                        "automatic": True,
+                        "decided_at": now,
+                        "reason": "Merged automatically: the score passed the merge threshold "
+                        "and no context disagreed.",
+                        "run": run,
+                    },
+                )
+            )
         elif outcome[k] == Outcome.QUEUED and pair not in decided:
-            _queue(run, scored, k, pair)
-            queued += 1
-    elapsed = time.perf_counter() - started
-    details = dict(run.details or {})
-    details.update(
-        combine_seconds=round(elapsed, 3),
-        thresholds={"merge": DEFAULT_WEIGHTS.auto, "review": DEFAULT_WEIGHTS.review},
-    )
-    MatchRun.objects.filter(pk=run_id).update(
-        status=MatchRun.Status.SUCCEEDED,
-        finished_at=timezone.now(),
-        merged=merged,
-        queued=queued,
-        blocked_by_judgements=blocked,
-        details=details,
-    )
+            to_queue.append(
+                MatchJudgement(
+                    person_a_id=pair[0],
+                    person_b_id=pair[1],
+                    score=float(probability(scored.bits[k])),
+                    explanation=_explanation(scored, k),
+                    decision=MatchJudgement.Decision.PENDING,
+                    automatic=True,
+                    run=run,
+                )
+            )
+    with transaction.atomic():
+        # All of the run's merges at once, in the order of their scores: the
+        # survivor of a cluster is its oldest record.
+        merges = person_merge_many(
+            pairs=to_merge,
+            run=run,
+            automatic=True,
+            reason=f"Match run {run.pk}.",
+            smaller_survives=True,
+            strict=False,
+        )
+        MatchJudgement.objects.bulk_create(
+            to_queue,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["person_a", "person_b"],
+            update_fields=["score", "explanation", "decision", "automatic", "run", "updated_at"],
+        )
+        elapsed = time.perf_counter() - started
+        details = dict(run.details or {})
+        details.update(
+            combine_seconds=round(elapsed, 3),
+            thresholds={"merge": DEFAULT_WEIGHTS.auto, "review": DEFAULT_WEIGHTS.review},
+        )
+        MatchRun.objects.filter(pk=run_id).update(
+            status=MatchRun.Status.SUCCEEDED,
+            finished_at=timezone.now(),
+            merged=len(merges),
+            queued=len(to_queue),
+            blocked_by_judgements=blocked,
+            details=details,
+        )
     run.refresh_from_db()
     return run
 
@@ -459,7 +485,7 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
     id_list = ids.tolist()
     for chunk in _chunks(id_list):
         rows = MatchJudgement.objects.filter(
-            Q(person_a_id__in=chunk) | Q(person_b_id__in=chunk),
+            among(MatchJudgement, "person_a", chunk) | among(MatchJudgement, "person_b", chunk),
             automatic=False,
         ).exclude(decision=MatchJudgement.Decision.PENDING)
         for a, b, decision in rows.values_list("person_a_id", "person_b_id", "decision"):
@@ -469,55 +495,3 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
 
 def _explanation(scored: Scored, k: int) -> dict:
     return explain(scored, k, DEFAULT_WEIGHTS)
-
-
-def _apply_merge(run: MatchRun, scored: Scored, k: int, pair: tuple[int, int]) -> int:
-    from people.services import person_merge, person_survivor
-
-    first, second = (Person.objects.get(pk=pk) for pk in pair)
-    survivor_a, survivor_b = person_survivor(first), person_survivor(second)
-    if survivor_a.pk == survivor_b.pk:
-        return 0
-    survivor, merged = sorted((survivor_a, survivor_b), key=lambda p: p.pk)
-    try:
-        with transaction.atomic():
-            judgement, _ = MatchJudgement.objects.update_or_create(
-                person_a_id=pair[0],
-                person_b_id=pair[1],
-                defaults={
-                    "score": float(probability(scored.bits[k])),
-                    "explanation": _explanation(scored, k),
-                    "decision": MatchJudgement.Decision.SAME,
-                    "automatic": True,
-                    "decided_at": timezone.now(),
-                    "reason": "Merged automatically: the score passed the merge threshold "
-                    "and no context disagreed.",
-                    "run": run,
-                },
-            )
-            person_merge(
-                survivor=survivor,
-                merged=merged,
-                judgement=judgement,
-                run=run,
-                automatic=True,
-                reason=f"Match run {run.pk}.",
-            )
-    except DomainError as exc:
-        logger.info("Match run %s did not merge %s: %s", run.pk, pair, exc)
-        return 0
-    return 1
-
-
-def _queue(run: MatchRun, scored: Scored, k: int, pair: tuple[int, int]) -> None:
-    MatchJudgement.objects.update_or_create(
-        person_a_id=pair[0],
-        person_b_id=pair[1],
-        defaults={
-            "score": float(probability(scored.bits[k])),
-            "explanation": _explanation(scored, k),
-            "decision": MatchJudgement.Decision.PENDING,
-            "automatic": True,
-            "run": run,
-        },
-    )

@@ -62,27 +62,29 @@ class ParsedName:
         return fold(self.display) or fold(self.written)
 
 
+@lru_cache(maxsize=262_144)
 def parse_name(written: str) -> ParsedName:
     text = clean_whitespace(written)
     human = HumanName(text)
-    honorific = human.title
+    honorific, suffix = human.title, human.suffix
     given, middle, family = human.first, human.middle, human.last
     if not honorific and given.lower() in _FRENCH_HONORIFICS and family:
         honorific, given, middle = given, middle, ""
         if not given:
             given, family = family, ""
     if text.isupper() or text.islower():
-        # "MAGGIE GYLLENHAAL": restore a readable case for display.
-        human = HumanName(" ".join(p for p in (given, middle, family) if p))
-        human.capitalize(force=True)
-        given, middle, family = human.first, human.middle, human.last
+        # "MAGGIE GYLLENHAAL": restore a readable case for display, part by part
+        # as nameparser would ("McCartney", "de la Cruz"), without parsing again.
+        given = human.cap_piece(given, "first")
+        middle = human.cap_piece(middle, "middle")
+        family = human.cap_piece(family, "last")
     return ParsedName(
         written=text,
         given=given,
         middle=middle,
         family=family,
         honorific=honorific,
-        suffix=human.suffix if human.suffix else HumanName(text).suffix,
+        suffix=suffix,
     )
 
 

@@ -1,6 +1,10 @@
 """Property-based checks of every operation in /api/schema/: generated requests
 never get a 5xx, and every answer conforms to the schema (status code, content
-type, headers, body). Bounded and seeded so that runs repeat and stay short."""
+type, headers, body). Bounded and seeded so that runs repeat and stay short.
+
+Behind ``slow``, a run with many more examples per operation, and stateful runs
+that chain operations along the links schemathesis infers between them (create
+a letter, then read, change and sign it; create a source, then sync it...)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import schemathesis
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from hypothesis import HealthCheck, seed, settings
+from hypothesis import HealthCheck, Phase, seed, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -32,6 +36,9 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES_PER_OPERATION = 12
+THOROUGH_EXAMPLES_PER_OPERATION = 100
+STATEFUL_SCENARIOS = 100
+STATEFUL_STEPS = 10
 
 
 @pytest.fixture
@@ -85,3 +92,43 @@ def staff_token(staff_user, settings, _connections_kept_across_requests) -> str:
 @seed(20261122)
 def test_no_generated_request_gets_a_server_error_or_an_off_schema_answer(case, staff_token):
     case.call_and_validate(headers={"Authorization": f"Token {staff_token}"}, checks=CHECKS)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(
+    max_examples=THOROUGH_EXAMPLES_PER_OPERATION,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@seed(20261129)
+def test_many_more_generated_requests_get_no_server_error_or_off_schema_answer(case, staff_token):
+    case.call_and_validate(headers={"Authorization": f"Token {staff_token}"}, checks=CHECKS)
+
+
+@pytest.mark.slow
+def test_chained_operations_along_the_schema_s_links_get_no_server_error(staff_token):
+    base = schema.as_state_machine()
+    assert base.schema.statistic.transitions.total > 0, "no links between operations to follow"
+
+    class Workflows(base):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": f"Token {staff_token}"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, headers=kwargs.get("headers"))
+
+    Workflows.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            # The database carries over from one scenario to the next, so a
+            # failing scenario cannot be replayed to shrink it: report it as found.
+            phases=[Phase.explicit, Phase.reuse, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -13,8 +13,10 @@ import pytest
 import redis
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from letters.services import Entry, signature_record
+from letters.models import Sighting
+from letters.services import Entry, signature_change_status, signature_record
 from people.matching import jobs
 from people.models import MatchJudgement, MatchRun, Merge, Person
 from people.services import (
@@ -329,3 +331,115 @@ def _pending() -> set[tuple[int, int, float]]:
             "person_a_id", "person_b_id", "score"
         )
     )
+
+
+FAMILIES = [
+    "Gyllenhaal",
+    "Blanchett",
+    "Cuarón",
+    "Wachowski",
+    "McCartney",
+    "Mendes",
+    "DuVernay",
+    "Bigelow",
+    "Villeneuve",
+    "Iñárritu",
+    "Kurosawa",
+    "Almodóvar",
+]
+GIVENS = ["Maggie", "Cate", "Alfonso", "Lana", "Paul", "Eva", "Ava", "Kathryn"]
+
+
+def three_spellings_each(count: int) -> list[list[Person]]:
+    """``count`` people, each listed by the site, the newspaper and the feed of
+    one letter: three records whose signatures fold into one when merged."""
+    _letter, site, press, feed = ostp_letter()
+    clusters = []
+    for n in range(count):
+        given, family = GIVENS[n % len(GIVENS)], FAMILIES[n % len(FAMILIES)]
+        family = family if n < len(FAMILIES) else f"{family}-{GIVENS[n // len(FAMILIES)]}"
+        clusters.append(
+            [
+                sign(site, f"{given} {family}", title="Film director"),
+                sign(press, f"{family}, {given}", title="Director"),
+                sign(feed, f"{given} {family}".upper()),
+            ]
+        )
+    return clusters
+
+
+def test_a_run_merges_many_clusters_at_once_and_each_merge_undoes_exactly(db):
+    clusters = three_spellings_each(10)
+    # A retraction seen by one source must survive the folding of signatures.
+    retracted = clusters[0][2].signatures.get()
+    signature_change_status(signature=retracted, status="retracted", reason="Withdrew.")
+    before = snapshot()
+
+    run = jobs.run_now(full=True)
+
+    assert run.merged == 20
+    for records in clusters:
+        assert one(*records)
+        survivor = survivor_of(records[0])
+        assert survivor.signatures.filter(merged_into__isnull=True).count() == 1
+        assert Sighting.objects.filter(signature__person=survivor).count() == 3
+    kept = survivor_of(clusters[0][0]).signatures.get(merged_into__isnull=True)
+    assert kept.status == "retracted"
+
+    # Undoing one cluster's merges gives its records back exactly what they
+    # held; the other clusters stay merged.
+    undone = {p.pk for p in clusters[3]}
+    for merge in Merge.objects.filter(run=run, merged__in=undone).order_by("-pk"):
+        merge_undo(merge=merge, reason="Checking a partial undo.")
+    assert rows_of(snapshot(), undone) == rows_of(before, undone)
+    assert not one(*clusters[3][:2]) and not one(*clusters[3][1:])
+    assert all(one(*records) for n, records in enumerate(clusters) if n != 3)
+
+    # Undoing the rest puts the database back as it was.
+    for merge in Merge.objects.filter(run=run, undone_at__isnull=True).order_by("-pk"):
+        merge_undo(merge=merge, reason="Checking undo.")
+    assert snapshot() == before
+
+
+def rows_of(state: dict, people: set[int]) -> dict:
+    """The rows of a snapshot that belong to these people."""
+    signatures = state["signatures"]
+    return {
+        "people": {pk: row for pk, row in state["people"].items() if pk in people},
+        **{
+            key: {pk: row for pk, row in state[key].items() if row["person"] in people}
+            for key in ("names", "affiliations", "signatures")
+        },
+        "sightings": {
+            pk: row
+            for pk, row in state["sightings"].items()
+            if signatures[row["signature"]]["person"] in people
+        },
+    }
+
+
+COMBINE_QUERIES = 30
+
+
+@pytest.mark.parametrize("count", [3, 12])
+def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(db, count):
+    three_spellings_each(count)
+    run = jobs.run_start(mode="full")
+    for number in jobs.run_plan(run.pk):
+        jobs.block_score(run.pk, number, queue_combine=False)
+
+    with CaptureQueriesContext(connection) as queries:
+        run = jobs.run_combine(run.pk)
+
+    assert run.merged == 2 * count
+    # 4 to read: the run, its blocks' results, "different" judgements, editors'
+    # decisions on these people.
+    # 20 to merge every cluster: survivors, the people lock, their letters'
+    # locks, locks, everyone merged into them, "different" judgements between
+    # them, "same" judgements written; their
+    # signatures, names, affiliations and the folded signatures' sightings;
+    # then one statement per change: signatures folded, signatures kept,
+    # sightings moved, their history, names moved, people merged, names for
+    # search, search texts, merges.
+    # 6 to finish: 2 savepoints and their releases, the run's counts, reloading it.
+    assert len(queries) == COMBINE_QUERIES, "\n".join(q["sql"][:120] for q in queries)

@@ -141,6 +141,36 @@ def test_blocking_puts_nearly_every_true_pair_in_a_common_block():
     assert len(candidates) < len(records) * 10
 
 
+@pytest.mark.parametrize("unfiltered", [False, True])
+def test_blocking_for_new_records_proposes_the_pairs_blocking_everyone_would(unfiltered):
+    # A new record pairs with two people known by its name; those two pair with
+    # each other only through their other names, which are nothing like it.
+    records = [
+        Record(1000, ("Maggie Gyllenhaal",), letters=(1,)),
+        Record(1001, ("Maggie Gyllenhaal", "Robert Smith"), letters=(1,)),
+        Record(1002, ("Maggie Gyllenhaal", "Robert Smyth"), letters=(1,)),
+        *_variants(),
+    ]
+    prepared = Prepared(records)
+    focus = np.zeros(len(records), dtype=bool)
+    focus[[0, 17, 42]] = True
+
+    narrowed = candidate_pairs(prepared, focus=focus, unfiltered=unfiltered)
+    everyone = candidate_pairs(prepared, focus=focus, unfiltered=unfiltered, narrow=False)
+
+    def pairs(candidates, only_touching=False):
+        keep = focus[candidates.a] | focus[candidates.b] if only_touching else slice(None)
+        return list(zip(candidates.a[keep].tolist(), candidates.b[keep].tolist(), strict=True))
+
+    if unfiltered:
+        assert pairs(narrowed, True) == pairs(everyone, True)
+        assert set(pairs(narrowed)) <= set(pairs(everyone))
+    else:
+        assert pairs(narrowed) == pairs(everyone)
+        assert np.array_equal(narrowed.group, everyone.group)
+    assert len(narrowed) > 3
+
+
 def _variants() -> list[Record]:
     """Ten people, each written five ways by five sources."""
     people = [

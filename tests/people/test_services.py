@@ -67,6 +67,20 @@ def test_it_parses_the_name_parts_of_a_new_person():
     assert list(person.names.values_list("name", flat=True)) == ["McCartney, Sir Paul"]
 
 
+def test_it_reads_a_name_in_capitals_as_it_reads_the_same_name_in_mixed_case():
+    shouted = person_create(name="LLOYD WEBBER, ANDREW")
+    written = person_create(name="Lloyd Webber, Andrew")
+    fields = ("given_name", "middle_name", "family_name", "sort_name", "display_name", "name_key")
+    assert [getattr(shouted, f) for f in fields] == [getattr(written, f) for f in fields]
+    assert shouted.sort_name == "Lloyd Webber, Andrew"
+    knighted = person_create(name="MCCARTNEY, SIR PAUL CBE")
+    assert (knighted.honorific, knighted.family_name, knighted.suffix) == (
+        "SIR",
+        "McCartney",
+        "CBE",
+    )
+
+
 def test_it_resolves_an_exact_name_to_the_existing_person_but_never_guesses_between_homonyms():
     first = person_create(name="Alfonso Cuarón")
     assert person_resolve(name="ALFONSO CUARON") == first

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from tracker.env import (
+    database_is_local,
     env_bool,
     env_database,
     env_int,
@@ -88,6 +89,18 @@ TEMPLATES = [
 DATABASES = {
     "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}"),
 }
+# DEBUG shows settings, source and data in error pages and keeps every query in
+# memory: never against a shared database by accident.
+if (
+    DEBUG
+    and not database_is_local(DATABASES["default"])
+    and not env_bool("ALLOW_DEBUG_WITH_REMOTE_DATABASE", default=False)
+):
+    raise ImproperlyConfigured(
+        f"DEBUG is on with the database at {DATABASES['default'].get('HOST')!r}, which is "
+        "not on this machine; turn DEBUG off, or set ALLOW_DEBUG_WITH_REMOTE_DATABASE=1 "
+        "if this really is a development database."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker, beat) share the file in the embedded setup.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -95,6 +108,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Failed logins (admin, browsable API, token endpoint) per account and address,
+# and per address, before logins from there wait LOGIN_LOCKOUT_SECONDS.
+AUTHENTICATION_BACKENDS = [
+    "tracker.login_guard.LoginGuardBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -157,10 +180,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
+# How often beat looks for due sources and for lost jobs to send again.
+TRACKER_BEAT_TICK_SECONDS = env_int("TRACKER_BEAT_TICK_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE["sources-sync-due"] = {
     "task": "letters.tasks.sources_sync_due",
-    "schedule": 60.0,
-    "options": {"queue": "sync", "expires": 55},
+    "schedule": float(TRACKER_BEAT_TICK_SECONDS),
+    "options": {"queue": "sync", "expires": max(1, TRACKER_BEAT_TICK_SECONDS - 5)},
 }
 CELERY_TASK_ROUTES: dict = {}
 CELERY_TASK_ROUTES["letters.tasks.source_sync"] = {"queue": "sync"}
@@ -169,6 +194,12 @@ CELERY_TASK_ROUTES["people.tasks.*"] = {"queue": "matching"}
 # The full duplicate finder, nightly; incremental runs follow each sync.
 from celery.schedules import crontab  # noqa: E402
 
+# Steps of match runs that the broker could not take or lost are sent again.
+CELERY_BEAT_SCHEDULE["people-match-runs-resend"] = {
+    "task": "people.tasks.match_runs_resend",
+    "schedule": float(TRACKER_BEAT_TICK_SECONDS),
+    "options": {"expires": max(1, TRACKER_BEAT_TICK_SECONDS - 5)},
+}
 CELERY_BEAT_SCHEDULE["people-match-full"] = {
     "task": "people.tasks.match_full",
     "schedule": crontab(hour=3, minute=30),
@@ -179,6 +210,12 @@ CELERY_BEAT_SCHEDULE["people-match-full"] = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
+    "DEFAULT_PARSER_CLASSES": [
+        "tracker.parsers.JSONParser",
+        "tracker.parsers.FormParser",
+        "tracker.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -197,6 +234,9 @@ REST_FRAMEWORK = {
         "user": env_rate("API_THROTTLE_USER", "1200/minute"),
         "token": env_rate("API_THROTTLE_TOKEN", "10/minute"),
     },
+    # How many proxies in front set X-Forwarded-For: 0 takes the connecting address,
+    # 1 the address nginx saw. Without it a client could name any address it liked.
+    "NUM_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
     "EXCEPTION_HANDLER": "tracker.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -244,7 +284,10 @@ if LOG_FORMAT not in {"json", "plain"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "tracker.observability.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "tracker.observability.RequestIdFilter"},
+        "redact": {"()": "tracker.redact.RedactingFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -257,7 +300,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
