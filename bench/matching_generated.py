@@ -3,7 +3,7 @@ recordlinkage, and the incremental run.
 
     python bench/matching_generated.py --size 100000 [--peers] [--repeat 3]
     python bench/matching_generated.py --size 1000000 [--peers]
-    python bench/matching_generated.py --incremental 10000 --size 1000000
+    python bench/matching_generated.py --incremental 10000 --size 1000000 [--prepare-everyone]
 
 Each measurement runs in its own process, so that its peak memory (the
 process's maximum resident set, records included) is its own. The matcher is
@@ -119,14 +119,35 @@ def one_peer(size: int, mode: str, peer: str) -> dict:
     return {**f1_from_labels(labels, truth), "seconds": elapsed, "peak_mb": peak_mb()}
 
 
-def one_incremental(size: int, new: int) -> dict:
+def one_incremental(size: int, new: int, kept: bool) -> dict:
+    """An incremental run of ``new`` records against ``size``. With ``kept``,
+    as the job runs it: the existing names' prepared forms and keys kept by the
+    previous run (built here untimed, through the rows the table keeps, and the
+    parsing caches emptied), so only the new names are read."""
+    from people.matching import normalize
+    from people.matching import records as prepared_records
     from people.matching.engine import Outcome, match
+    from people.matching.index import NameIndex, prepare_name
 
     entries = generate(size + new)
     records = records_for(entries, "full context")
     focus = [r.id for r in records[size:]]
+    index = None
+    if kept:
+
+        def kept_rows():
+            seen: set[str] = set()
+            for record in records[:size]:
+                for name in record.names:
+                    if name not in seen:
+                        seen.add(name)
+                        yield from NameIndex({name: prepare_name(name)}).rows()
+
+        index = NameIndex.from_rows(kept_rows())
+        normalize.name_form.cache_clear()
+        prepared_records._metaphone_cache.clear()
     started = time.perf_counter()
-    result = match(records, focus=focus)
+    result = match(records, focus=focus, index=index)
     elapsed = time.perf_counter() - started
     return {
         "seconds": elapsed,
@@ -134,6 +155,8 @@ def one_incremental(size: int, new: int) -> dict:
         "timings": result.timings,
         "counts": result.counts,
         "merged_pairs": len(result.pairs(Outcome.MERGED)),
+        "names_kept": len(index) - len(index.added) if index is not None else 0,
+        "names_read": len(index.added) if index is not None else None,
     }
 
 
@@ -156,6 +179,11 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="Also run Splink and recordlinkage.")
     parser.add_argument("--workers", type=int, default=1, help="Processes scoring blocks.")
     parser.add_argument("--incremental", type=int, default=0, help="New records against --size.")
+    parser.add_argument(
+        "--prepare-everyone",
+        action="store_true",
+        help="With --incremental, also time runs that prepare every existing name again.",
+    )
     parser.add_argument("--peer-timeout", type=int, default=1800)
     parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,20 +195,35 @@ def main() -> None:
         elif what == "peer":
             print(json.dumps(one_peer(int(rest[0]), rest[1], rest[2])))
         else:
-            print(json.dumps(one_incremental(int(rest[0]), int(rest[1]))))
+            print(json.dumps(one_incremental(int(rest[0]), int(rest[1]), rest[2] == "kept")))
         return
 
     if args.incremental:
-        runs = [
-            spawn("incremental", str(args.size), str(args.incremental), timeout=1800)
-            for _ in range(args.repeat)
-        ]
-        seconds = statistics.median(r["seconds"] for r in runs)
-        print(
-            f"incremental: {args.incremental:,} new against {args.size:,}: "
-            f"median {seconds:.2f} s, peak {max(r['peak_mb'] for r in runs):,.0f} MB; "
-            f"steps {runs[0]['timings']}; counts {runs[0]['counts']}"
-        )
+        # Interleaved, so that both see the same load.
+        variants = ("kept", "everyone") if args.prepare_everyone else ("kept",)
+        runs: dict[str, list[dict]] = {variant: [] for variant in variants}
+        for _ in range(args.repeat):
+            for variant in variants:
+                load = os.getloadavg()[0]
+                run = spawn(
+                    "incremental", str(args.size), str(args.incremental), variant, timeout=1800
+                )
+                run["load"] = load
+                runs[variant].append(run)
+                print(f"{variant}: {json.dumps(run)}", flush=True)
+        for variant, done in runs.items():
+            seconds = statistics.median(r["seconds"] for r in done)
+            steps = {
+                step: round(statistics.median(r["timings"][step] for r in done), 2)
+                for step in done[0]["timings"]
+            }
+            print(
+                f"incremental ({variant}): {args.incremental:,} new against {args.size:,}: "
+                f"median {seconds:.2f} s of {[round(r['seconds'], 1) for r in done]} "
+                f"(load {[round(r['load'], 1) for r in done]}), "
+                f"peak {max(r['peak_mb'] for r in done):,.0f} MB; steps {steps}; "
+                f"counts {done[0]['counts']}; merged pairs {done[0]['merged_pairs']}"
+            )
         return
 
     print(f"generated set of {args.size:,} records, median of {args.repeat}")

@@ -290,6 +290,37 @@ class MatchRunBlock(models.Model):
         return f"Block {self.number} of match run {self.run_id}"
 
 
+class NameKey(models.Model):
+    """A written name as the duplicate finder reads it, kept between runs: its
+    folded parts, their sounds and its blocking keys.
+
+    Found by the name exactly as written, so a changed name is read afresh;
+    ``version`` is the digest of the code that read it, and rows of another
+    version are ignored and replaced (``people.matching.index``). The match job
+    fills it; nothing else writes it, and emptying it only costs the next run
+    the time to read every name again.
+    """
+
+    name = models.TextField(unique=True)
+    version = models.CharField(max_length=16)
+    written = models.TextField(blank=True)
+    given = models.TextField(blank=True)
+    middle = models.TextField(blank=True)
+    family = models.TextField(blank=True)
+    family_full = models.TextField(blank=True)
+    family_parts = models.TextField(blank=True)
+    honorific = models.TextField(blank=True)
+    suffix = models.TextField(blank=True)
+    given_meta = models.TextField(blank=True)
+    family_meta = models.TextField(blank=True)
+    keys = models.TextField(
+        blank=True, help_text="Blocking keys, one a line, each with its ordering text after a tab."
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class MatchJudgementDecision(models.TextChoices):
     PENDING = "pending", "Pending review"
     SAME = "same", "Same person"

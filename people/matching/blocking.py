@@ -22,9 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from people.matching.nicknames import blocking_names
+from people.matching.normalize import NameForm
 from people.matching.records import Prepared, Vocabulary
 
 KEYS = ("phonetic", "given", "family", "prefix", "swapped")
+_KEY_MARKS = {"phonetic": "p", "given": "g", "family": "f", "prefix": "x", "swapped": "s"}
 DEFAULT_WINDOW = 8
 SAME_NAME_WINDOW = 6
 PAIRS_PER_NAME_PAIR = 4
@@ -46,38 +48,48 @@ class Candidates:
         return Candidates(self.a[mask], self.b[mask], self.group[mask])
 
 
+def name_keys(form: NameForm, given_meta: str, family_meta: str) -> tuple[tuple[str, str], ...]:
+    """The blocking keys of one name under every key of ``KEYS``, each with the
+    text that orders the key's names."""
+    given, family = form.given, form.family_full
+    rows: list[tuple[str, str]] = []
+    if family_meta:
+        rows.append((f"p|{family_meta}|{given[:1]}", given + " " + family))
+    if len(given) > 1 and family:
+        for name in blocking_names(given):
+            rows.append((f"g|{name}|{family[:1]}", family))
+    if family:
+        for value in sorted({family, form.tail} - {""}):
+            rows.append((f"f|{value}", given + " " + form.middle))
+    if len(given) > 1 and len(family) > 1:
+        first, second = sorted((given[:2], family[:2]))
+        rows.append((f"x|{first}|{second}", given + family))
+    if given_meta and family_meta and len(given) > 1:
+        first, second = sorted((given_meta, family_meta))
+        rows.append((f"s|{first}|{second}", given + family))
+    return tuple(rows)
+
+
 def _key_rows(prepared: Prepared, keys: tuple[str, ...]) -> tuple[list[str], list[int], list[str]]:
-    """Blocking keys of each distinct name, with the text that orders a key's names."""
+    """Blocking keys of each distinct name, with the text that orders a key's names.
+
+    Names read through a ``NameIndex`` bring the keys it keeps; the others are
+    keyed here."""
     texts: list[str] = []
     names: list[int] = []
     secondary: list[str] = []
+    wanted = {_KEY_MARKS[key] for key in keys}
+    every = wanted >= set(_KEY_MARKS.values())
+    kept = prepared.name_keys
     for number, form in enumerate(prepared.forms):
-        given, family = form.given, form.family_full
-        meta_g, meta_f = prepared.given_meta[number], prepared.family_meta[number]
-        if "phonetic" in keys and meta_f:
-            texts.append(f"p|{meta_f}|{given[:1]}")
-            names.append(number)
-            secondary.append(given + " " + family)
-        if "given" in keys and len(given) > 1 and family:
-            for name in blocking_names(given):
-                texts.append(f"g|{name}|{family[:1]}")
+        rows = kept[number] if kept is not None else None
+        if rows is None:
+            rows = name_keys(form, prepared.given_meta[number], prepared.family_meta[number])
+        for text, order in rows:
+            if every or text[0] in wanted:
+                texts.append(text)
                 names.append(number)
-                secondary.append(family)
-        if "family" in keys and family:
-            for value in {family, form.tail} - {""}:
-                texts.append(f"f|{value}")
-                names.append(number)
-                secondary.append(given + " " + form.middle)
-        if "prefix" in keys and len(given) > 1 and len(family) > 1:
-            first, second = sorted((given[:2], family[:2]))
-            texts.append(f"x|{first}|{second}")
-            names.append(number)
-            secondary.append(given + family)
-        if "swapped" in keys and meta_g and meta_f and len(given) > 1:
-            first, second = sorted((meta_g, meta_f))
-            texts.append(f"s|{first}|{second}")
-            names.append(number)
-            secondary.append(given + family)
+                secondary.append(order)
     return texts, names, secondary
 
 
@@ -225,6 +237,14 @@ def candidate_pairs(
 
 def _sort_codes(values: list[str]) -> np.ndarray:
     """Codes that sort like the strings."""
+    if values:
+        try:
+            # Folded names are ASCII: sorted as bytes, in C, they sort the same.
+            as_bytes = np.array(values, dtype=np.bytes_)
+        except UnicodeEncodeError:
+            pass
+        else:
+            return np.unique(as_bytes, return_inverse=True)[1].astype(np.int64).reshape(-1)
     distinct = sorted(set(values))
     rank = {value: index for index, value in enumerate(distinct)}
     return np.fromiter((rank[v] for v in values), dtype=np.int64, count=len(values))

@@ -20,7 +20,8 @@ import numpy as np
 
 from people.matching.blocking import DEFAULT_WINDOW, Candidates, candidate_pairs
 from people.matching.clustering import cluster
-from people.matching.records import Frequencies, Prepared, Record
+from people.matching.index import NameIndex
+from people.matching.records import Frequencies, Prepared, Record, collection_paused
 from people.matching.scoring import DEFAULT_WEIGHTS, Decision, Scored, Weights, score_pairs
 
 
@@ -162,6 +163,7 @@ def _score_block(pairs: np.ndarray) -> Scored:
     return score_pairs(prepared, candidates.a[pairs], candidates.b[pairs], weights)
 
 
+@collection_paused()
 def match(
     records: Sequence[Record],
     *,
@@ -173,17 +175,19 @@ def match(
     workers: int = 1,
     frequencies: Frequencies | None = None,
     prepared: Prepared | None = None,
+    index: NameIndex | None = None,
 ) -> MatchResult:
     """Find the records that are one person.
 
     ``focus`` (record ids) limits the run to pairs touching those records, as
     after a sync; ``judged_apart`` (pairs of record ids) are never merged,
-    directly or through others.
+    directly or through others. ``index`` keeps the prepared names between
+    runs: only names it lacks are read (and added to it).
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if prepared is None:
-        prepared = Prepared(records, frequencies=frequencies)
+        prepared = Prepared(records, frequencies=frequencies, index=index)
     timings["prepare"] = time.perf_counter() - started
     index_of = {int(record_id): i for i, record_id in enumerate(prepared.ids.tolist())}
     focus_mask = None

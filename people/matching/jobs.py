@@ -33,13 +33,15 @@ from django.utils import timezone
 
 from people.matching.blocking import candidate_pairs
 from people.matching.engine import Outcome, combine, contextless_records, split_blocks
-from people.matching.records import Frequencies, Prepared, Record
+from people.matching.index import ROW_FIELDS, NameIndex, version
+from people.matching.records import Frequencies, Prepared, Record, collection_paused
 from people.matching.scoring import DEFAULT_WEIGHTS, Scored, explain, probability
 from people.models import (
     Affiliation,
     MatchJudgement,
     MatchRun,
     MatchRunBlock,
+    NameKey,
     Person,
     PersonName,
 )
@@ -130,6 +132,30 @@ def load_records(person_ids: Iterable[int]) -> list[Record]:
         )
         for pk in ids
     ]
+
+
+def load_name_index() -> NameIndex:
+    """The prepared names kept by earlier runs, read by this version of the code."""
+    rows = NameKey.objects.filter(version=version()).values_list(*ROW_FIELDS)
+    return NameIndex.from_rows(rows.iterator(chunk_size=20_000))
+
+
+def save_name_index(index: NameIndex) -> int:
+    """Keep the names a run read afresh; a row another version wrote is replaced."""
+    current = version()
+    added = index.added
+    for start in range(0, len(added), 5_000):
+        NameKey.objects.bulk_create(
+            [
+                NameKey(**dict(zip(ROW_FIELDS, row, strict=True)), version=current)
+                for row in index.rows(added[start : start + 5_000])
+            ],
+            update_conflicts=True,
+            unique_fields=["name"],
+            update_fields=[*ROW_FIELDS[1:], "version"],
+        )
+    index.mark_kept()
+    return len(added)
 
 
 def judged_different() -> list[tuple[int, int]]:
@@ -262,13 +288,17 @@ def run_plan(run_id: int) -> list[int]:
     existing = list(run.run_blocks.values_list("number", flat=True))
     if existing or run.blocks:
         return sorted(existing)
-    records = load_names()
-    prepared = Prepared(records)
     focus = None
     if run.mode == MatchRun.Mode.INCREMENTAL:
         wanted = set(person_survivor_ids(run.focus).values()) if run.focus else set()
-        focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
-    candidates = candidate_pairs(prepared, focus=focus)
+    with collection_paused():
+        records = load_names()
+        index = load_name_index()
+        kept = len(index)
+        prepared = Prepared(records, index=index)
+        if run.mode == MatchRun.Mode.INCREMENTAL:
+            focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+        candidates = candidate_pairs(prepared, focus=focus)
     wanted_blocks = min(MAX_BLOCKS, max(1, -(-len(candidates) // PAIRS_PER_BLOCK)))
     parts = split_blocks(candidates, wanted_blocks)
     blocks = []
@@ -286,11 +316,16 @@ def run_plan(run_id: int) -> list[int]:
         )
     with transaction.atomic():
         MatchRunBlock.objects.bulk_create(blocks, batch_size=100)
+        read = save_name_index(index)
         MatchRun.objects.filter(pk=run_id).update(
             people_considered=len(records),
             candidates=len(candidates),
             blocks=len(blocks),
-            details={"plan_seconds": round(time.perf_counter() - started, 3)},
+            details={
+                "plan_seconds": round(time.perf_counter() - started, 3),
+                "names_kept": kept,
+                "names_read": read,
+            },
         )
     return list(range(len(blocks)))
 

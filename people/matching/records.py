@@ -8,15 +8,21 @@ decisions through the services.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import jellyfish
 import numpy as np
 
 from people.matching.context import org_key, title_fields
 from people.matching.normalize import NameForm, name_form
+
+if TYPE_CHECKING:
+    from people.matching.index import NameIndex
 
 PSEUDO_NAMES = 1000
 TYPICAL_GIVEN = 0.004
@@ -73,6 +79,20 @@ class Frequencies:
         return cls(Counter(data["given"]), Counter(data["family"]), data["total"])
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a run builds its arrays from a million
+    small objects: they hold no cycles, and every full collection would walk
+    them all again (and every name an index keeps)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Vocabulary:
     """Strings as small integers, 0 for the empty string."""
 
@@ -109,11 +129,17 @@ class Prepared:
     """Records as arrays: distinct names, rows (a record's name), and context.
 
     Names are compared once per pair of distinct names, however many records
-    carry them: a million entries hold far fewer distinct spellings.
+    carry them: a million entries hold far fewer distinct spellings. With an
+    ``index``, written names are read from it (and those it lacks are added to
+    it) instead of being parsed, sounded and keyed again.
     """
 
     def __init__(
-        self, records: Sequence[Record], *, frequencies: Frequencies | None = None
+        self,
+        records: Sequence[Record],
+        *,
+        frequencies: Frequencies | None = None,
+        index: NameIndex | None = None,
     ) -> None:
         self.records = records
         self.ids = np.fromiter((r.id for r in records), dtype=np.int64, count=len(records))
@@ -122,24 +148,47 @@ class Prepared:
         row_record: list[int] = []
         row_name: list[int] = []
         row_forms: list[NameForm] = []
-        for index, record in enumerate(records):
+        kept: list = []  # per distinct name, its entry in the index (or None)
+        lookup = index.get if index is not None else None
+        # Each written name read once: its distinct name (-1 for none) and form.
+        read: dict[str, tuple[int, NameForm]] = {}
+        for position, record in enumerate(records):
             seen: set[int] = set()
             for name in record.names:
-                form = name if isinstance(name, NameForm) else name_form(name)
-                if not (form.given or form.family):
-                    continue
-                key = form.key
-                number = name_index.get(key)
-                if number is None:
-                    number = name_index[key] = len(forms)
-                    forms.append(form)
-                if number in seen:
+                known = read.get(name) if isinstance(name, str) else None
+                if known is None:
+                    entry = None
+                    if isinstance(name, NameForm):
+                        form = name
+                    elif lookup is not None:
+                        entry = lookup(name)
+                        form = entry.form
+                    else:
+                        form = name_form(name)
+                    number = -1
+                    if form.given or form.family:
+                        key = form.key
+                        number = name_index.get(key, -1)
+                        if number < 0:
+                            number = name_index[key] = len(forms)
+                            forms.append(form)
+                            kept.append(entry)
+                    if isinstance(name, str):
+                        read[name] = (number, form)
+                else:
+                    number, form = known
+                if number < 0 or number in seen:
                     continue
                 seen.add(number)
-                row_record.append(index)
+                row_record.append(position)
                 row_name.append(number)
                 row_forms.append(form)
+        del read
         self.forms = forms
+        # The blocking keys the index keeps, per distinct name (None: key it).
+        self.name_keys = (
+            [e.keys if e is not None else None for e in kept] if index is not None else None
+        )
         self.row_record = np.asarray(row_record, dtype=np.int64)
         self.row_name = np.asarray(row_name, dtype=np.int64)
         self.frequencies = frequencies or Frequencies.of(row_forms)
@@ -158,7 +207,10 @@ class Prepared:
         self.family_last_c = names.encode(f.family_parts.rpartition(" ")[2] for f in forms)
         self.given_initial_c = names.encode(f.given[:1] for f in forms)
         self.given_is_initial = np.fromiter((len(f.given) == 1 for f in forms), dtype=bool)
-        phonetic = _metaphones(forms)
+        phonetic = [
+            (e.given_meta, e.family_meta) if e is not None else _metaphone_pair(f)
+            for f, e in zip(forms, kept, strict=True)
+        ]
         self.family_meta = np.asarray([p[1] for p in phonetic], dtype=object)
         self.given_meta = np.asarray([p[0] for p in phonetic], dtype=object)
         self.family_meta_c = names.encode(self.family_meta)
@@ -221,5 +273,5 @@ def _metaphone(text: str) -> str:
     return code
 
 
-def _metaphones(forms: Sequence[NameForm]) -> list[tuple[str, str]]:
-    return [(_metaphone(f.given), _metaphone(f.family_full)) for f in forms]
+def _metaphone_pair(form: NameForm) -> tuple[str, str]:
+    return _metaphone(form.given), _metaphone(form.family_full)

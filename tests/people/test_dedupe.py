@@ -18,7 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from letters.models import Sighting
 from letters.services import Entry, signature_change_status, signature_record
 from people.matching import jobs
-from people.models import MatchJudgement, MatchRun, Merge, Person
+from people.matching.index import prepare_name, version
+from people.models import MatchJudgement, MatchRun, Merge, NameKey, Person, PersonName
 from people.services import (
     judgement_decide,
     merge_undo,
@@ -215,6 +216,61 @@ def test_an_incremental_run_agrees_with_a_full_run(signatories):
     jobs.run_now(full=True)
     assert _clusters() == after_incremental
     assert incremental.merged >= 2
+
+
+def test_an_incremental_run_on_the_kept_names_decides_as_one_reading_every_name(signatories):
+    jobs.run_now(full=True)
+    _letter, site, press, _feed = ostp_letter()
+    new = [
+        sign(press, "Cate Blanchet", title="Actress"),
+        sign(site, "Blanchett, Cate", title="Actress"),
+        sign(press, "Paul McCartney CBE"),
+        sign(site, "Lilly Wachowski", title="Director"),
+    ]
+    state = snapshot()
+    judgements = set(MatchJudgement.objects.values_list("pk", flat=True))
+    kept_names = set(NameKey.objects.values_list("name", flat=True))
+    new_names = set(PersonName.objects.filter(person__in=new).values_list("name", flat=True))
+    new_names |= {p.display_name for p in new}
+
+    on_kept = jobs.run_now(full=False, person_ids=[p.pk for p in new])
+    decided = (_clusters(), _pending())
+    _forget(on_kept, judgements)
+    assert snapshot() == state
+    NameKey.objects.all().delete()
+    reading_all = jobs.run_now(full=False, person_ids=[p.pk for p in new])
+
+    assert on_kept.details["names_kept"] == len(kept_names) > 10
+    assert on_kept.details["names_read"] == len(new_names - kept_names) >= 3
+    assert "Lilly Wachowski" in kept_names
+    assert reading_all.details["names_kept"] == 0
+    assert (_clusters(), _pending()) == decided
+    assert on_kept.merged == reading_all.merged >= 2
+    assert on_kept.candidates == reading_all.candidates
+
+
+def test_a_run_keeps_every_name_it_read_and_reads_a_new_or_stale_one_afresh(signatories):
+    jobs.run_now(full=True)
+    written = set(PersonName.objects.values_list("name", flat=True))
+    written |= set(Person.objects.values_list("display_name", flat=True))
+    assert set(NameKey.objects.values_list("name", flat=True)) == written
+    # A row read by another version of the code is never used, and is replaced.
+    NameKey.objects.filter(name="Jake Gyllenhaal").update(
+        version="0" * 16, family="smith", keys="f|smith\tjake"
+    )
+    _letter, site, _press, _feed = ostp_letter()
+    newcomer = sign(site, "Maggie Gyllenhall", title="Actor")
+
+    run = jobs.run_now(full=False, person_ids=[newcomer.pk])
+
+    assert run.details["names_read"] == 2
+    for name in ("Jake Gyllenhaal", "Maggie Gyllenhall"):
+        row = NameKey.objects.get(name=name)
+        fresh = prepare_name(name)
+        assert row.version == version()
+        assert row.family == fresh.form.family
+        assert row.keys == "\n".join(f"{text}\t{order}" for text, order in fresh.keys)
+    assert one(newcomer, signatories["maggie (site)"], signatories["maggie (press)"])
 
 
 def _clusters() -> set[frozenset[int]]:

@@ -5,8 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-from people.matching.blocking import blocking_recall, candidate_pairs
+from people.matching.blocking import blocking_recall, candidate_pairs, name_keys
 from people.matching.engine import Outcome, match
+from people.matching.index import NameIndex, prepare_name
+from people.matching.normalize import name_form
 from people.matching.records import Prepared, Record
 from people.matching.scoring import explain
 
@@ -125,6 +127,64 @@ def test_an_incremental_run_agrees_with_a_full_run():
     expected = [c for c in full.clusters() if set(c) & set(new)]
     assert incremental.clusters() == expected
     assert touched <= {i for c in full.clusters() for i in c}
+
+
+def _kept(records: list[Record]) -> NameIndex:
+    """The names of ``records`` as a previous run keeps them: through table rows."""
+    previous = NameIndex()
+    previous.update(name for record in records for name in record.names)
+    return NameIndex.from_rows(previous.rows())
+
+
+def test_an_incremental_run_on_kept_names_decides_exactly_as_one_reading_every_name():
+    records = _variants()
+    new = [r.id for r in records if r.id % 3 == 0]
+    old = [r for r in records if r.id % 3]
+    index = _kept(old)
+
+    kept = match(records, focus=new, index=index)
+    fresh = match(records, focus=new)
+
+    # Only the new records' names were read; the rest came from the index.
+    old_names = {name for r in old for name in r.names}
+    new_names = [name for r in records if r.id % 3 == 0 for name in r.names]
+    assert index.added == [name for name in new_names if name not in old_names]
+    assert len(index.added) > 10
+    assert kept.counts == fresh.counts
+    for outcome in Outcome:
+        assert kept.pairs(outcome) == fresh.pairs(outcome)
+    assert kept.clusters() == fresh.clusters() != []
+    assert sorted(kept.scored.bits.tolist()) == sorted(fresh.scored.bits.tolist())
+
+
+def test_blocking_on_kept_names_proposes_the_same_pairs_and_keys():
+    records = _variants()
+    focus = np.zeros(len(records), dtype=bool)
+    focus[::4] = True
+    on_index = Prepared(records, index=_kept(records[1::2]))
+    fresh = Prepared(records)
+    assert on_index.forms == fresh.forms
+    assert np.array_equal(on_index.family_meta, fresh.family_meta)
+    for chosen in (None, focus):
+        a, b = candidate_pairs(on_index, focus=chosen), candidate_pairs(fresh, focus=chosen)
+        assert np.array_equal(a.a, b.a) and np.array_equal(a.b, b.b)
+        assert np.array_equal(a.group, b.group)
+
+
+def test_a_changed_spelling_is_read_afresh_never_given_the_keys_of_the_old_one():
+    index = _kept([Record(1, ("Maggie Gyllenhaal", "Paul McCartney"))])
+    old = index.entries["Maggie Gyllenhaal"]
+    prepared = Prepared(
+        [Record(1, ("Maggie Gylenhall",)), Record(2, ("Maggie Gyllenhaal",))], index=index
+    )
+    assert index.added == ["Maggie Gylenhall"]
+    changed = name_form("Maggie Gylenhall")
+    assert prepared.forms == [changed, old.form]
+    assert prepared.name_keys[0] == name_keys(changed, "MJ", "JLNHL") != old.keys
+    assert prepared.name_keys[0] == prepare_name("Maggie Gylenhall").keys
+    # A name kept by the previous run is read from the index, not parsed.
+    index.entries["Paul McCartney"] = old
+    assert Prepared([Record(3, ("Paul McCartney",))], index=index).forms == [old.form]
 
 
 def test_blocking_puts_nearly_every_true_pair_in_a_common_block():
