@@ -315,6 +315,12 @@ def run_plan(run_id: int) -> list[int]:
             )
         )
     with transaction.atomic():
+        # The same step delivered twice at once plans twice; the first to lock
+        # the run writes its blocks and the other keeps them.
+        locked = MatchRun.objects.select_for_update().get(pk=run_id)
+        existing = list(locked.run_blocks.values_list("number", flat=True))
+        if existing or locked.blocks:
+            return sorted(existing)
         MatchRunBlock.objects.bulk_create(blocks, batch_size=100)
         read = save_name_index(index)
         MatchRun.objects.filter(pk=run_id).update(

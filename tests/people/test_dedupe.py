@@ -499,3 +499,46 @@ def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(d
     # search, search texts, merges.
     # 6 to finish: 2 savepoints and their releases, the run's counts, reloading it.
     assert len(queries) == COMBINE_QUERIES, "\n".join(q["sql"][:120] for q in queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_planning_step_delivered_twice_at_once_writes_its_blocks_once(signatories):
+    import threading
+
+    from tests.reliability.conftest import wait_until
+
+    run = jobs.run_start(mode=MatchRun.Mode.FULL)
+    second: list = []
+
+    def plan_again() -> None:
+        try:
+            second.append(jobs.run_plan(run.pk))
+        except Exception as exc:  # noqa: BLE001 - handed back to the test
+            second.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        # The first delivery holds the run; the second plans meanwhile, then
+        # must wait for it rather than write blocks of its own.
+        MatchRun.objects.select_for_update().get(pk=run.pk)
+        other = threading.Thread(target=plan_again)
+        other.start()
+        with connection.cursor() as cursor:
+
+            def waiting() -> bool:
+                # Inside a transaction the activity view is read once: read it afresh.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                return cursor.fetchone()[0] > 0
+
+            wait_until(waiting, 30, lambda: f"the second planning did not wait: {second}")
+        first = jobs.run_plan(run.pk)
+    other.join(30)
+
+    assert second == [first], second
+    assert first
+    assert run.run_blocks.count() == len(first)
