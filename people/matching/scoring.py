@@ -5,7 +5,9 @@ disagrees") and each level a weight in bits, as in Fellegi and Sunter's model:
 the base-2 logarithm of how much likelier the level is for two records of one
 person than for two different people. The score of a pair is the sum. Exact
 given and family names weigh by how common the name is: two "Smith"s say less
-than two "Gyllenhaal"s.
+than two "Gyllenhaal"s. Counts also tell a slip from a name: a spelling written
+once beside a common one is likely a typo of it, but two spellings each written
+several times ("Stenerson", "Stenverton") are two names.
 
 The weights are set by hand from those likelihoods rather than fitted, so that
 an editor can read why a pair scored as it did; ``explain`` spells it out.
@@ -22,7 +24,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
 from people.matching.nicknames import are_nicknames
-from people.matching.records import Prepared
+from people.matching.records import PSEUDO_NAMES, TYPICAL_FAMILY, Prepared
 
 
 class Family(IntEnum):
@@ -109,6 +111,9 @@ class Weights:
 
 DEFAULT_WEIGHTS = Weights()
 _M_EXACT = 0.95  # share of one person's record pairs whose name parts agree exactly
+# A family name written this many times is taken as a name in its own right, not
+# as a slip, when a close spelling differs from it by two edits or more.
+ESTABLISHED = 2
 
 
 @dataclass
@@ -167,7 +172,7 @@ class Scored:
         return (
             (self.field == Field.DISAGREE)
             | self.same_list
-            | names_conflict(self.family, self.given)
+            | names_conflict(self.family, self.given, self.middle)
         )
 
     def take(self, mask: np.ndarray) -> Scored:
@@ -211,6 +216,12 @@ def _exact_bits(u: np.ndarray, low: float, high: float) -> np.ndarray:
     return np.clip(np.log2(_M_EXACT / u), low, high)
 
 
+def _family_counts(p: Prepared, rows: np.ndarray) -> np.ndarray:
+    """How many records write each name row's family name (undoing the smoothing of ``u``)."""
+    total = p.frequencies.total + PSEUDO_NAMES
+    return p.u_family[rows] * total - PSEUDO_NAMES * TYPICAL_FAMILY
+
+
 def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
     """Levels and bits of the name features for pairs of name rows."""
     n = len(ri)
@@ -249,6 +260,15 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
         level[jw >= 0.85] = Family.CLOSE
         level[phonetic] = Family.PHONETIC
         level[(jw >= 0.92) | ((edits <= 1) & (shortest >= 5))] = Family.TYPO
+        # Two spellings each written several times, two edits or more apart,
+        # are two names ("Casssen", "Casmissen"), not one name and its slip.
+        established = (
+            (level == Family.TYPO)
+            & (edits >= 2)
+            & (_family_counts(p, ri[rest]) >= ESTABLISHED - 0.5)
+            & (_family_counts(p, rj[rest]) >= ESTABLISHED - 0.5)
+        )
+        level[established] = np.where(phonetic[established], Family.PHONETIC, Family.CLOSE)
         family[rest] = level
 
     g_i, g_j = p.given_c[ri], p.given_c[rj]
@@ -463,7 +483,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
             org[index] = Org.SIMILAR
             total[index] += w.org_similar - w.org_disagree
 
-    decision = decide(total, family, given, swapped, org, field_level, same_list, w)
+    decision = decide(total, family, given, swapped, org, field_level, same_list, w, middle)
     # Namesakes whose context disagrees are always shown to an editor.
     namesakes = (
         (family == Family.EXACT) & (given == Given.EXACT) & ~same_list & (total >= w.review - 8)
@@ -477,7 +497,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
         if keep_all
         else (decision != Decision.NONE)
         | (conflict & (name_bits >= w.review))
-        | names_conflict(family, given)
+        | names_conflict(family, given, middle)
     )
     return Scored(
         a=a[keep],
@@ -499,10 +519,17 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     )
 
 
-def names_conflict(family: np.ndarray, given: np.ndarray) -> np.ndarray:
-    """One family name, two different given names: two people, whoever else
-    ("L. Wachowski") might link them."""
-    return np.isin(family, [Family.EXACT, Family.TYPO, Family.PART]) & (given == Given.DIFFERENT)
+def names_conflict(
+    family: np.ndarray, given: np.ndarray, middle: np.ndarray | None = None
+) -> np.ndarray:
+    """One family name, two different given names, or two different middle
+    initials ("Tom C. Gylarford", "Tom E. Gylarford"): two people, whoever else
+    ("L. Wachowski", "Tom Gylarford") might link them."""
+    family_agrees = np.isin(family, [Family.EXACT, Family.TYPO, Family.PART])
+    conflict = given == Given.DIFFERENT
+    if middle is not None:
+        conflict = conflict | (middle == Middle.CONFLICT)
+    return family_agrees & conflict
 
 
 def context_conflict(org, field_level, same_list) -> np.ndarray:
@@ -516,19 +543,27 @@ def context_conflict(org, field_level, same_list) -> np.ndarray:
     )
 
 
-def decide(total, family, given, swapped, org, field_level, same_list, w: Weights) -> np.ndarray:
+def decide(
+    total, family, given, swapped, org, field_level, same_list, w: Weights, middle=None
+) -> np.ndarray:
     """Merge only a high score whose names agree and whose context does not
-    disagree; a nickname or an initial needs agreeing context as well."""
+    disagree; a nickname, an initial or one part of a family name ("Dominich"
+    for "Dominich-Valkassen", often a relative) needs agreeing context as well;
+    other middle initials never merge automatically."""
     conflict = context_conflict(org, field_level, same_list)
     supported = (org == Org.AGREE) | (org == Org.SIMILAR) | (field_level == Field.AGREE)
     family_agrees = np.isin(family, [Family.EXACT, Family.PART, Family.TYPO])
-    strong_names = (family_agrees & np.isin(given, [Given.EXACT, Given.TYPO])) | swapped
+    strong_names = (
+        np.isin(family, [Family.EXACT, Family.TYPO]) & np.isin(given, [Given.EXACT, Given.TYPO])
+    ) | swapped
     weak_names = (
         (family_agrees | (family == Family.PHONETIC))
         & np.isin(given, [Given.EXACT, Given.TYPO, Given.NICKNAME, Given.INITIAL, Given.MISSING])
         & supported
     )
     auto = (total >= w.auto) & ~conflict & (strong_names | weak_names)
+    if middle is not None:
+        auto &= middle != Middle.CONFLICT
     decision = np.full(len(total), Decision.NONE, dtype=np.int64)
     decision[total >= w.review] = Decision.REVIEW
     decision[auto] = Decision.AUTO

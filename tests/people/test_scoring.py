@@ -1,0 +1,68 @@
+"""Which name evidence may merge two records on its own, and which goes to an editor."""
+
+from collections import Counter
+
+from people.matching.engine import Outcome, match
+from people.matching.records import Frequencies, Record
+
+STUDIO = ("Ostdehaal Films",)
+
+
+def rare(*families: tuple[str, int]) -> Frequencies:
+    """Counts of a large database in which these names are rare, with how
+    many records write each family name."""
+    return Frequencies(given=Counter(), family=Counter(dict(families)), total=1_000_000)
+
+
+def test_it_keeps_two_middle_initials_apart_even_at_one_organisation():
+    records = [
+        Record(1, ("Tom C. Gylarford",), orgs=STUDIO),
+        Record(2, ("Tom E. Gylarford",), orgs=STUDIO),
+    ]
+    result = match(records)
+    assert result.clusters() == []
+    assert result.pairs(Outcome.QUEUED) == [(1, 2)]
+
+
+def test_it_gives_a_record_without_a_middle_name_to_neither_of_two_with_other_initials():
+    records = [
+        Record(1, ("Tom C. Gylarford",)),
+        Record(2, ("Tom E. Gylarford",)),
+        Record(3, ("Tom Gylarford",)),
+    ]
+    result = match(records)
+    assert result.clusters() == []
+    assert (1, 3) in result.pairs(Outcome.QUEUED)
+    assert (2, 3) in result.pairs(Outcome.QUEUED)
+
+
+def test_it_takes_two_close_spellings_each_written_several_times_for_two_names():
+    records = [Record(i, ("Patsy Casssen",), orgs=STUDIO) for i in (1, 2, 3)] + [
+        Record(i, ("Patsy Casmissen",), orgs=STUDIO) for i in (4, 5, 6)
+    ]
+    result = match(records, frequencies=rare(("casssen", 3), ("casmissen", 3)))
+    assert result.clusters() == [[1, 2, 3], [4, 5, 6]]
+    assert (1, 4) in result.pairs(Outcome.QUEUED)
+
+
+def test_it_still_merges_a_slip_written_once_beside_a_common_spelling():
+    records = [Record(i, ("Patsy Casmissen",), orgs=STUDIO) for i in (1, 2, 3)] + [
+        Record(4, ("Patsy Casssen",), orgs=STUDIO)
+    ]
+    result = match(records, frequencies=rare(("casssen", 1), ("casmissen", 3)))
+    assert result.clusters() == [[1, 2, 3, 4]]
+
+
+def test_it_asks_an_editor_about_one_part_of_a_double_family_name_without_context():
+    records = [Record(1, ("Amanda Dominich",)), Record(2, ("Amanda Dominich-Valkassen",))]
+    result = match(records, frequencies=rare())
+    assert result.clusters() == []
+    assert result.pairs(Outcome.QUEUED) == [(1, 2)]
+
+
+def test_it_merges_one_part_of_a_double_family_name_at_one_organisation():
+    records = [
+        Record(1, ("Amanda Dominich",), orgs=STUDIO),
+        Record(2, ("Amanda Dominich-Valkassen",), orgs=STUDIO),
+    ]
+    assert match(records, frequencies=rare()).clusters() == [[1, 2]]
