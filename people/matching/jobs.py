@@ -244,11 +244,32 @@ def match_after_sync(person_ids: Iterable[int]) -> None:
     """Queue an incremental run for the people a sync added or changed, once the
     sync's transaction commits. A run already going on makes the task wait and
     retry, so no sync's people are left unmatched."""
-    from people.tasks import match_incremental
-
     ids = sorted({int(pk) for pk in person_ids})
     if ids:
-        transaction.on_commit(lambda: match_incremental.delay(ids))
+        transaction.on_commit(lambda: _send_incremental(ids))
+
+
+def _send_incremental(ids: list[int]) -> None:
+    """Send the incremental run's task; when the broker cannot take it, record
+    the run as unsent instead, for beat's ``match_runs_resend`` to send once the
+    broker is back (with a run already going on, the next full run covers them)."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from people.tasks import UNSENT, match_incremental
+
+    try:
+        match_incremental.delay(ids)
+    except BrokerError:
+        run = run_start(mode=MatchRun.Mode.INCREMENTAL, focus=ids)
+        if run is None:
+            logger.exception(
+                "Could not queue matching for %s people while a run is going on; "
+                "the next full run covers them",
+                len(ids),
+            )
+            return
+        MatchRun.objects.filter(pk=run.pk).update(error=UNSENT)
+        logger.warning("Broker unreachable: match run %s waits to be sent", run.pk)
 
 
 def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()) -> MatchRun:

@@ -158,6 +158,56 @@ def test_the_api_keeps_serving_while_redis_is_down_and_queued_work_runs_once_it_
     print(f"\nAPI with Redis down: 25 requests in {down_for_api:.1f} s; recovery {recovery:.1f} s")
 
 
+def test_people_a_sync_adds_while_the_broker_is_down_are_matched_once_it_is_back(
+    postgres, redis_server
+):
+    database = postgres.copy("base", "unsent_incremental")
+    with FeedServer() as feeds:
+        feeds.serve(
+            "/list.csv", b"name,affiliation\nMaggie Gyllenhaal,\nLana Wachowski,\nAva DuVernay,\n"
+        )
+        # A sync run in this process (sync_sources) while the broker is away.
+        done = shell(
+            "import json\n"
+            "from letters.sync import source_sync\n"
+            "from people.models import MatchRun\n"
+            "from tests.factories import make_letter, make_source\n"
+            "source = make_source(make_letter(slug='unsent'), kind='feed', "
+            f"url={feeds.url('/list.csv')!r}, format='csv')\n"
+            "run = source_sync(source_id=source.pk)\n"
+            "runs = list(MatchRun.objects.values_list('mode', 'status', 'error', 'focus'))\n"
+            "print(json.dumps([run.outcome, run.added, runs]))",
+            process_env(database, NO_BROKER),
+        )
+    outcome, added, runs = done
+    assert (outcome, added) == ("succeeded", 3)
+    ((mode, status, error, focus),) = runs
+    assert (mode, status, len(focus)) == ("incremental", "running", 3)
+    assert "could not be sent" in error
+
+    def match_runs() -> list[tuple]:
+        with psycopg.connect(database) as conn:
+            return conn.execute(
+                "SELECT mode, status, error, people_considered FROM people_matchrun"
+            ).fetchall()
+
+    worker = start_worker(process_env(database, redis_server.url), "matching", "unsent")
+    try:
+        # Two ticks at once, as after a restart of beat: the run is sent once.
+        beat_tick(redis_server.url, MATCH_RESEND, MATCH_RESEND)
+        wait_until(
+            lambda: match_runs()[0][1] == "succeeded",
+            60,
+            lambda: f"the unsent run did not run: {match_runs()}\n{worker.text()[-4000:]}",
+            0.5,
+        )
+        beat_tick(redis_server.url, MATCH_RESEND)
+        time.sleep(2)
+    finally:
+        worker.stop()
+    assert match_runs() == [("incremental", "succeeded", "", 3)]
+
+
 # --- PostgreSQL restarts mid-run ------------------------------------------------------
 
 FIRST_LIST = b"name,affiliation\n" + b"".join(
