@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -156,6 +157,47 @@ def test_the_api_keeps_serving_while_redis_is_down_and_queued_work_runs_once_it_
     assert MatchRun.objects.filter(mode="full").count() == 1
     assert Merge.objects.filter(run=match_run).count() == 5
     print(f"\nAPI with Redis down: 25 requests in {down_for_api:.1f} s; recovery {recovery:.1f} s")
+
+
+def test_a_redis_that_hangs_without_answering_does_not_hang_the_api():
+    token = staff_token()
+    auth = {"Authorization": f"Token {token}"}
+    # A server that takes connections and never answers, as a hung Redis or a
+    # firewall dropping packets would: the kernel completes the handshakes.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(256)
+    hung = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    env = process_env(current_database_url(), hung, REDIS_SOCKET_TIMEOUT="2")
+    try:
+        source = Source.objects.create(
+            letter=make_letter(),
+            name="Organisers' feed",
+            kind="feed",
+            url="https://example.org/list.csv",
+            format="csv",
+            next_sync_at=timezone.now() + timedelta(days=1),
+        )
+        with web_server(env) as (base, _log), httpx.Client(base_url=base, timeout=60) as api:
+            serving(base)
+            started = time.monotonic()
+            reads = [api.get("/api/letters/").status_code for _ in range(3)]
+            read_seconds = time.monotonic() - started
+
+            started = time.monotonic()
+            queued = api.post(f"/api/sources/{source.pk}/sync/", headers=auth)
+            asked = api.post("/api/match-runs/", json={"full": True}, headers=auth)
+            queue_seconds = time.monotonic() - started
+    finally:
+        silent.close()
+
+    assert reads == [200] * 3
+    assert (queued.status_code, queued.json()["outcome"]) == (202, "queued"), queued.text
+    assert (asked.status_code, asked.json()["status"]) == (202, "running"), asked.text
+    # The runs wait in the database for beat to send them again.
+    assert "could not be sent" in MatchRun.objects.get(pk=asked.json()["id"]).error
+    assert read_seconds < 15 and queue_seconds < 30, (read_seconds, queue_seconds)
+    print(f"\nRedis hung: 3 reads in {read_seconds:.1f} s, 2 jobs queued in {queue_seconds:.1f} s")
 
 
 def test_people_a_sync_adds_while_the_broker_is_down_are_matched_once_it_is_back(

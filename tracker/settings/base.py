@@ -142,12 +142,29 @@ STORAGES = {
 # --- Redis and Celery -------------------------------------------------------
 REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
+    # A Redis that stops answering without closing its connections (failover, a
+    # firewall, a hung server) must not hang requests that queue a job or read
+    # the cache: every socket operation gives up after a few seconds (workers
+    # wait on the queue for 1 s at a time, well within this).
+    _REDIS_SOCKET = {
+        "socket_timeout": env_int("REDIS_SOCKET_TIMEOUT", 5, minimum=2),
+        "socket_connect_timeout": env_int("REDIS_SOCKET_TIMEOUT", 5, minimum=2),
+    }
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600, **_REDIS_SOCKET}
+    # Publishing tries twice in all, then the job waits in the database for
+    # beat to send it again.
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 0.5,
+    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": dict(_REDIS_SOCKET),
         }
     }
 else:
