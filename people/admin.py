@@ -1070,6 +1070,7 @@ class MatchJudgementAdmin(ServiceAdmin):
                     decision=data["decision"],
                     reason=data["reason"],
                     by=request.user,
+                    only_if_pending=True,
                 )
             except DomainError as error:
                 self.message_user(

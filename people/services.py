@@ -1045,10 +1045,18 @@ def merge_undo(*, merge: Merge, by: Any = None, reason: str = "") -> Merge:
 
 @transaction.atomic
 def judgement_decide(
-    *, judgement: MatchJudgement, decision: str, reason: str, by: Any = None
+    *,
+    judgement: MatchJudgement,
+    decision: str,
+    reason: str,
+    by: Any = None,
+    only_if_pending: bool = False,
 ) -> MatchJudgement:
     """An editor's decision on a pair: "same" merges them, "different" becomes a
-    constraint no automatic run overrules, "unsure" is recorded for later."""
+    constraint no automatic run overrules, "unsure" is recorded for later.
+
+    With ``only_if_pending`` (the review queue, where the editor saw the pair
+    undecided), a pair someone decided meanwhile is refused, not decided again."""
     allowed = [
         MatchJudgement.Decision.SAME,
         MatchJudgement.Decision.DIFFERENT,
@@ -1062,6 +1070,14 @@ def judgement_decide(
     if not reason:
         raise DomainError("Say why you decide so.", field="reason")
     judgement = MatchJudgement.objects.select_for_update().get(pk=judgement.pk)
+    if only_if_pending and judgement.decision != MatchJudgement.Decision.PENDING:
+        raise DomainError(
+            f"This pair was decided meanwhile ({judgement.get_decision_display()}"
+            + (f", by {judgement.decided_by}" if judgement.decided_by_id else "")
+            + ").",
+            field="decision",
+            code="decided",
+        )
     first, second = judgement.person_a, judgement.person_b
     same_cluster = person_survivor(first).pk == person_survivor(second).pk
     if decision == MatchJudgement.Decision.DIFFERENT and same_cluster:

@@ -166,6 +166,23 @@ def test_it_merges_on_a_same_decision_and_requires_a_reason():
     assert second.merged_into == first
 
 
+def test_a_pair_seen_pending_and_decided_meanwhile_is_not_decided_again():
+    lana, lilly = person_create(name="Lana Wachowski"), person_create(name="Lilly Wachowski")
+    judgement = MatchJudgement.objects.create(person_a=lana, person_b=lilly, score=0.7)
+    seen = MatchJudgement.objects.get(pk=judgement.pk)  # another editor's page, still pending
+    judgement_decide(judgement=judgement, decision="different", reason="Two sisters.")
+
+    with pytest.raises(DomainError) as error:
+        judgement_decide(
+            judgement=seen, decision="same", reason="Looks alike.", only_if_pending=True
+        )
+    assert error.value.code == "decided"
+    lilly.refresh_from_db()
+    assert lilly.merged_into is None
+    judgement.refresh_from_db()
+    assert (judgement.decision, judgement.reason) == ("different", "Two sisters.")
+
+
 def test_it_refuses_to_call_merged_records_different_until_the_merge_is_undone():
     first, second = person_create(name="Ava DuVernay"), person_create(name="Ava Duvernay")
     judgement = MatchJudgement.objects.create(person_a=first, person_b=second)
