@@ -133,23 +133,25 @@ def person_detail(*, person_id: int, include_removed: bool) -> Person | None:
     )
     if not include_removed:
         signatures = signatures.exclude(status=Signature.Status.REMOVED)
-    return (
-        Person.objects.filter(pk=person_id)
-        .prefetch_related(
-            Prefetch(
-                "names",
-                queryset=PersonName.objects.select_related("source__letter").order_by(
-                    "name", "first_seen_at", "id"
-                ),
+    return Person.objects.filter(pk=person_id).prefetch_related(*_person_facts(signatures)).first()
+
+
+def _person_facts(signatures: QuerySet) -> list[Prefetch]:
+    """A person's names with their sources, affiliations with their organization
+    and source, and ``signatures`` as ``signatures_shown``."""
+    return [
+        Prefetch(
+            "names",
+            queryset=PersonName.objects.select_related("source__letter").order_by(
+                "name", "first_seen_at", "id"
             ),
-            Prefetch(
-                "affiliations",
-                queryset=Affiliation.objects.select_related("organization", "source"),
-            ),
-            Prefetch("signatures", queryset=signatures, to_attr="signatures_shown"),
-        )
-        .first()
-    )
+        ),
+        Prefetch(
+            "affiliations",
+            queryset=Affiliation.objects.select_related("organization", "source__letter"),
+        ),
+        Prefetch("signatures", queryset=signatures, to_attr="signatures_shown"),
+    ]
 
 
 def person_names_by_spelling(person: Person) -> list[dict]:
@@ -259,20 +261,7 @@ def people_for_review(people: Iterable[Person]) -> None:
         )
         .order_by("letter__title", "id")
     )
-    prefetch_related_objects(
-        list(people),
-        Prefetch(
-            "names",
-            queryset=PersonName.objects.select_related("source__letter").order_by(
-                "name", "first_seen_at", "id"
-            ),
-        ),
-        Prefetch(
-            "affiliations",
-            queryset=Affiliation.objects.select_related("organization", "source__letter"),
-        ),
-        Prefetch("signatures", queryset=signatures, to_attr="signatures_shown"),
-    )
+    prefetch_related_objects(list(people), *_person_facts(signatures))
 
 
 def match_run_list() -> QuerySet:

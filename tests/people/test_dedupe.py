@@ -505,7 +505,7 @@ def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(d
 def test_the_planning_step_delivered_twice_at_once_writes_its_blocks_once(signatories):
     import threading
 
-    from tests.reliability.conftest import wait_until
+    from tests.reliability.conftest import a_session_waits_on_a_lock, wait_until
 
     run = jobs.run_start(mode=MatchRun.Mode.FULL)
     second: list = []
@@ -524,18 +524,9 @@ def test_the_planning_step_delivered_twice_at_once_writes_its_blocks_once(signat
         MatchRun.objects.select_for_update().get(pk=run.pk)
         other = threading.Thread(target=plan_again)
         other.start()
-        with connection.cursor() as cursor:
-
-            def waiting() -> bool:
-                # Inside a transaction the activity view is read once: read it afresh.
-                cursor.execute("SELECT pg_stat_clear_snapshot()")
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                return cursor.fetchone()[0] > 0
-
-            wait_until(waiting, 30, lambda: f"the second planning did not wait: {second}")
+        wait_until(
+            a_session_waits_on_a_lock, 30, lambda: f"the second planning did not wait: {second}"
+        )
         first = jobs.run_plan(run.pk)
     other.join(30)
 

@@ -61,6 +61,18 @@ def wait_until(
         time.sleep(pause)
 
 
+def a_session_waits_on_a_lock() -> bool:
+    """Whether another session of the test database waits for a lock (read
+    afresh: inside a transaction the activity view is otherwise read once)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def current_database_url() -> str:
     """The URL of the database pytest-django created for this run."""
     database = connection.settings_dict

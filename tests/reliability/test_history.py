@@ -25,7 +25,7 @@ from people.services import judgement_decide, merge_undo, person_merge
 from tests.factories import make_letter, make_person, make_source
 from tests.letters.fixtures.broker import broker_purge
 from tests.letters.fixtures.feeds import FeedServer
-from tests.reliability.conftest import wait_until
+from tests.reliability.conftest import a_session_waits_on_a_lock, wait_until
 from tracker.errors import DomainError
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -466,16 +466,7 @@ def test_an_entry_recorded_while_its_person_is_being_merged_lands_on_the_survivo
     merger.start()
     assert merging.wait(30)
     recorder.start()
-    with connection.cursor() as cursor:
-
-        def recording_waits() -> bool:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return cursor.fetchone()[0] > 0
-
-        wait_until(recording_waits, 30, "the entry did not wait for the merge")
+    wait_until(a_session_waits_on_a_lock, 30, "the entry did not wait for the merge")
     release.set()
     merger.join(30)
     recorder.join(30)
@@ -522,16 +513,7 @@ def test_a_sync_resolving_a_name_while_its_person_is_being_merged_never_uses_the
         merger.start()
         assert merging.wait(30)
         syncer.start()
-        with connection.cursor() as cursor:
-
-            def sync_waits() -> bool:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-                return cursor.fetchone()[0] > 0
-
-            wait_until(sync_waits, 30, "the sync did not wait for the merge")
+        wait_until(a_session_waits_on_a_lock, 30, "the sync did not wait for the merge")
         release.set()
         merger.join(30)
         syncer.join(60)
