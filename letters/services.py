@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -32,6 +32,7 @@ from letters.models import (
 from people.matching.normalize import clean_whitespace, fold, parse_name
 from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
+from tracker import locks
 from tracker.errors import DomainError
 
 LETTER_FIELDS = {
@@ -356,66 +357,22 @@ def _status_change_create(
     )
 
 
-# Advisory lock classes (the first key of pg_advisory_xact_lock(int, int)).
-NAME_LOCK_CLASS = 7_460_302
-PEOPLE_LOCK_CLASS = 7_460_303
-
-
-def people_lock(*, exclusive: bool) -> None:
-    """Merges and undos (exclusive) against syncs resolving names to people
-    (shared, so syncs do not wait for each other): a sync then never attaches an
-    entry to a person merged while it ran. Taken before any letter's lock."""
-    from letters.sync.bulk import is_postgres
-
-    if is_postgres():
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {function}(%s, 0)", [PEOPLE_LOCK_CLASS])
-
-
 def _lock_letter(letter: Letter) -> None:
     """Record one entry of a letter at a time, as syncs of its sources do: two
     writers of one entry or one person would otherwise both find nothing and
     both create it."""
-    from letters.sync.bulk import is_postgres
-    from letters.sync.ingest import LETTER_LOCK_CLASS
-
-    if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LETTER_LOCK_CLASS, letter.pk])
+    locks.letter_locks([letter.pk])
 
 
 def letters_lock_for_people(person_ids: Iterable[int]) -> None:
-    """Take the advisory locks of every letter these people signed, in id order,
-    as syncs and entries take their letter's: a merge or its undo then waits for
-    them and they for it, so that neither writes from rows the other moved
-    meanwhile (a sighting left on a folded signature, a name given twice)."""
-    from letters.sync.bulk import is_postgres
-    from letters.sync.ingest import LETTER_LOCK_CLASS
-
-    if not is_postgres():
-        return
-    # One statement however many letters, so that a merge's query count stays flat.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, letter_id::integer)) FROM ("
-            " SELECT DISTINCT letter_id FROM letters_signature"
-            " WHERE person_id = ANY(%s) ORDER BY letter_id) AS signed",
-            [LETTER_LOCK_CLASS, sorted(set(person_ids))],
-        )
-
-
-def _lock_name(name: str) -> None:
-    """Resolve one written name at a time across letters, so that two writers of
-    a new name on two letters create one person, not two."""
-    from letters.sync.bulk import is_postgres
-
-    if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                [NAME_LOCK_CLASS, parse_name(name).key],
-            )
+    """Take the locks of every letter these people signed, as syncs and entries
+    take their letter's: a merge or its undo then waits for them and they for
+    it, so that neither writes from rows the other moved meanwhile (a sighting
+    left on a folded signature, a name given twice)."""
+    locks.letter_locks_from(
+        "SELECT DISTINCT letter_id FROM letters_signature WHERE person_id = ANY(%s)",
+        [sorted(set(person_ids))],
+    )
 
 
 def _lock_person(person: Person) -> Person:
@@ -492,7 +449,7 @@ def signature_record(
     created = changed = signature_created = False
     if sighting is None:
         if person is None:
-            _lock_name(values["name"])
+            locks.name_lock(parse_name(values["name"]).key)
             person = person_resolve(name=values["name"], source=source)
         person = _lock_person(person)
         signature, signature_created = _signature_get_or_create(

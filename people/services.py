@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -26,11 +25,12 @@ from people.models import (
     Person,
     PersonName,
 )
+from tracker.bulk import among, chunked, update_rows
 from tracker.errors import DomainError
+from tracker.locks import people_lock
 
 logger = logging.getLogger(__name__)
 
-_ID_CHUNK = 20_000
 
 ORGANIZATION_FIELDS = {
     "name",
@@ -446,7 +446,7 @@ def person_survivor_ids(ids: Iterable[int]) -> dict[int, int]:
     frontier = set(ids)
     while frontier:
         found: set[int] = set()
-        for chunk in _chunks(sorted(frontier)):
+        for chunk in chunked(sorted(frontier)):
             for pk, into in Person.objects.filter(among(Person, "id", chunk)).values_list(
                 "pk", "merged_into_id"
             ):
@@ -463,49 +463,6 @@ def person_survivor_ids(ids: Iterable[int]) -> dict[int, int]:
         return pk
 
     return {pk: root(pk) for pk in parent}
-
-
-def _chunks(ids: list[int], size: int = _ID_CHUNK) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def among(model: type, field: str, ids: Sequence[int]) -> Q | RawSQL:
-    """``field`` is one of ``ids``: on PostgreSQL one array parameter rather
-    than a placeholder per id, which the driver would have to parse."""
-    if connection.vendor != "postgresql":
-        return Q(**{f"{field}__in": ids})
-    quote = connection.ops.quote_name
-    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
-    # The column names are ours; the ids go as a parameter.
-    return RawSQL(f"{column} = ANY(%s)", (list(ids),), output_field=BooleanField())  # noqa: S611
-
-
-def _update_rows(model: type, fields: list[str], rows: list[tuple]) -> None:
-    """Set ``fields`` of many rows, each given as ``(pk, value, ...)``: one
-    statement per chunk, joining arrays of values on PostgreSQL."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        objects = [model(pk=row[0], **dict(zip(fields, row[1:], strict=True))) for row in rows]
-        model.objects.bulk_update(objects, fields, batch_size=500)
-        return
-    quote = connection.ops.quote_name
-    columns = [model._meta.get_field(name) for name in fields]
-    pk_type = model._meta.pk.db_type(connection)
-    arrays = ", ".join(
-        [f"%s::{pk_type}[]", *(f"%s::{field.db_type(connection)}[]" for field in columns)]
-    )
-    names = ", ".join(["id", *(f"v{i}" for i in range(len(columns)))])
-    assignments = ", ".join(f"{quote(field.column)} = u.v{i}" for i, field in enumerate(columns))
-    sql = (
-        f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - names are ours
-        f"FROM unnest({arrays}) AS u({names}) WHERE t.id = u.id"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _ID_CHUNK):
-            part = rows[start : start + _ID_CHUNK]
-            cursor.execute(sql, [list(column) for column in zip(*part, strict=True)])
 
 
 @transaction.atomic
@@ -562,7 +519,7 @@ def person_merge_many(
     # Lock the people standing for the pairs, in primary-key order so that
     # concurrent merges cannot deadlock; follow anyone merged meanwhile.
     start = person_survivor_ids({pk for pair in pairs for pk in (pair.survivor, pair.merged)})
-    from letters.services import letters_lock_for_people, people_lock
+    from letters.services import letters_lock_for_people
 
     people_lock(exclusive=True)
     letters_lock_for_people({*start, *start.values()})
@@ -574,7 +531,7 @@ def person_merge_many(
     locked: dict[int, Person] = {}
     while True:
         wanted = sorted(set(start.values()) - locked.keys())
-        for chunk in _chunks(wanted):
+        for chunk in chunked(wanted):
             locked.update(
                 (p.pk, p)
                 for p in Person.objects.select_for_update()
@@ -596,7 +553,7 @@ def person_merge_many(
     frontier = list(root_of)
     while frontier:
         found = []
-        for chunk in _chunks(frontier):
+        for chunk in chunked(frontier):
             for pk, into in Person.objects.filter(among(Person, "merged_into", chunk)).values_list(
                 "pk", "merged_into_id"
             ):
@@ -605,7 +562,7 @@ def person_merge_many(
                     found.append(pk)
         frontier = found
     apart: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for chunk in _chunks(sorted(root_of)):
+    for chunk in chunked(sorted(root_of)):
         for pk, a, b in MatchJudgement.objects.filter(
             among(MatchJudgement, "person_a", chunk), decision=MatchJudgement.Decision.DIFFERENT
         ).values_list("pk", "person_a_id", "person_b_id"):
@@ -699,7 +656,7 @@ def person_merge_many(
     names_at: dict[int, list[tuple]] = defaultdict(list)  # (pk, name, source, reliability)
     affiliations_at: dict[int, list[int]] = defaultdict(list)
     held_by: dict[tuple[str, int], int] = {}  # where each row was before
-    for chunk in _chunks(involved):
+    for chunk in chunked(involved):
         for row in (
             Signature.objects.select_for_update()
             .filter(among(Signature, "person", chunk), merged_into__isnull=True)
@@ -821,7 +778,7 @@ def person_merge_many(
     # Sightings of a folded signature move to the one kept, with their history
     # (a sighting may move twice when a cluster is absorbed in turn).
     sightings_on: dict[int, list[int]] = defaultdict(list)
-    for chunk in _chunks(sorted({signature for signature, _into, _moved in folds})):
+    for chunk in chunked(sorted({signature for signature, _into, _moved in folds})):
         for pk, signature in (
             Sighting.objects.select_for_update()
             .filter(among(Sighting, "signature", chunk))
@@ -855,7 +812,7 @@ def person_merge_many(
         "title",
         "affiliation",
     ]
-    _update_rows(
+    update_rows(
         Signature,
         ["person_id", "updated_at"],
         [
@@ -865,20 +822,20 @@ def person_merge_many(
             if held_by["signature", row["pk"]] != person
         ],
     )
-    _update_rows(
+    update_rows(
         Signature,
         ["merged_into_id", "updated_at"],
         [(signature, into, now) for signature, into, _moved in folds],
     )
-    _update_rows(
+    update_rows(
         Signature,
         [*kept_fields, "updated_at"],
         [(pk, *(kept[f] for f in kept_fields), now) for pk, kept in changed_kept.items()],
     )
-    _update_rows(Sighting, ["signature_id"], list(sighting_at.items()))
+    update_rows(Sighting, ["signature_id"], list(sighting_at.items()))
     SightingEvent.objects.bulk_create(events, batch_size=2000)
     SignatureStatusChange.objects.bulk_create(status_changes, batch_size=2000)
-    _update_rows(
+    update_rows(
         PersonName,
         ["person_id"],
         [
@@ -888,7 +845,7 @@ def person_merge_many(
             if held_by["name", row[0]] != person
         ],
     )
-    _update_rows(
+    update_rows(
         Affiliation,
         ["person_id"],
         [
@@ -898,12 +855,12 @@ def person_merge_many(
             if held_by["affiliation", pk] != person
         ],
     )
-    _update_rows(
+    update_rows(
         Person,
         [*_DISPLAY_FIELDS, "updated_at"],
         [(pk, *(shown[pk][f] for f in _DISPLAY_FIELDS), now) for pk in sorted(reshown)],
     )
-    _update_rows(
+    update_rows(
         Person,
         ["merged_into_id", "merged_at", "updated_at"],
         [(gone, keep, now, now) for _index, keep, gone in joins],
@@ -928,7 +885,7 @@ def person_merge_many(
 def _refresh_search_texts(display_of: dict[int, str]) -> None:
     """What ``person_refresh_search_text`` does, for many people at once."""
     spellings: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted(display_of)):
+    for chunk in chunked(sorted(display_of)):
         for person_id, name in (
             PersonName.objects.filter(among(PersonName, "person", chunk))
             .order_by("name", "id")
@@ -939,7 +896,7 @@ def _refresh_search_texts(display_of: dict[int, str]) -> None:
     for pk, display in display_of.items():
         folded = (fold(text) for text in [display, *spellings[pk]])
         rows.append((pk, " | ".join(dict.fromkeys(key for key in folded if key))))
-    _update_rows(Person, ["search_text"], rows)
+    update_rows(Person, ["search_text"], rows)
 
 
 @transaction.atomic
@@ -949,7 +906,7 @@ def merge_undo(*, merge: Merge, by: Any = None, reason: str = "") -> Merge:
     from datetime import datetime
 
     from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange
-    from letters.services import letters_lock_for_people, people_lock
+    from letters.services import letters_lock_for_people
 
     people_lock(exclusive=True)
     letters_lock_for_people([merge.survivor_id, merge.merged_id])

@@ -42,16 +42,15 @@ from letters.models import (
     SyncRun,
 )
 from letters.services import Entry
-from letters.sync.bulk import chunked, insert_rows, is_postgres, update_rows
 from people.matching.normalize import ParsedName, fold, parse_name
 from people.models import Person, PersonName
+from tracker import locks
+from tracker.bulk import chunked, insert_rows, update_rows
 
 logger = logging.getLogger(__name__)
 
 VALUE_FIELDS = ("name", "title", "affiliation", "country", "signed_on", "url", "extra")
 DIFF_LIMIT = 1000
-# Advisory-lock class for "a sync is writing this letter's signatures".
-LETTER_LOCK_CLASS = 7_460_301
 GONE_REASON_PREFIX = "No source lists it any more"
 # Folded names at least this similar (0-100) count as one entry respelled.
 RESPELLING_SIMILARITY = 90
@@ -290,15 +289,9 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
 
     ``entries`` is emptied once read, to free its memory early.
     """
-    from letters.services import people_lock
-
-    people_lock(exclusive=False)
-    if is_postgres():
-        with connection.cursor() as cursor:
-            # Two sources of one letter may add the same person at once.
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [LETTER_LOCK_CLASS, source.letter_id]
-            )
+    locks.people_lock(exclusive=False)
+    # Two sources of one letter may add the same person at once.
+    locks.letter_locks([source.letter_id])
     timings: dict[str, float] = {}
     phase = Phases(timings)
     names = _Names()

@@ -3,7 +3,7 @@
 One run per source at a time. The database allows one queued-or-running run
 per source (constraint ``sync_run_one_pending``), so a second request while one
 is pending is recorded as skipped. A worker carries a run out while holding the
-source's lock (letters.sync.locks); a run found "running" whose source lock is
+source's lock (tracker.locks); a run found "running" whose source lock is
 free was left by a worker that died, and is claimed again or, if nobody comes
 back for it, failed by the periodic check.
 
@@ -28,13 +28,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from letters.models import Source, SyncRun, SyncRunContent
-from letters.sync.bulk import is_postgres
 from letters.sync.errors import SourceBusy, SyncError, TransientSyncError
 from letters.sync.fetch import content_type_refusal, fetch
 from letters.sync.ingest import Phases, ingest
-from letters.sync.locks import source_lock
 from letters.sync.parse import parse
+from tracker.bulk import is_postgres
 from tracker.errors import DomainError, NotFound
+from tracker.locks import source_lock
 
 logger = logging.getLogger(__name__)
 

@@ -45,22 +45,17 @@ from people.models import (
     Person,
     PersonName,
 )
-from people.services import MergePair, among, person_merge_many, person_survivor_ids
+from people.services import MergePair, person_merge_many, person_survivor_ids
+from tracker.bulk import among, chunked
 from tracker.env import env_int
 
 logger = logging.getLogger(__name__)
 
 PAIRS_PER_BLOCK = env_int("MATCHING_PAIRS_PER_BLOCK", 50_000, minimum=1)
 MAX_BLOCKS = 64
-_ID_CHUNK = 20_000
 
 
 # --- Loading records -------------------------------------------------------------
-
-
-def _chunks(ids: list[int], size: int = _ID_CHUNK) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
@@ -92,7 +87,7 @@ def load_records(person_ids: Iterable[int]) -> list[Record]:
     titles: dict[int, set[str]] = defaultdict(set)
     letters: dict[int, set[int]] = defaultdict(set)
     listings: dict[int, set[int]] = defaultdict(set)
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         for pk, display in Person.objects.filter(among(Person, "id", chunk)).values_list(
             "pk", "display_name"
         ):
@@ -545,7 +540,7 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
         return {}
     decided = {}
     id_list = ids.tolist()
-    for chunk in _chunks(id_list):
+    for chunk in chunked(id_list):
         rows = MatchJudgement.objects.filter(
             among(MatchJudgement, "person_a", chunk) | among(MatchJudgement, "person_b", chunk),
             automatic=False,

@@ -1,9 +1,10 @@
-"""Set-based writes for the ingest: many rows per statement.
+"""Set-based writes: many rows per statement, for syncs and merges alike.
 
 On PostgreSQL new rows go in with COPY, their ids drawn from the table's
-sequence first so that the rows that point at them can be written in the same
-way; updates of many rows join an array of ids. Elsewhere (SQLite, the
-embedded default) the same calls use bulk_create and executemany.
+sequence first so that the rows that point at them can be written the same
+way; updates of many rows join arrays of values with ``unnest``; a list of ids
+goes as one array parameter. Elsewhere (SQLite, the embedded default) the same
+calls use ``bulk_create``, ``executemany`` and ``IN``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 
 POSTGRES_CHUNK = 10_000
 OTHER_CHUNK = 500
@@ -23,9 +26,21 @@ def is_postgres() -> bool:
 
 
 def chunked(items: Sequence[Any], size: int | None = None) -> Iterator[Sequence[Any]]:
+    """``items`` in slices small enough for one statement each."""
     size = size or (POSTGRES_CHUNK if is_postgres() else OTHER_CHUNK)
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def among(model: type[models.Model], field: str, ids: Sequence[int]) -> Q | RawSQL:
+    """``field`` is one of ``ids``: on PostgreSQL one array parameter rather
+    than a placeholder per id, which the driver would have to parse."""
+    if not is_postgres():
+        return Q(**{f"{field}__in": list(ids)})
+    quote = connection.ops.quote_name
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
+    # The column names are ours; the ids go as a parameter.
+    return RawSQL(f"{column} = ANY(%s)", (list(ids),), output_field=BooleanField())  # noqa: S611
 
 
 def _field(model: type[models.Model], name: str) -> models.Field:
@@ -34,7 +49,7 @@ def _field(model: type[models.Model], name: str) -> models.Field:
 
 def _adapters(model: type[models.Model], fields: Sequence[str], *, copy: bool = False) -> list[Any]:
     """Per column, a function that turns a Python value into what the driver
-    takes, or None where the value goes as it is. COPY takes JSON as text."""
+    takes, or None where the value goes as it is. COPY and arrays take JSON as text."""
     adapters: list[Any] = []
     for name in fields:
         field = _field(model, name)
@@ -96,16 +111,47 @@ def insert_rows(
 def update_rows(
     model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """For each row ``(id, value, ...)``, set ``fields`` to the values."""
+    """For each row ``(id, value, ...)``, set ``fields`` to the values: on
+    PostgreSQL one statement per chunk, joining arrays of the values."""
     rows = list(rows)
     if not rows:
         return
     table = model._meta.db_table
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(_field(model, name).column)} = %s" for name in fields)
-    adapters = _adapters(model, fields)
+    columns = [_field(model, name) for name in fields]
+    if not is_postgres():
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
+        adapters = _adapters(model, fields)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {quote(table)} SET {assignments} WHERE id = %s",  # noqa: S608 - names are ours
+                [[*_adapt(row[1:], adapters), row[0]] for row in rows],
+            )
+        return
+    pk_type = model._meta.pk.db_type(connection)
+    is_json = [isinstance(field, models.JSONField) for field in columns]
+    arrays = ", ".join(
+        [
+            f"%s::{pk_type}[]",
+            *(
+                "%s::text[]" if json_ else f"%s::{field.db_type(connection)}[]"
+                for field, json_ in zip(columns, is_json, strict=True)
+            ),
+        ]
+    )
+    names = ", ".join(["id", *(f"v{i}" for i in range(len(columns)))])
+    assignments = ", ".join(
+        f"{quote(field.column)} = u.v{i}" + ("::jsonb" if json_ else "")
+        for i, (field, json_) in enumerate(zip(columns, is_json, strict=True))
+    )
+    sql = (
+        f"UPDATE {quote(table)} AS t SET {assignments} "  # noqa: S608 - names are ours
+        f"FROM unnest({arrays}) AS u({names}) WHERE t.id = u.id"
+    )
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {quote(table)} SET {assignments} WHERE id = %s",  # noqa: S608 - names are ours
-            [[*_adapt(row[1:], adapters), row[0]] for row in rows],
-        )
+        for part in chunked(rows):
+            values = [list(column) for column in zip(*part, strict=True)]
+            for i, json_ in enumerate(is_json, start=1):
+                if json_:
+                    values[i] = [json.dumps(value) for value in values[i]]
+            cursor.execute(sql, values)

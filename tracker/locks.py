@@ -1,0 +1,137 @@
+"""Every advisory lock of the service, with its key space and its place in
+the one order in which locks are taken.
+
+A PostgreSQL advisory lock is named by two integers: the first says what kind
+of thing is locked (``KEY_SPACES``), the second which one. Writers take them in
+``LOCK_ORDER`` and, within one space, in ascending key order (several at once in
+one statement), then lock rows; never the other way round, so that no two
+writers can wait for each other.
+
+- ``source``: a sync of one source at a time. A session lock held for the whole
+  run, outside its transaction (released by the server if the worker's
+  connection dies; on SQLite, a file lock the kernel releases with the process).
+- ``people``: merges, undos and splits (exclusive) against writers resolving
+  entries to people (shared, so that they do not wait for each other): an entry
+  is never attached to a person merged or split while it was written.
+- ``letter``: one writer of a letter's signatures at a time (syncs, entries,
+  and merges of people who signed it).
+- ``name``: one writer of a new name at a time across letters, so that two
+  writers of one new name create one person.
+
+Without PostgreSQL (the embedded SQLite default) writes are serialised by the
+database itself and the transaction locks are no-ops.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import connection
+
+from tracker.bulk import is_postgres
+
+KEY_SPACES = {
+    "source": 7_460_300,
+    "letter": 7_460_301,
+    "name": 7_460_302,
+    "people": 7_460_303,
+}
+LOCK_ORDER = ("source", "people", "letter", "name")
+_POLL_SECONDS = 0.25
+
+
+# --- Transaction locks, released at commit or rollback --------------------------
+
+
+def people_lock(*, exclusive: bool) -> None:
+    """Exclusive for a merge, an undo or a split; shared for writers of entries."""
+    if is_postgres():
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, 0)", [KEY_SPACES["people"]])
+
+
+def letter_locks(letter_ids: Iterable[int]) -> None:
+    """The locks of these letters, in id order, in one statement."""
+    ids = sorted({int(pk) for pk in letter_ids})
+    if ids and is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, id)) FROM unnest(%s::integer[]) AS id",
+                [KEY_SPACES["letter"], ids],
+            )
+
+
+def letter_locks_from(query: str, params: list) -> None:
+    """The locks of the letters a query selects (one column, ``letter_id``), in
+    id order, in one statement whatever their number."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_advisory_xact_lock(%s, letter_id::integer)) "  # noqa: S608
+                f"FROM ({query} ORDER BY letter_id) AS chosen",
+                [KEY_SPACES["letter"], *params],
+            )
+
+
+def name_lock(key: str) -> None:
+    """The lock of one normalised name."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KEY_SPACES["name"], key]
+            )
+
+
+# --- Session lock of a source, held across transactions ---------------------------
+
+
+def _try_source(source_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [KEY_SPACES["source"], source_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _release_source(source_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [KEY_SPACES["source"], source_id])
+
+
+@contextmanager
+def source_lock(source_id: int, *, wait: float = 0) -> Iterator[bool]:
+    """Hold the source's sync lock for the block; yields whether it was had,
+    trying for up to ``wait`` seconds. Held as long as the process holding it
+    lives: a run left "running" by a killed worker has its source's lock free."""
+    deadline = time.monotonic() + wait
+    if is_postgres():
+        held = _try_source(source_id)
+        while not held and time.monotonic() < deadline:
+            time.sleep(_POLL_SECONDS)
+            held = _try_source(source_id)
+        try:
+            yield held
+        finally:
+            if held:
+                _release_source(source_id)
+        return
+    directory = settings.VAR_DIR / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory / f"source-{source_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
+            except BlockingIOError:
+                held = False
+            if held or time.monotonic() >= deadline:
+                break
+            time.sleep(_POLL_SECONDS)
+        yield held
+    finally:
+        os.close(descriptor)  # also releases the lock
