@@ -1,5 +1,5 @@
 """Admin for letters, their targets and sources, signatures and what the
-sources said. Entries go through the services (see people.admin for the
+sources said. Entries go through the services (see tracker.admin_kit for the
 shared pieces); sync runs and histories are shown, never edited."""
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from letters.models import (
     SyncRun,
     SyncRunContent,
 )
-from people.admin import (
+from people.matching.normalize import clean_whitespace, fold
+from tracker import admin_kit
+from tracker.admin_kit import (
     MergedFilter,
-    ReadOnlyAdmin,
     ReadOnlyInline,
-    ServiceAdmin,
     ServiceForm,
     ServiceInline,
     admin_link,
@@ -43,12 +43,22 @@ from people.admin import (
     pretty_json,
     related_filter,
 )
-from people.matching.normalize import clean_whitespace
 from tracker.errors import DomainError
 
 LetterFilter = related_filter("letter", "letter", recent=15)
 SIGNATURES_SHOWN_ON_LETTER = 50
 _http_url = URLValidator(schemes=["http", "https"], message="Give an http or https address.")
+
+
+# --- The kit's admins, searching with the services' folding ----------------------
+
+
+class ServiceAdmin(admin_kit.ServiceAdmin):
+    search_fold = staticmethod(fold)
+
+
+class ReadOnlyAdmin(admin_kit.ReadOnlyAdmin):
+    search_fold = staticmethod(fold)
 
 
 # --- Letters and their targets -------------------------------------------------------
