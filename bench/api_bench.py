@@ -19,7 +19,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_data import fill  # noqa: E402
 from people.matching.normalize import fold  # noqa: E402
+from tracker.testing.servers import free_port  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 DATABASE = "bench_api"
@@ -273,12 +273,6 @@ def api_export(base: str, worker_pids: list[int]) -> dict:
     return {"seconds": elapsed, "rows": rows - 1, "bytes": size, "rss_growth_kb": growth}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(child) for child in path.read_text().split()] if path.exists() else []
@@ -384,7 +378,7 @@ def main() -> int:
 
     prepare()
     data = samples()
-    port = _free_port()
+    port = free_port()
     server = start_server(port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}"
     results: dict = {

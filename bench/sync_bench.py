@@ -48,9 +48,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from letters.models import Source  # noqa: E402
+from letters.services import letter_create, source_create  # noqa: E402
 from letters.sync import source_sync  # noqa: E402
-from tests.factories import make_letter, make_source  # noqa: E402
-from tests.letters.fixtures.feeds import FeedServer  # noqa: E402
+from tracker.testing.servers import FeedServer  # noqa: E402
 
 FIRST = [
     "Ava",
@@ -376,7 +376,14 @@ def main() -> None:
             seconds = copy_baseline(content)
             results.setdefault("copy", []).append({"seconds": seconds})
             print(f"  {'PostgreSQL COPY into a plain table':<34} {seconds:7.2f} s", flush=True)
-            source = make_source(make_letter(), url=feeds.url("/list.csv"), format="csv")
+            letter = letter_create(title="Sync benchmark", slug="sync-benchmark")
+            source = source_create(
+                letter=letter,
+                name="Benchmark list",
+                kind=Source.Kind.PRESS,
+                url=feeds.url("/list.csv"),
+                format=Source.Format.CSV,
+            )
             record("first run", check(timed_run(source.pk), "succeeded"))
         assert source is not None
 

@@ -13,12 +13,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.services import (  # noqa: F401 - shared with the tests
-    ThrowawayPostgres,
-    ThrowawayRedis,
-    free_port,
-    wait_for_port,
-)
+from tests.services import ThrowawayPostgres, ThrowawayRedis  # noqa: F401 - shared with the tests
+from tracker.testing.servers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,9 +18,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+# Read before tracker is imported: its Celery application sets DJANGO_SETTINGS_MODULE
+# to the local settings when the caller did not choose any.
+CALLER_SETTINGS = os.environ.get("DJANGO_SETTINGS_MODULE")
+
+from tracker.testing.servers import free_port, wait_for_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -44,23 +49,6 @@ def find_binary(name: str) -> str | None:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     return candidates[0] if candidates else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on port {port} after {seconds} s")
 
 
 class ThrowawayPostgres:
@@ -189,7 +177,7 @@ def main(argv: list[str]) -> int:
                 sys.exit(f"Redis at REDIS_URL={redis_url!r} is not reachable.")
             redis_url = start_redis(cleanups)
         env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
-        env.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.test")
+        env["DJANGO_SETTINGS_MODULE"] = CALLER_SETTINGS or "tracker.settings.test"
         return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)
     finally:
         for cleanup in reversed(cleanups):

@@ -19,8 +19,8 @@ from letters.sync import sync_request
 from people.models import MatchRun
 from tests.factories import make_letter, make_source
 from tests.letters.fixtures.broker import broker_purge
-from tests.letters.fixtures.feeds import FeedServer
 from tracker.celery import app
+from tracker.testing.servers import FeedServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

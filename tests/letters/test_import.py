@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 
 from letters.models import Sighting, Source, SyncRun
 from tests.factories import make_letter, make_source
-from tests.letters.fixtures.feeds import FIXTURES, FeedServer
+from tests.letters.fixtures.feeds import FIXTURES
+from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db
 

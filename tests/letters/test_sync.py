@@ -28,8 +28,9 @@ from letters.sync.ingest import _jsonb_text
 from people.matching.normalize import parse_name
 from people.models import Person, PersonName
 from tests.factories import make_letter, make_person, make_signature, make_source
-from tests.letters.fixtures.feeds import FeedServer, fixture_bytes
+from tests.letters.fixtures.feeds import fixture_bytes
 from tracker.errors import DomainError
+from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from letters.models import Sighting, SightingEvent, Source, SyncRun
 from letters.sync import source_sync, sources_sync_due
 from tests.factories import make_letter, make_source
 from tests.letters.fixtures.broker import broker_purge
-from tests.letters.fixtures.feeds import FeedServer
+from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -32,8 +32,8 @@ from letters.tasks import source_sync as source_sync_task
 from people.models import Person, PersonName
 from tests.factories import make_letter, make_source
 from tests.letters.fixtures.broker import broker_purge
-from tests.letters.fixtures.feeds import FeedServer
 from tracker.celery import app
+from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,10 +22,10 @@ from people.models import Person
 from people.services import merge_undo, person_merge
 from tests.factories import make_letter, make_source
 from tests.letters.fixtures.broker import broker_purge
-from tests.letters.fixtures.feeds import FeedServer
 from tests.processes import ROOT, manage, service_env
 from tests.reliability.conftest import current_database_url
 from tests.services import find_binary
+from tracker.testing.servers import FeedServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

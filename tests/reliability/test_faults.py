@@ -28,7 +28,6 @@ from letters.models import Sighting, Signature, Source, SyncRun
 from people.models import MatchRun, Merge
 from people.tasks import match_runs_resend
 from tests.factories import make_letter
-from tests.letters.fixtures.feeds import FeedServer
 from tests.processes import web_server
 from tests.reliability.conftest import (
     Process,
@@ -44,6 +43,7 @@ from tests.reliability.conftest import (
     table_dump,
     wait_until,
 )
+from tracker.testing.servers import FeedServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

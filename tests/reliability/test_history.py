@@ -24,9 +24,9 @@ from people.models import MatchJudgement, Merge, Person
 from people.services import judgement_decide, merge_undo, person_merge
 from tests.factories import make_letter, make_person, make_source
 from tests.letters.fixtures.broker import broker_purge
-from tests.letters.fixtures.feeds import FeedServer
 from tests.reliability.conftest import a_session_waits_on_a_lock, wait_until
 from tracker.errors import DomainError
+from tracker.testing.servers import FeedServer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from bench.load_bench import fill, gunicorn, integrity_problems, run_load, service_env, summary
 from people.matching.normalize import parse_name
 from tests.letters.fixtures.broker import broker_purge
 from tests.reliability.conftest import current_database_url
+from tracker.testing.load import fill, gunicorn, integrity_problems, run_load, service_env, summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

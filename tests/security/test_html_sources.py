@@ -12,7 +12,7 @@ from letters.sync import source_sync
 from letters.sync.errors import ParseError
 from letters.sync.parse import MAX_HTML_DEPTH, parse
 from tests.factories import make_letter, make_source
-from tests.letters.fixtures.feeds import FeedServer
+from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from letters.sync import source_sync
 from letters.sync.errors import SyncError, TransientSyncError
 from letters.sync.fetch import fetch, source_url_validate
 from tests.factories import make_letter
-from tests.letters.fixtures.feeds import FeedServer
 from tracker.errors import DomainError
+from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db
 
