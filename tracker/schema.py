@@ -38,7 +38,8 @@ _ERRORS = {
     "429": "Too many requests; `Retry-After` says how many seconds to wait.",
 }
 _WRITE_ERRORS = {
-    "409": "Conflicts with data written at the same moment; read again and retry.",
+    "409": "Conflicts with the data as it stands: done already, changed meanwhile, or "
+    "clashing with another record (`code` says which); read again before retrying.",
     "415": "Send JSON, a form or multipart data.",
     "422": "The Idempotency-Key was used for a different request.",
 }

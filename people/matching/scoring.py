@@ -100,10 +100,21 @@ class Weights:
     swapped: float = -3.0
     letters_together: float = 1.0
     same_list: float = -12.0
-    # Decisions: merge at ``auto`` bits with nothing disagreeing, queue from
-    # ``review`` bits. A score is shown as a probability with ``auto`` at 0.99.
-    auto: float = 14.0
-    review: float = 8.0
+    # Decisions: merge at ``merge_at`` bits with nothing disagreeing, queue for
+    # review from ``review_at`` bits. A score is shown as a probability with
+    # ``merge_at`` at 0.99. A deployment sets both with the settings
+    # MATCHING_MERGE_AT and MATCHING_REVIEW_AT (``people.weights.run_weights``).
+    merge_at: float = 14.0
+    review_at: float = 8.0
+
+    # The former names, read by people/matching/jobs.py until it uses the new ones.
+    @property
+    def auto(self) -> float:
+        return self.merge_at
+
+    @property
+    def review(self) -> float:
+        return self.review_at
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -473,7 +484,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     # Organisations written differently ("Univ. of Oxford", "Oxford University
     # Press") are compared as text only where that could change the decision.
     check = np.flatnonzero(
-        (org == Org.DISAGREE) & (total - w.org_disagree + w.org_similar >= w.review)
+        (org == Org.DISAGREE) & (total - w.org_disagree + w.org_similar >= w.review_at)
     )
     for index in check:
         left, right = p.org_texts[a[index]], p.org_texts[b[index]]
@@ -486,7 +497,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     decision = decide(total, family, given, swapped, org, field_level, same_list, w, middle)
     # Namesakes whose context disagrees are always shown to an editor.
     namesakes = (
-        (family == Family.EXACT) & (given == Given.EXACT) & ~same_list & (total >= w.review - 8)
+        (family == Family.EXACT) & (given == Given.EXACT) & ~same_list & (total >= w.review_at - 8)
     )
     decision[namesakes & (decision == Decision.NONE)] = Decision.REVIEW
     conflict = context_conflict(org, field_level, same_list)
@@ -496,7 +507,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
         slice(None)
         if keep_all
         else (decision != Decision.NONE)
-        | (conflict & (name_bits >= w.review))
+        | (conflict & (name_bits >= w.review_at))
         | names_conflict(family, given, middle)
     )
     return Scored(
@@ -561,18 +572,18 @@ def decide(
         & np.isin(given, [Given.EXACT, Given.TYPO, Given.NICKNAME, Given.INITIAL, Given.MISSING])
         & supported
     )
-    auto = (total >= w.auto) & ~conflict & (strong_names | weak_names)
+    auto = (total >= w.merge_at) & ~conflict & (strong_names | weak_names)
     if middle is not None:
         auto &= middle != Middle.CONFLICT
     decision = np.full(len(total), Decision.NONE, dtype=np.int64)
-    decision[total >= w.review] = Decision.REVIEW
+    decision[total >= w.review_at] = Decision.REVIEW
     decision[auto] = Decision.AUTO
     return decision
 
 
 def probability(bits: float | np.ndarray, w: Weights = DEFAULT_WEIGHTS):
     """The score as a probability, 0.99 at the merge threshold."""
-    return 1.0 / (1.0 + np.exp2(-(np.asarray(bits) - w.auto + np.log2(99.0))))
+    return 1.0 / (1.0 + np.exp2(-(np.asarray(bits) - w.merge_at + np.log2(99.0))))
 
 
 _AGREEING = {
@@ -632,5 +643,5 @@ def explain(scored: Scored, index: int, w: Weights = DEFAULT_WEIGHTS) -> dict:
         "probability": round(float(probability(bits, w)), 4),
         "agreed": agreed,
         "disagreed": disagreed,
-        "thresholds": {"merge": w.auto, "review": w.review},
+        "thresholds": {"merge": w.merge_at, "review": w.review_at},
     }

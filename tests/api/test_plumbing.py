@@ -11,7 +11,9 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from letters.models import Letter, Signature
+from people import services as people_services
 from tests.factories import make_letter, make_person, make_signature, make_source
+from tracker.errors import Conflict, DomainError, NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -370,6 +372,32 @@ def test_every_error_has_the_same_shape(anon, editor_client):
         assert body["status"] == answer.status_code
         assert body["message"]
         assert all(set(e) == {"field", "code", "message"} for e in body["errors"])
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "code"),
+    [
+        (DomainError("An organization needs a name.", field="name"), 400, "invalid"),
+        (NotFound("There is no organization #9.", field="parent"), 404, "not_found"),
+        (Conflict("Changed meanwhile; read it again."), 409, "conflict"),
+        (Conflict("The slug 'x' is taken.", field="slug", code="slug_taken"), 409, "slug_taken"),
+    ],
+)
+def test_a_refusal_answers_with_the_status_of_its_kind(
+    editor_client, monkeypatch, refusal, status, code
+):
+    def refuse(**fields):
+        raise refusal
+
+    monkeypatch.setattr(people_services, "organization_create", refuse)
+
+    response = editor_client.post("/api/organizations/", {"name": "Somewhere"}, format="json")
+
+    assert response.status_code == status
+    body = response.json()
+    assert (body["status"], body["code"], body["field"]) == (status, code, refusal.field)
+    assert refusal.message in body["message"]
+    assert body["errors"] == [{"field": refusal.field, "code": code, "message": refusal.message}]
 
 
 def test_it_names_every_field_at_fault(editor_client):

@@ -4,6 +4,8 @@ from collections import Counter
 
 from people.matching.engine import Outcome, match
 from people.matching.records import Frequencies, Record
+from people.matching.scoring import DEFAULT_WEIGHTS
+from people.weights import run_weights
 
 STUDIO = ("Ostdehaal Films",)
 
@@ -66,3 +68,23 @@ def test_it_merges_one_part_of_a_double_family_name_at_one_organisation():
         Record(2, ("Amanda Dominich-Valkassen",), orgs=STUDIO),
     ]
     assert match(records, frequencies=rare()).clusters() == [[1, 2]]
+
+
+def test_the_settings_set_the_thresholds_a_run_decides_with(settings):
+    # A misspelt family name at one organisation: about 18 bits.
+    records = [
+        Record(1, ("Maggie Gyllenhaal",), orgs=STUDIO),
+        Record(2, ("Maggie Gylenhaal",), orgs=STUDIO),
+    ]
+    assert run_weights() == DEFAULT_WEIGHTS
+    assert match(records, weights=run_weights()).clusters() == [[1, 2]]
+
+    settings.MATCHING_MERGE_AT = 20.0
+    settings.MATCHING_REVIEW_AT = 10.0
+    weights = run_weights()
+
+    assert (weights.merge_at, weights.review_at) == (20.0, 10.0)
+    assert weights.family_typo == DEFAULT_WEIGHTS.family_typo
+    result = match(records, weights=weights)
+    assert result.clusters() == []
+    assert result.pairs(Outcome.QUEUED) == [(1, 2)]

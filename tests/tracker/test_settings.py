@@ -37,6 +37,8 @@ def start(**env: str) -> subprocess.CompletedProcess:
         ("REDIS_URL", "redis://127.0.0.1:port/0"),
         ("ALLOWED_HOSTS", "example.org,,www.example.org"),
         ("CELERY_TASK_TIME_LIMIT", "ten"),
+        ("MATCHING_MERGE_AT", "high"),
+        ("MATCHING_REVIEW_AT", "nan"),
     ],
 )
 def test_it_stops_start_up_naming_the_malformed_variable(variable, value):
@@ -44,6 +46,15 @@ def test_it_stops_start_up_naming_the_malformed_variable(variable, value):
     assert result.returncode != 0
     assert f"{variable}=" in result.stderr
     assert "ImproperlyConfigured" in result.stderr
+
+
+def test_it_refuses_a_review_threshold_above_the_merge_threshold(tmp_path):
+    result = start(
+        DEBUG="1", TRACKER_VAR_DIR=str(tmp_path), MATCHING_MERGE_AT="6", MATCHING_REVIEW_AT="8"
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "MATCHING_REVIEW_AT=8 is above MATCHING_MERGE_AT=6" in result.stderr
 
 
 def test_it_refuses_to_start_without_a_secret_key_unless_debugging(tmp_path):

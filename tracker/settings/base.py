@@ -13,6 +13,7 @@ from tracker.env import (
     database_is_local,
     env_bool,
     env_database,
+    env_float,
     env_int,
     env_list,
     env_networks,
@@ -294,6 +295,17 @@ TRACKER_SYNC_CONNECT_TIMEOUT = env_int("TRACKER_SYNC_CONNECT_TIMEOUT", 10, minim
 TRACKER_SYNC_READ_TIMEOUT = env_int("TRACKER_SYNC_READ_TIMEOUT", 60, minimum=1)
 # From this many new names in one run, names are parsed by one process per core.
 TRACKER_SYNC_PARALLEL_PARSE_MIN = env_int("TRACKER_SYNC_PARALLEL_PARSE_MIN", 20_000, minimum=1)
+
+# The duplicate finder's thresholds, in bits (people/matching/scoring.py): a pair
+# scoring MATCHING_MERGE_AT with no context disagreeing is merged, one scoring
+# MATCHING_REVIEW_AT goes to the review queue.
+MATCHING_MERGE_AT = env_float("MATCHING_MERGE_AT", 14.0)
+MATCHING_REVIEW_AT = env_float("MATCHING_REVIEW_AT", 8.0)
+if MATCHING_REVIEW_AT > MATCHING_MERGE_AT:
+    raise ImproperlyConfigured(
+        f"MATCHING_REVIEW_AT={MATCHING_REVIEW_AT:g} is above MATCHING_MERGE_AT="
+        f"{MATCHING_MERGE_AT:g}; pairs are reviewed below the score at which they merge."
+    )
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:
