@@ -34,8 +34,8 @@ from django.utils import timezone  # noqa: E402
 
 from bench.matching_data import SOURCES, generate  # noqa: E402
 from letters.models import Letter, Sighting, Signature, Source  # noqa: E402
-from people.matching import jobs  # noqa: E402
 from people.matching.normalize import fold, parse_name  # noqa: E402
+from people.merging import runs  # noqa: E402
 from people.models import Person, PersonName  # noqa: E402
 
 KINDS = ["letter_site", "press", "press", "feed", "feed", "manual"]
@@ -182,7 +182,7 @@ def main() -> None:
         f"{time.perf_counter() - started:.1f} s"
     )
     started = time.perf_counter()
-    run = jobs.run_now(full=True)
+    run = runs.run_now(full=True)
     total = time.perf_counter() - started
     print(
         f"full run: {total:.1f} s ({run.details}); {run.people_considered:,} people, "
@@ -194,7 +194,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE people_namekey")
     started = time.perf_counter()
-    run = jobs.run_now(full=False, person_ids=new_people)
+    run = runs.run_now(full=False, person_ids=new_people)
     print(
         f"incremental run for {len(entries) - args.size:,} new entries "
         f"({len(new_people):,} new people): {time.perf_counter() - started:.1f} s "

@@ -8,7 +8,6 @@ source it fetched. ``signature_record`` is the one path all of them take.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -362,17 +361,6 @@ def _lock_letter(letter: Letter) -> None:
     writers of one entry or one person would otherwise both find nothing and
     both create it."""
     locks.letter_locks([letter.pk])
-
-
-def letters_lock_for_people(person_ids: Iterable[int]) -> None:
-    """Take the locks of every letter these people signed, as syncs and entries
-    take their letter's: a merge or its undo then waits for them and they for
-    it, so that neither writes from rows the other moved meanwhile (a sighting
-    left on a folded signature, a name given twice)."""
-    locks.letter_locks_from(
-        "SELECT DISTINCT letter_id FROM letters_signature WHERE person_id = ANY(%s)",
-        [sorted(set(person_ids))],
-    )
 
 
 def _lock_person(person: Person) -> Person:

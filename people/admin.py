@@ -23,8 +23,8 @@ from django.utils.html import format_html
 
 from letters.models import Signature
 from people import selectors, services
-from people.matching import jobs
 from people.matching.normalize import fold
+from people.merging import decisions, runs
 from people.models import (
     Affiliation,
     MatchJudgement,
@@ -432,8 +432,8 @@ class MatchRunAdmin(ReadOnlyAdmin):
             self.message_user(request, "Choose a full or an incremental run.", messages.ERROR)
             return HttpResponseRedirect(changelist)
         full = mode == MatchRun.Mode.FULL
-        people = () if full else jobs.people_since_last_run()
-        run = jobs.match_request(full=full, by=request.user, person_ids=people)
+        people = () if full else runs.people_since_last_run()
+        run = runs.match_request(full=full, by=request.user, person_ids=people)
         if run.status == MatchRun.Status.SKIPPED:
             going = MatchRun.objects.filter(status=MatchRun.Status.RUNNING).first()
             self.message_user(
@@ -658,11 +658,12 @@ class MatchJudgementAdmin(ServiceAdmin):
     def update(self, request, obj, form):
         if not form.changed_data:
             return obj
-        return services.judgement_decide(
+        return decisions.judgement_decide(
             judgement=obj,
             decision=form.cleaned_data["decision"],
             reason=form.cleaned_data["reason"],
             by=request.user,
+            replaces=form.initial.get("decision") or MatchJudgement.Decision.PENDING,
         )
 
     # --- The review queue ------------------------------------------------------------
@@ -734,12 +735,12 @@ class MatchJudgementAdmin(ServiceAdmin):
             )
         else:
             try:
-                services.judgement_decide(
+                decisions.judgement_decide(
                     judgement=judgement,
                     decision=data["decision"],
                     reason=data["reason"],
                     by=request.user,
-                    only_if_pending=True,
+                    replaces=MatchJudgement.Decision.PENDING,
                 )
             except DomainError as error:
                 self.message_user(

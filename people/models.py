@@ -396,6 +396,12 @@ class Merge(models.Model):
     )
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    survivor_name = models.CharField(
+        max_length=300, blank=True, help_text="The survivor's name when merged."
+    )
+    merged_name = models.CharField(
+        max_length=300, blank=True, help_text="The merged person's name when merged."
+    )
     moved = models.JSONField(
         default=dict,
         help_text="Ids of the signatures, sightings, names and affiliations that moved, "
@@ -406,6 +412,12 @@ class Merge(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     undo_reason = models.TextField(blank=True)
+    undo_detail = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For a partial undo: the records taken back out, and the merges that "
+        "kept the others in.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -422,4 +434,55 @@ class Merge(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.merged} into {self.survivor}"
+        merged = self.merged_name or f"#{self.merged_id}"
+        survivor = self.survivor_name or f"#{self.survivor_id}"
+        return f"{merged} (#{self.merged_id}) into {survivor} (#{self.survivor_id})"
+
+
+class Split(models.Model):
+    """Some of a person's entries moved to a new person, with exactly what moved,
+    so that it can be undone."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="splits")
+    new_person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="split_from")
+    person_name = models.CharField(max_length=300, blank=True)
+    new_person_name = models.CharField(max_length=300, blank=True)
+    judgement = models.ForeignKey(
+        MatchJudgement, null=True, blank=True, on_delete=models.PROTECT, related_name="splits"
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    moved = models.JSONField(
+        default=dict,
+        help_text="Ids of the sightings, signatures and names that moved, and where from.",
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undo_reason = models.TextField(blank=True)
+    undo_merge = models.ForeignKey(
+        Merge,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The merge that put the entries back.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(person=F("new_person")), name="split_distinct_people"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.new_person_name or '#' + str(self.new_person_id)} (#{self.new_person_id}) "
+            f"split from {self.person_name or '#' + str(self.person_id)} (#{self.person_id})"
+        )

@@ -32,6 +32,7 @@ from letters.sync.errors import SourceBusy, SyncError, TransientSyncError
 from letters.sync.fetch import content_type_refusal, fetch
 from letters.sync.ingest import Phases, ingest
 from letters.sync.parse import parse
+from tracker import resend
 from tracker.bulk import is_postgres
 from tracker.errors import DomainError, NotFound
 from tracker.locks import source_lock
@@ -47,8 +48,6 @@ LOCK_WAIT_SECONDS = 30
 STALE_AFTER = timedelta(minutes=10)
 # A queued run whose job was lost (broker restarted) is queued again.
 REQUEUE_AFTER = timedelta(minutes=15)
-# The error of a queued run whose job the broker could not take: sent again at once.
-UNSENT = "Not sent to a worker yet: the broker could not be reached. It will be sent again."
 _CONTENT_TYPES = {
     Source.Format.CSV: "text/csv",
     Source.Format.JSON: "application/json",
@@ -102,13 +101,11 @@ def _enqueue(source_id: int, run_id: int) -> bool:
     marked as unsent, and the next sources_sync_due sends it again."""
     from letters.tasks import source_sync as source_sync_task
 
-    try:
-        source_sync_task.delay(source_id, run_id)
-    except Exception:
-        logger.exception("Could not queue run %s of source %s", run_id, source_id)
-        SyncRun.objects.filter(pk=run_id, outcome=SyncRun.Outcome.QUEUED).update(error=UNSENT)
-        return False
-    return True
+    return resend.send(
+        lambda: source_sync_task.delay(source_id, run_id),
+        run=SyncRun.objects.filter(pk=run_id, outcome=SyncRun.Outcome.QUEUED),
+        what=f"run {run_id} of source {source_id}",
+    )
 
 
 def _check_fetchable(source: Source) -> None:
@@ -373,7 +370,7 @@ def _queue_matching(person_ids: set[int]) -> None:
     if not person_ids:
         return
     try:
-        from people.matching.jobs import match_after_sync
+        from people.merging.runs import match_after_sync
 
         match_after_sync(person_ids)
     except Exception:
@@ -452,18 +449,10 @@ def _recover(now: Any) -> None:
                     finished_at=timezone.now(),
                     error="The worker carrying it out stopped before it finished.",
                 )
-    lost = SyncRun.objects.filter(outcome=SyncRun.Outcome.QUEUED).filter(
-        Q(requested_at__lt=now - REQUEUE_AFTER) | Q(error=UNSENT)
-    )
-    for run in lost.only("pk", "source_id"):
-        # Claimed by this tick with a conditional update, so two ticks at once send it once.
-        claimed = (
-            SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.QUEUED)
-            .filter(Q(requested_at__lt=now - REQUEUE_AFTER) | Q(error=UNSENT))
-            .update(requested_at=now, error="")
-        )
-        if claimed:
-            _enqueue(run.source_id, run.pk)
+    queued = SyncRun.objects.filter(outcome=SyncRun.Outcome.QUEUED)
+    for pk in resend.claim(queued, stale=Q(requested_at__lt=now - REQUEUE_AFTER), requested_at=now):
+        run = SyncRun.objects.only("source_id").get(pk=pk)
+        _enqueue(run.source_id, pk)
 
 
 def run_content(*, run: SyncRun) -> bytes | None:

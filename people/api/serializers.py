@@ -223,6 +223,13 @@ class DecisionSerializer(serializers.Serializer):
         '"unsure" leaves a note.',
     )
     reason = serializers.CharField(max_length=5000)
+    replaces = serializers.ChoiceField(
+        choices=MatchJudgement.Decision.values,
+        default=MatchJudgement.Decision.PENDING,
+        help_text="The decision you saw and mean to replace (pending unless given). A pair "
+        "whose decision is another by now, because someone decided it meanwhile, is refused "
+        "with 409 and its current decision, so that no decision is lost.",
+    )
 
 
 # --- Runs of the duplicate finder ---------------------------------------------

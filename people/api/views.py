@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from people import selectors, services
 from people.api import serializers as s
 from people.api.filters import JudgementFilter, OrganizationFilter, PersonFilter
-from people.matching import jobs
+from people.merging import decisions, runs
 from people.models import MatchJudgement, MatchRun, Organization, Person
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
@@ -209,10 +209,11 @@ class DuplicateViewSet(
         judgement = self.get_object()
         serializer = s.DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        judgement = services.judgement_decide(
+        judgement = decisions.judgement_decide(
             judgement=judgement,
             decision=serializer.validated_data["decision"],
             reason=serializer.validated_data["reason"],
+            replaces=serializer.validated_data["replaces"],
             by=request.user,
         )
         judgement = self.get_queryset().get(pk=judgement.pk)
@@ -285,8 +286,8 @@ class MatchRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             serializer = s.MatchRunRequestSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             full = serializer.validated_data["full"]
-            people = () if full else jobs.people_since_last_run()
-            run = jobs.match_request(full=full, by=request.user, person_ids=people)
+            people = () if full else runs.people_since_last_run()
+            run = runs.match_request(full=full, by=request.user, person_ids=people)
             run = self.get_queryset().get(pk=run.pk)
             data = s.MatchRunSerializer(run, context={"request": request}).data
             headers = {"Location": data["api_url"]}

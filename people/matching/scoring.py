@@ -107,15 +107,6 @@ class Weights:
     merge_at: float = 14.0
     review_at: float = 8.0
 
-    # The former names, read by people/matching/jobs.py until it uses the new ones.
-    @property
-    def auto(self) -> float:
-        return self.merge_at
-
-    @property
-    def review(self) -> float:
-        return self.review_at
-
     def as_dict(self) -> dict:
         return asdict(self)
 

@@ -156,7 +156,7 @@ def test_a_decided_pair_keeps_its_address(staff_client, editor_client):
     response = staff_client.get(f"/api/duplicates/{pair.pk}/")
     again = editor_client.post(
         f"/api/duplicates/{pair.pk}/decide/",
-        {"decision": "different", "reason": "Two directors."},
+        {"decision": "different", "reason": "Two directors.", "replaces": "unsure"},
         format="json",
     )
 

@@ -6,6 +6,7 @@ import pytest
 
 from letters import services as letter_services
 from people import services as people_services
+from people.merging.merge import person_merge
 from people.models import Person
 from people.selectors import queryset_search
 from tests.factories import make_letter, make_organization, make_person, make_signature, make_source
@@ -98,7 +99,7 @@ def test_it_pages_through_people_without_counting_them_all(anon):
 
 def test_it_leaves_merged_people_out_of_the_list(anon):
     survivor, merged = make_person("Ava DuVernay"), make_person("Ava Duvernay")
-    people_services.person_merge(survivor=survivor, merged=merged)
+    person_merge(survivor=survivor, merged=merged)
 
     body = anon.get("/api/people/").json()
 
@@ -107,7 +108,7 @@ def test_it_leaves_merged_people_out_of_the_list(anon):
 
 def test_it_redirects_a_merged_person_to_the_survivor(anon):
     survivor, merged = make_person("Ava DuVernay"), make_person("Ava Duvernay")
-    people_services.person_merge(survivor=survivor, merged=merged)
+    person_merge(survivor=survivor, merged=merged)
 
     response = anon.get(f"/api/people/{merged.pk}/")
 
@@ -118,8 +119,8 @@ def test_it_redirects_a_merged_person_to_the_survivor(anon):
 
 def test_it_follows_a_chain_of_merges_to_the_last_survivor(anon):
     first, second, third = (make_person(n) for n in ["Ava DuVernay", "Ava Duvernay", "A DuVernay"])
-    people_services.person_merge(survivor=second, merged=first)
-    people_services.person_merge(survivor=third, merged=second)
+    person_merge(survivor=second, merged=first)
+    person_merge(survivor=third, merged=second)
 
     response = anon.get(f"/api/people/{first.pk}/")
 

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from letters import services as letter_services
-from people import services as people_services
+from people.merging.merge import person_merge
 from people.models import MatchJudgement
 from tests.factories import make_letter, make_organization, make_signature, make_source
 
@@ -81,7 +81,7 @@ def staff_token(staff_user, settings, _connections_kept_across_requests) -> str:
     first = make_signature(letter, "Ava DuVernay").person
     second = make_signature(letter, "Ava Duvernay Marie").person
     MatchJudgement.objects.create(person_a=first, person_b=second, score=0.8)
-    people_services.person_merge(survivor=first, merged=make_signature(name="A. DuVernay").person)
+    person_merge(survivor=first, merged=make_signature(name="A. DuVernay").person)
     return Token.objects.create(user=staff_user).key
 
 

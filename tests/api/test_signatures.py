@@ -17,6 +17,7 @@ from django.utils import timezone
 from letters import services as letter_services
 from letters.models import Sighting, Signature, Source
 from people import services as people_services
+from people.merging.merge import person_merge
 from tests.factories import make_letter, make_organization, make_person, make_signature, make_source
 from tracker import csv as tracker_csv
 
@@ -63,7 +64,7 @@ def test_it_leaves_signatures_merged_into_another_out_of_the_list(anon):
     letter = make_letter()
     kept = make_signature(letter, "Ava DuVernay")
     merged = make_signature(letter, "Ava Marie DuVernay")
-    people_services.person_merge(survivor=kept.person, merged=merged.person)
+    person_merge(survivor=kept.person, merged=merged.person)
 
     body = anon.get(f"/api/letters/{letter.slug}/signatures/").json()
 
@@ -308,7 +309,7 @@ def test_it_records_a_signature_for_an_existing_person_by_id(editor_client):
 def test_it_signs_for_the_survivor_when_given_a_merged_persons_id(editor_client):
     letter = make_letter()
     survivor, merged = make_person("Ava DuVernay"), make_person("Ava Duvernay")
-    people_services.person_merge(survivor=survivor, merged=merged)
+    person_merge(survivor=survivor, merged=merged)
 
     response = editor_client.post(
         f"/api/letters/{letter.slug}/signatures/", {"person": merged.pk}, format="json"

@@ -105,6 +105,6 @@ def test_two_workers_on_separate_queues_divide_syncs_and_matching():
     sync_log, matching_log = (log.read_text() for *_, log in workers)
     # "Task NAME[id] received" lines; the start-up banner lists every task name.
     assert "Task letters.tasks.source_sync[" in sync_log
-    assert "Task people.tasks." not in sync_log
-    assert "Task people.tasks.match_" in matching_log
+    assert "Task people.merging.tasks." not in sync_log
+    assert "Task people.merging.tasks.match_" in matching_log
     assert "Task letters.tasks." not in matching_log

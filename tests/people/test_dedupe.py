@@ -17,16 +17,13 @@ from django.test.utils import CaptureQueriesContext
 
 from letters.models import Sighting
 from letters.services import Entry, signature_change_status, signature_record
-from people.matching import jobs
 from people.matching.index import prepare_name, version
+from people.merging import runs
+from people.merging.decisions import judgement_decide
+from people.merging.merge import person_merge
+from people.merging.undo import merge_undo
 from people.models import MatchJudgement, MatchRun, Merge, NameKey, Person, PersonName
-from people.services import (
-    judgement_decide,
-    merge_undo,
-    person_create,
-    person_merge,
-    person_survivor,
-)
+from people.services import person_create, person_survivor
 from tests.factories import make_letter, make_source
 from tests.people.test_services import snapshot
 
@@ -93,7 +90,7 @@ def signatories(db):
 
 def test_a_full_run_merges_the_spellings_of_one_person_and_keeps_the_others_apart(signatories):
     p = signatories
-    run = jobs.run_now(full=True)
+    run = runs.run_now(full=True)
 
     assert run.status == "succeeded"
     assert one(p["maggie (press)"], p["maggie (site)"], p["maggie (feed)"])
@@ -119,7 +116,7 @@ def test_a_full_run_merges_the_spellings_of_one_person_and_keeps_the_others_apar
 
 
 def test_the_survivor_shows_the_name_of_the_most_reliable_source(signatories):
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
     maggie = survivor_of(signatories["maggie (press)"])
     # The newspaper's person came first, but the letter's own site spells it right.
     assert maggie.pk == signatories["maggie (press)"].pk
@@ -128,7 +125,7 @@ def test_the_survivor_shows_the_name_of_the_most_reliable_source(signatories):
 
 
 def test_each_merge_records_why_with_the_explanation(signatories):
-    run = jobs.run_now(full=True)
+    run = runs.run_now(full=True)
     merge = Merge.objects.filter(run=run).select_related("judgement").first()
     assert merge.automatic
     assert merge.judgement.decision == "same" and merge.judgement.automatic
@@ -146,7 +143,7 @@ def test_a_different_judgement_survives_a_full_rerun_even_through_a_third_record
     judgement_decide(judgement=judgement, decision="different", reason="Two people.")
 
     for _ in range(2):
-        run = jobs.run_now(full=True)
+        run = runs.run_now(full=True)
         assert not one(lilly, lilly_press)
         assert run.blocked_by_judgements >= 1
     assert one(lilly_feed, lilly) or one(lilly_feed, lilly_press)
@@ -165,39 +162,39 @@ def test_a_different_judgement_holds_for_everyone_merged_with_either_side(db):
     judgement = MatchJudgement.objects.create(person_a=lana_again, person_b=other_again)
     judgement_decide(judgement=judgement, decision="different", reason="Namesakes.")
 
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
 
     assert not one(lana, other)
 
 
 def test_undoing_an_automatic_merge_restores_the_database_exactly_and_sticks(signatories):
     before = snapshot()
-    run = jobs.run_now(full=True)
+    run = runs.run_now(full=True)
     assert snapshot() != before
 
     for merge in Merge.objects.filter(run=run).order_by("-pk"):
         merge_undo(merge=merge, reason="Checking undo.")
 
     assert snapshot() == before
-    rerun = jobs.run_now(full=True)
+    rerun = runs.run_now(full=True)
     assert rerun.merged == 0
     assert rerun.blocked_by_judgements >= 5
 
 
 def test_only_one_run_goes_on_at_a_time(db):
-    running = jobs.run_start(mode="full")
+    running = runs.run_start(mode="full")
     assert running is not None
-    assert jobs.run_start(mode="incremental", focus=[1]) is None
-    skipped = jobs.run_now(full=True)
+    assert runs.run_start(mode="incremental", focus=[1]) is None
+    skipped = runs.run_now(full=True)
     assert skipped.status == "skipped"
     with pytest.raises(IntegrityError), transaction.atomic():
         MatchRun.objects.create(mode="full", status="running")
-    jobs.run_fail(running.pk, RuntimeError("stopped"))
-    assert jobs.run_now(full=True).status == "succeeded"
+    runs.run_fail(running.pk, RuntimeError("stopped"))
+    assert runs.run_now(full=True).status == "succeeded"
 
 
 def test_an_incremental_run_agrees_with_a_full_run(signatories):
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
     _letter, site, press, _feed = ostp_letter()
     new = [
         sign(press, "Cate Blanchet", title="Actress"),
@@ -208,18 +205,18 @@ def test_an_incremental_run_agrees_with_a_full_run(signatories):
     state = snapshot()
     judgements = set(MatchJudgement.objects.values_list("pk", flat=True))
 
-    incremental = jobs.run_now(full=False, person_ids=[p.pk for p in new])
+    incremental = runs.run_now(full=False, person_ids=[p.pk for p in new])
     after_incremental = _clusters()
     _forget(incremental, judgements)
     assert snapshot() == state
 
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
     assert _clusters() == after_incremental
     assert incremental.merged >= 2
 
 
 def test_an_incremental_run_on_the_kept_names_decides_as_one_reading_every_name(signatories):
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
     _letter, site, press, _feed = ostp_letter()
     new = [
         sign(press, "Cate Blanchet", title="Actress"),
@@ -233,12 +230,12 @@ def test_an_incremental_run_on_the_kept_names_decides_as_one_reading_every_name(
     new_names = set(PersonName.objects.filter(person__in=new).values_list("name", flat=True))
     new_names |= {p.display_name for p in new}
 
-    on_kept = jobs.run_now(full=False, person_ids=[p.pk for p in new])
+    on_kept = runs.run_now(full=False, person_ids=[p.pk for p in new])
     decided = (_clusters(), _pending())
     _forget(on_kept, judgements)
     assert snapshot() == state
     NameKey.objects.all().delete()
-    reading_all = jobs.run_now(full=False, person_ids=[p.pk for p in new])
+    reading_all = runs.run_now(full=False, person_ids=[p.pk for p in new])
 
     assert on_kept.details["names_kept"] == len(kept_names) > 10
     assert on_kept.details["names_read"] == len(new_names - kept_names) >= 3
@@ -250,7 +247,7 @@ def test_an_incremental_run_on_the_kept_names_decides_as_one_reading_every_name(
 
 
 def test_a_run_keeps_every_name_it_read_and_reads_a_new_or_stale_one_afresh(signatories):
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
     written = set(PersonName.objects.values_list("name", flat=True))
     written |= set(Person.objects.values_list("display_name", flat=True))
     assert set(NameKey.objects.values_list("name", flat=True)) == written
@@ -261,7 +258,7 @@ def test_a_run_keeps_every_name_it_read_and_reads_a_new_or_stale_one_afresh(sign
     _letter, site, _press, _feed = ostp_letter()
     newcomer = sign(site, "Maggie Gyllenhall", title="Actor")
 
-    run = jobs.run_now(full=False, person_ids=[newcomer.pk])
+    run = runs.run_now(full=False, person_ids=[newcomer.pk])
 
     assert run.details["names_read"] == 2
     for name in ("Jake Gyllenhaal", "Maggie Gyllenhall"):
@@ -353,15 +350,15 @@ def test_a_run_split_over_blocks_on_celery_workers_gives_the_single_process_resu
     state = snapshot()
     judgements = set(MatchJudgement.objects.values_list("pk", flat=True))
 
-    run = _wait_for(jobs.match_request(full=True).pk)
+    run = _wait_for(runs.match_request(full=True).pk)
     assert run.status == "succeeded", run.error
     assert run.blocks >= 3 and run.blocks_done == run.blocks
     on_workers = (_clusters(), _pending())
     _forget(run, judgements)
     assert snapshot() == state
 
-    monkeypatch.setattr(jobs, "PAIRS_PER_BLOCK", 10**6)
-    single = jobs.run_now(full=True)
+    monkeypatch.setattr(runs, "PAIRS_PER_BLOCK", 10**6)
+    single = runs.run_now(full=True)
     assert single.blocks == 1
     assert (_clusters(), _pending()) == on_workers
     assert (single.merged, single.queued, single.pairs_scored) == (
@@ -373,7 +370,7 @@ def test_a_run_split_over_blocks_on_celery_workers_gives_the_single_process_resu
     # After a sync, the new people are matched on the workers too.
     _letter, site, press, _feed = ostp_letter()
     new = [sign(press, "Cate Blanchet", title="Actress"), sign(site, "Cate Blanchett")]
-    jobs.match_after_sync([p.pk for p in new])
+    runs.match_after_sync([p.pk for p in new])
     deadline = time.monotonic() + 90
     while not MatchRun.objects.filter(mode="incremental", status="succeeded").exists():
         assert time.monotonic() < deadline, "the incremental run did not finish"
@@ -431,7 +428,7 @@ def test_a_run_merges_many_clusters_at_once_and_each_merge_undoes_exactly(db):
     signature_change_status(signature=retracted, status="retracted", reason="Withdrew.")
     before = snapshot()
 
-    run = jobs.run_now(full=True)
+    run = runs.run_now(full=True)
 
     assert run.merged == 20
     for records in clusters:
@@ -474,26 +471,27 @@ def rows_of(state: dict, people: set[int]) -> dict:
     }
 
 
-COMBINE_QUERIES = 30
+COMBINE_QUERIES = 31
 
 
 @pytest.mark.parametrize("count", [3, 12])
 def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(db, count):
     three_spellings_each(count)
-    run = jobs.run_start(mode="full")
-    for number in jobs.run_plan(run.pk):
-        jobs.block_score(run.pk, number, queue_combine=False)
+    run = runs.run_start(mode="full")
+    for number in runs.run_plan(run.pk):
+        runs.block_score(run.pk, number, queue_combine=False)
 
     with CaptureQueriesContext(connection) as queries:
-        run = jobs.run_combine(run.pk)
+        run = runs.run_combine(run.pk)
 
     assert run.merged == 2 * count
     # 4 to read: the run, its blocks' results, "different" judgements, editors'
     # decisions on these people.
-    # 20 to merge every cluster: survivors, the people lock, their letters'
+    # 21 to merge every cluster: survivors, the people lock, their letters'
     # locks, locks, everyone merged into them, "different" judgements between
     # them, "same" judgements written; their
-    # signatures, names, affiliations and the folded signatures' sightings;
+    # signatures, names, affiliations, the names' sources' ranks and the folded
+    # signatures' sightings;
     # then one statement per change: signatures folded, signatures kept,
     # sightings moved, their history, names moved, people merged, names for
     # search, search texts, merges.
@@ -507,12 +505,12 @@ def test_the_planning_step_delivered_twice_at_once_writes_its_blocks_once(signat
 
     from tests.reliability.conftest import a_session_waits_on_a_lock, wait_until
 
-    run = jobs.run_start(mode=MatchRun.Mode.FULL)
+    run = runs.run_start(mode=MatchRun.Mode.FULL)
     second: list = []
 
     def plan_again() -> None:
         try:
-            second.append(jobs.run_plan(run.pk))
+            second.append(runs.run_plan(run.pk))
         except Exception as exc:  # noqa: BLE001 - handed back to the test
             second.append(exc)
         finally:
@@ -527,7 +525,7 @@ def test_the_planning_step_delivered_twice_at_once_writes_its_blocks_once(signat
         wait_until(
             a_session_waits_on_a_lock, 30, lambda: f"the second planning did not wait: {second}"
         )
-        first = jobs.run_plan(run.pk)
+        first = runs.run_plan(run.pk)
     other.join(30)
 
     assert second == [first], second

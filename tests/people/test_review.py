@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from people import services
-from people.matching import jobs
+from people.merging import runs
+from people.merging.decisions import judgement_decide
 from people.models import MatchJudgement, MatchRun, Merge, Person
 from tests.factories import make_letter, make_organization, make_person, make_source
 from tests.letters.fixtures.broker import broker_purge
@@ -80,7 +81,7 @@ def test_it_lists_pending_pairs_best_score_first_then_the_most_signatures(admin_
     carrying_one = pair(signed("Cate Blanchett", 1), make_person("Blanchett, Cate"), 0.7)
     carrying_none = pair(make_person("Paul McCartney"), make_person("Sir Paul McCartney"), 0.7)
     decided = pair(make_person("Lana Wachowski"), make_person("Lilly Wachowski"), 0.99)
-    services.judgement_decide(judgement=decided, decision="different", reason="Sisters.")
+    judgement_decide(judgement=decided, decision="different", reason="Sisters.")
 
     response = admin_client_staff.get(reverse(REVIEW))
 
@@ -123,7 +124,7 @@ def namesakes():
     services.affiliation_create(
         person=host, organization=make_organization("Virgin Radio"), role="Host", source=feed
     )
-    jobs.run_now(full=True)
+    runs.run_now(full=True)
     judgement = MatchJudgement.objects.get(decision="pending")
     return letter, actor, host, judgement
 
@@ -243,7 +244,7 @@ def test_different_people_is_recorded_and_a_later_run_does_not_merge_them(admin_
     judgement = pair(maggie_press, maggie_site, 0.97)
 
     response = decide(admin_client_staff, judgement, "different", "Checked: two actors.")
-    run = jobs.run_now(full=True)
+    run = runs.run_now(full=True)
 
     assert response.status_code == 302
     judgement.refresh_from_db()
@@ -298,9 +299,7 @@ def test_bad_input_is_refused_with_a_message_and_changes_nothing(admin_client_st
 
 def test_a_pair_decided_meanwhile_is_not_decided_again(admin_client_staff, editor):
     judgement = pair(make_person("Lana Wachowski"), make_person("Lilly Wachowski"))
-    services.judgement_decide(
-        judgement=judgement, decision="different", reason="Sisters.", by=editor
-    )
+    judgement_decide(judgement=judgement, decision="different", reason="Sisters.", by=editor)
 
     response = decide(admin_client_staff, judgement, "same", "Looks alike.")
 
@@ -412,7 +411,7 @@ def test_a_full_run_is_queued_from_the_run_list(
     assert response["Location"] == reverse("admin:people_matchrun_changelist")
     assert (run.mode, run.status, run.requested_by) == ("full", "running", staff_user)
     assert texts(response) == [f"Queued full run {run.pk} of the duplicate finder."]
-    assert queued_plans(matching_queue) == [("people.tasks.match_plan", [run.pk])]
+    assert queued_plans(matching_queue) == [("people.merging.tasks.match_plan", [run.pk])]
 
 
 def test_an_incremental_run_looks_at_the_people_changed_since_the_last_run(admin_client_staff):

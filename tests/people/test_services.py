@@ -5,15 +5,15 @@ from django.forms.models import model_to_dict
 
 from letters.models import Sighting, Signature
 from letters.services import signature_change_status, signature_record_manual
+from people.merging.decisions import judgement_decide
+from people.merging.merge import person_merge
+from people.merging.undo import merge_undo
 from people.models import Affiliation, MatchJudgement, Person, PersonName
 from people.services import (
     affiliation_create,
-    judgement_decide,
-    merge_undo,
     organization_create,
     organization_update,
     person_create,
-    person_merge,
     person_resolve,
 )
 from tests.factories import make_letter, make_organization
@@ -173,9 +173,7 @@ def test_a_pair_seen_pending_and_decided_meanwhile_is_not_decided_again():
     judgement_decide(judgement=judgement, decision="different", reason="Two sisters.")
 
     with pytest.raises(DomainError) as error:
-        judgement_decide(
-            judgement=seen, decision="same", reason="Looks alike.", only_if_pending=True
-        )
+        judgement_decide(judgement=seen, decision="same", reason="Looks alike.")
     assert error.value.code == "decided"
     lilly.refresh_from_db()
     assert lilly.merged_into is None
@@ -188,7 +186,9 @@ def test_it_refuses_to_call_merged_records_different_until_the_merge_is_undone()
     judgement = MatchJudgement.objects.create(person_a=first, person_b=second)
     judgement_decide(judgement=judgement, decision="same", reason="Same director.")
     with pytest.raises(DomainError) as error:
-        judgement_decide(judgement=judgement, decision="different", reason="Oops.")
+        judgement_decide(
+            judgement=judgement, decision="different", reason="Oops.", replaces="same"
+        )
     assert error.value.code == "merged"
 
 

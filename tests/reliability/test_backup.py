@@ -18,8 +18,9 @@ from letters.demo import demo_load
 from letters.models import Signature
 from letters.services import signature_change_status, signature_record_manual
 from letters.sync import source_sync
+from people.merging.merge import person_merge
+from people.merging.undo import merge_undo
 from people.models import Person
-from people.services import merge_undo, person_merge
 from tests.factories import make_letter, make_source
 from tests.letters.fixtures.broker import broker_purge
 from tests.processes import ROOT, manage, service_env

@@ -25,8 +25,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from letters.models import Sighting, Signature, Source, SyncRun
+from people.merging.tasks import match_runs_resend
 from people.models import MatchRun, Merge
-from people.tasks import match_runs_resend
 from tests.factories import make_letter
 from tests.processes import web_server
 from tests.reliability.conftest import (
@@ -51,7 +51,7 @@ LIST = b"name,affiliation\n" + b"".join(
     f"Listed Signatory{i},Studio {i % 3}\n".encode() for i in range(30)
 )
 SYNC_DUE = ("letters.tasks.sources_sync_due", "sync")
-MATCH_RESEND = ("people.tasks.match_runs_resend", "matching")
+MATCH_RESEND = ("people.merging.tasks.match_runs_resend", "matching")
 
 
 def staff_token() -> str:
@@ -373,10 +373,10 @@ def test_a_sync_during_which_postgresql_restarts_is_carried_out_again_as_one_cle
 
 def match_request(env: dict[str, str]) -> int:
     return shell(
-        "from people.matching import jobs\n"
+        "from people.merging import runs\n"
         "from django.db import transaction\n"
         "with transaction.atomic():\n"
-        "    run = jobs.match_request(full=True)\n"
+        "    run = runs.match_request(full=True)\n"
         "print(run.pk)",
         env,
     )
@@ -395,8 +395,8 @@ def matching_databases(postgres, name: str) -> tuple[str, dict, dict, dict[str, 
     clean = postgres.copy(name, f"{name}_clean")
     done = shell(
         "import json\n"
-        "from people.matching import jobs\n"
-        "run = jobs.run_now(full=True)\n"
+        "from people.merging import runs\n"
+        "run = runs.run_now(full=True)\n"
         "print(json.dumps([run.status, run.merged, run.queued]))",
         process_env(clean, NO_BROKER),
     )

@@ -20,8 +20,10 @@ from rest_framework.test import APIClient
 from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange, SyncRun
 from letters.services import signature_change_status, signature_record_manual
 from letters.sync import source_sync
+from people.merging.decisions import judgement_decide
+from people.merging.merge import person_merge
+from people.merging.undo import merge_undo
 from people.models import MatchJudgement, Merge, Person
-from people.services import judgement_decide, merge_undo, person_merge
 from tests.factories import make_letter, make_person, make_source
 from tests.letters.fixtures.broker import broker_purge
 from tests.reliability.conftest import a_session_waits_on_a_lock, wait_until

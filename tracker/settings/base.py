@@ -208,18 +208,18 @@ CELERY_BEAT_SCHEDULE["sources-sync-due"] = {
 CELERY_TASK_ROUTES: dict = {}
 CELERY_TASK_ROUTES["letters.tasks.source_sync"] = {"queue": "sync"}
 CELERY_TASK_ROUTES["letters.tasks.sources_sync_due"] = {"queue": "sync"}
-CELERY_TASK_ROUTES["people.tasks.*"] = {"queue": "matching"}
+CELERY_TASK_ROUTES["people.merging.tasks.*"] = {"queue": "matching"}
 # The full duplicate finder, nightly; incremental runs follow each sync.
 from celery.schedules import crontab  # noqa: E402
 
 # Steps of match runs that the broker could not take or lost are sent again.
 CELERY_BEAT_SCHEDULE["people-match-runs-resend"] = {
-    "task": "people.tasks.match_runs_resend",
+    "task": "people.merging.tasks.match_runs_resend",
     "schedule": float(TRACKER_BEAT_TICK_SECONDS),
     "options": {"expires": max(1, TRACKER_BEAT_TICK_SECONDS - 5)},
 }
 CELERY_BEAT_SCHEDULE["people-match-full"] = {
-    "task": "people.tasks.match_full",
+    "task": "people.merging.tasks.match_full",
     "schedule": crontab(hour=3, minute=30),
     "options": {"expires": 6 * 3600},
 }

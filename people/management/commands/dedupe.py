@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from people.matching import jobs
+from people.merging import runs
 from people.models import MatchRun
 
 
@@ -22,14 +22,14 @@ class Command(BaseCommand):
     def handle(self, *args, full: bool, queue: bool, **options) -> None:
         person_ids: list[int] = []
         if not full:
-            person_ids = jobs.people_since_last_run()
+            person_ids = runs.people_since_last_run()
             if not person_ids:
                 self.stdout.write("No new or changed people since the last run.")
                 return
         if queue:
-            run = jobs.match_request(full=full, person_ids=person_ids)
+            run = runs.match_request(full=full, person_ids=person_ids)
         else:
-            run = jobs.run_now(full=full, person_ids=person_ids)
+            run = runs.run_now(full=full, person_ids=person_ids)
         if run.status == MatchRun.Status.SKIPPED:
             raise CommandError("Another match run is going on; try again when it has finished.")
         if queue:

@@ -5,7 +5,7 @@ finish queues ``match_combine``. Every step is safe to run twice.
 
 The database, not the broker, says what is left to do: a step the broker could
 not take (Redis down) or lost (Redis restarted) is sent again by
-``match_runs_resend``, which beat runs every minute.
+``match_runs_resend``, which beat runs every minute (``tracker.resend``).
 """
 
 from __future__ import annotations
@@ -16,19 +16,14 @@ from datetime import datetime, timedelta
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
-from people.matching import jobs
+from people.merging import runs
 from people.models import MatchRun
+from tracker import resend
 
 logger = logging.getLogger(__name__)
-
-# The error a running run shows while one of its steps waits to be sent again.
-UNSENT = (
-    "A step of this run could not be sent to a worker (broker unreachable); it will be sent again."
-)
 
 
 def _resend_after() -> timedelta:
@@ -43,15 +38,16 @@ class RunStep(Task):
     instead of the run staying "running" with nothing queued to finish it."""
 
     def apply_async(self, args=None, kwargs=None, **options):
-        try:
+        run_id = (args or [None])[0]
+        if run_id is None:
             return super().apply_async(args, kwargs, **options)
-        except BrokerError:
-            run_id = (args or [None])[0]
-            logger.exception("Could not send %s for match run %s", self.name, run_id)
-            if run_id is None:
-                raise
-            MatchRun.objects.filter(pk=run_id, status=MatchRun.Status.RUNNING).update(error=UNSENT)
-            return None
+        sent = []
+        resend.send(
+            lambda: sent.append(super(RunStep, self).apply_async(args, kwargs, **options)),
+            run=MatchRun.objects.filter(pk=run_id, status=MatchRun.Status.RUNNING),
+            what=f"{self.name} for match run {run_id}",
+        )
+        return sent[0] if sent else None
 
 
 class RunBusy(Exception):
@@ -70,11 +66,11 @@ _RETRY = {
 def match_plan(run_id: int) -> int:
     """Block everyone and queue one task per block."""
     try:
-        numbers = jobs.run_plan(run_id)
+        numbers = runs.run_plan(run_id)
     except OperationalError:
         raise
     except Exception as exc:
-        jobs.run_fail(run_id, exc)
+        runs.run_fail(run_id, exc)
         raise
     for number in numbers:
         match_block.delay(run_id, number)
@@ -86,22 +82,22 @@ def match_plan(run_id: int) -> int:
 @shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_block(run_id: int, number: int) -> None:
     try:
-        jobs.block_score(run_id, number)
+        runs.block_score(run_id, number)
     except OperationalError:
         raise
     except Exception as exc:
-        jobs.run_fail(run_id, exc)
+        runs.run_fail(run_id, exc)
         raise
 
 
 @shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_combine(run_id: int) -> str:
     try:
-        return jobs.run_combine(run_id).status
+        return runs.run_combine(run_id).status
     except OperationalError:
         raise
     except Exception as exc:
-        jobs.run_fail(run_id, exc)
+        runs.run_fail(run_id, exc)
         raise
 
 
@@ -118,10 +114,10 @@ def match_combine(run_id: int) -> str:
 def match_incremental(self, person_ids: list[int]) -> int | None:
     """The people a sync added or changed, against everyone. Waits for a run
     already going on rather than dropping them."""
-    run = jobs.run_start(mode=MatchRun.Mode.INCREMENTAL, focus=person_ids)
+    run = runs.run_start(mode=MatchRun.Mode.INCREMENTAL, focus=person_ids)
     if run is None:
         if self.request.retries >= self.max_retries:
-            return jobs._skipped(mode=MatchRun.Mode.INCREMENTAL, by=None, focus=person_ids).pk
+            return runs.run_skipped(mode=MatchRun.Mode.INCREMENTAL, by=None, focus=person_ids).pk
         raise RunBusy()
     match_plan.delay(run.pk)
     return run.pk
@@ -130,7 +126,7 @@ def match_incremental(self, person_ids: list[int]) -> int | None:
 @shared_task(acks_late=True, ignore_result=True)
 def match_full() -> int:
     """The periodic full run (beat)."""
-    return jobs.match_request(full=True).pk
+    return runs.match_request(full=True).pk
 
 
 def _last_progress(run: MatchRun) -> datetime:
@@ -166,17 +162,15 @@ def match_runs_resend() -> list[int]:
     take, or that made no progress for longer than a step may take (beat, every
     minute). Steps are idempotent, so a step sent twice does its work once."""
     now = timezone.now()
+    running = MatchRun.objects.filter(status=MatchRun.Status.RUNNING)
+    stalled = [run.pk for run in running if _last_progress(run) <= now - _resend_after()]
     resent = []
-    with transaction.atomic():
-        running = MatchRun.objects.select_for_update(skip_locked=True).filter(
-            status=MatchRun.Status.RUNNING
-        )
-        for run in running.order_by("pk"):
-            if run.error != UNSENT and _last_progress(run) > now - _resend_after():
-                continue
+    for pk in resend.claim(running, stale=Q(pk__in=stalled)):
+        with transaction.atomic():
+            run = MatchRun.objects.select_for_update().get(pk=pk)
             details = {**(run.details or {}), "resent_at": now.isoformat()}
-            MatchRun.objects.filter(pk=run.pk).update(error="", details=details)
+            MatchRun.objects.filter(pk=pk).update(details=details)
             step = _resend(run)
-            logger.info("Match run %s: sent its %s step again", run.pk, step)
-            resent.append(run.pk)
+        logger.info("Match run %s: sent its %s step again", pk, step)
+        resent.append(pk)
     return resent

@@ -1,6 +1,6 @@
 """Runs of the duplicate finder on the database.
 
-A run goes through three steps, each a Celery task in ``people.tasks`` or a
+A run goes through three steps, each a Celery task in ``people.merging.tasks`` or a
 plain call in one process (``run_now``); both paths call the same functions:
 
 1. ``run_plan``: load everyone's names, block, and write the candidate pairs
@@ -35,7 +35,9 @@ from people.matching.blocking import candidate_pairs
 from people.matching.engine import Outcome, combine, contextless_records, split_blocks
 from people.matching.index import ROW_FIELDS, NameIndex, version
 from people.matching.records import Frequencies, Prepared, Record, collection_paused
-from people.matching.scoring import DEFAULT_WEIGHTS, Scored, explain, probability
+from people.matching.scoring import Scored, Weights, explain, probability, score_pairs
+from people.merging import followers
+from people.merging.merge import MergePair, person_merge_many
 from people.models import (
     Affiliation,
     MatchJudgement,
@@ -45,7 +47,9 @@ from people.models import (
     Person,
     PersonName,
 )
-from people.services import MergePair, person_merge_many, person_survivor_ids
+from people.services import person_survivor_ids
+from people.weights import run_weights
+from tracker import resend
 from tracker.bulk import among, chunked
 from tracker.env import env_int
 
@@ -78,15 +82,12 @@ def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
 def load_records(person_ids: Iterable[int]) -> list[Record]:
     """People with their names and context: organisations and stated
     affiliations, stated titles and roles, letters signed, and the sources
-    listing them."""
-    from letters.models import Sighting, Signature
-
+    listing them (the last three from the followers of people, see
+    ``people.merging.followers``)."""
     ids = sorted(set(person_ids))
     names: dict[int, list[str]] = defaultdict(list)
     orgs: dict[int, set[str]] = defaultdict(set)
     titles: dict[int, set[str]] = defaultdict(set)
-    letters: dict[int, set[int]] = defaultdict(set)
-    listings: dict[int, set[int]] = defaultdict(set)
     for chunk in chunked(ids):
         for pk, display in Person.objects.filter(among(Person, "id", chunk)).values_list(
             "pk", "display_name"
@@ -102,28 +103,16 @@ def load_records(person_ids: Iterable[int]) -> list[Record]:
             orgs[pk].add(org)
             if role:
                 titles[pk].add(role)
-        for pk, letter, title, affiliation, org in Signature.objects.filter(
-            among(Signature, "person", chunk), merged_into__isnull=True
-        ).values_list("person_id", "letter_id", "title", "affiliation", "organization__name"):
-            letters[pk].add(letter)
-            if title:
-                titles[pk].add(title)
-            if org or affiliation:
-                orgs[pk].add(org or affiliation)
-        for pk, source in (
-            Sighting.objects.filter(signature__person_id__in=chunk)
-            .values_list("signature__person_id", "source_id")
-            .distinct()
-        ):
-            listings[pk].add(source)
+    context = followers.context(ids)
+    empty = followers.Context()
     return [
         Record(
             pk,
             tuple(dict.fromkeys(names[pk])),
-            orgs=tuple(sorted(orgs[pk])),
-            titles=tuple(sorted(titles[pk])),
-            letters=tuple(sorted(letters[pk])),
-            listings=tuple(sorted(listings[pk])),
+            orgs=tuple(sorted(orgs[pk] | context.get(pk, empty).orgs)),
+            titles=tuple(sorted(titles[pk] | context.get(pk, empty).titles)),
+            letters=tuple(sorted(context.get(pk, empty).letters)),
+            listings=tuple(sorted(context.get(pk, empty).listings)),
         )
         for pk in ids
     ]
@@ -207,7 +196,7 @@ def run_start(*, mode: str, by: Any = None, focus: Iterable[int] = ()) -> MatchR
         return None
 
 
-def _skipped(*, mode: str, by: Any, focus: Iterable[int] = ()) -> MatchRun:
+def run_skipped(*, mode: str, by: Any, focus: Iterable[int] = ()) -> MatchRun:
     now = timezone.now()
     return MatchRun.objects.create(
         mode=mode,
@@ -224,13 +213,13 @@ def match_request(*, full: bool = True, by: Any = None, person_ids: Iterable[int
     ``person_ids``. Returns the new run, or a "skipped" run when one is already
     going on (it is the admin's and the API's answer to "run the duplicate
     finder")."""
-    from people.tasks import match_plan
+    from people.merging.tasks import match_plan
 
     mode = MatchRun.Mode.FULL if full else MatchRun.Mode.INCREMENTAL
     focus = [] if full else sorted(set(person_ids))
     run = run_start(mode=mode, by=by, focus=focus)
     if run is None:
-        return _skipped(mode=mode, by=by, focus=focus)
+        return run_skipped(mode=mode, by=by, focus=focus)
     transaction.on_commit(lambda: match_plan.delay(run.pk))
     return run
 
@@ -246,15 +235,13 @@ def match_after_sync(person_ids: Iterable[int]) -> None:
 
 def _send_incremental(ids: list[int]) -> None:
     """Send the incremental run's task; when the broker cannot take it, record
-    the run as unsent instead, for beat's ``match_runs_resend`` to send once the
+    the run as unsent instead, for ``match_runs_resend`` to send once the
     broker is back (with a run already going on, the next full run covers them)."""
-    from kombu.exceptions import OperationalError as BrokerError
-
-    from people.tasks import UNSENT, match_incremental
+    from people.merging.tasks import match_incremental
 
     try:
         match_incremental.delay(ids)
-    except BrokerError:
+    except resend.BROKER_ERRORS:
         run = run_start(mode=MatchRun.Mode.INCREMENTAL, focus=ids)
         if run is None:
             logger.exception(
@@ -263,7 +250,7 @@ def _send_incremental(ids: list[int]) -> None:
                 len(ids),
             )
             return
-        MatchRun.objects.filter(pk=run.pk).update(error=UNSENT)
+        MatchRun.objects.filter(pk=run.pk).update(error=resend.UNSENT)
         logger.warning("Broker unreachable: match run %s waits to be sent", run.pk)
 
 
@@ -273,7 +260,7 @@ def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()
     focus = [] if full else sorted(set(person_ids))
     run = run_start(mode=mode, by=by, focus=focus)
     if run is None:
-        return _skipped(mode=mode, by=by, focus=focus)
+        return run_skipped(mode=mode, by=by, focus=focus)
     try:
         for number in run_plan(run.pk):
             block_score(run.pk, number, queue_combine=False)
@@ -399,13 +386,11 @@ def scored_people(scored: Scored, prepared: Prepared) -> list[int]:
 
 
 def _score(prepared: Prepared, a: np.ndarray, b: np.ndarray) -> Scored:
-    from people.matching.scoring import score_pairs
-
-    return score_pairs(prepared, a, b, DEFAULT_WEIGHTS)
+    return score_pairs(prepared, a, b, run_weights())
 
 
 def _queue_combine_when_done(run_id: int) -> None:
-    from people.tasks import match_combine
+    from people.merging.tasks import match_combine
 
     with transaction.atomic():
         run = MatchRun.objects.select_for_update().get(pk=run_id)
@@ -451,6 +436,7 @@ def run_combine(run_id: int) -> MatchRun:
     run = MatchRun.objects.get(pk=run_id)
     if run.status != MatchRun.Status.RUNNING:
         return run
+    weights = run_weights()
     scored, ids, contextless = _gather(run)
     index_of = {int(pk): i for i, pk in enumerate(ids.tolist())}
     judged = [
@@ -475,8 +461,8 @@ def run_combine(run_id: int) -> MatchRun:
                     pair[0],
                     pair[1],
                     same={
-                        "score": float(probability(scored.bits[k])),
-                        "explanation": _explanation(scored, k),
+                        "score": float(probability(scored.bits[k], weights)),
+                        "explanation": _explanation(scored, k, weights),
                         "decision": MatchJudgement.Decision.SAME,
                         "automatic": True,
                         "decided_at": now,
@@ -491,8 +477,8 @@ def run_combine(run_id: int) -> MatchRun:
                 MatchJudgement(
                     person_a_id=pair[0],
                     person_b_id=pair[1],
-                    score=float(probability(scored.bits[k])),
-                    explanation=_explanation(scored, k),
+                    score=float(probability(scored.bits[k], weights)),
+                    explanation=_explanation(scored, k, weights),
                     decision=MatchJudgement.Decision.PENDING,
                     automatic=True,
                     run=run,
@@ -520,7 +506,7 @@ def run_combine(run_id: int) -> MatchRun:
         details = dict(run.details or {})
         details.update(
             combine_seconds=round(elapsed, 3),
-            thresholds={"merge": DEFAULT_WEIGHTS.auto, "review": DEFAULT_WEIGHTS.review},
+            thresholds={"merge": weights.merge_at, "review": weights.review_at},
         )
         MatchRun.objects.filter(pk=run_id).update(
             status=MatchRun.Status.SUCCEEDED,
@@ -550,5 +536,5 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
     return decided
 
 
-def _explanation(scored: Scored, k: int) -> dict:
-    return explain(scored, k, DEFAULT_WEIGHTS)
+def _explanation(scored: Scored, k: int, weights: Weights) -> dict:
+    return explain(scored, k, weights)

@@ -1,0 +1,85 @@
+"""The name a person is shown by, and the folded texts people are searched by."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from people.matching.normalize import fold, parse_name
+from people.merging import followers
+from people.models import Person, PersonName
+from tracker.bulk import among, chunked, update_rows
+
+DISPLAY_FIELDS = (
+    "display_name",
+    "sort_name",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "honorific",
+    "suffix",
+    "name_key",
+)
+# A name typed by an editor without a source ranks below every source's spelling.
+_BY_HAND: tuple = ()
+
+
+def display_fields(written: str) -> dict[str, str]:
+    """The person's display fields for a name as written."""
+    parsed = parse_name(written)
+    return {
+        "display_name": parsed.display or parsed.written,
+        "sort_name": parsed.sort_name or parsed.written,
+        "given_name": parsed.given,
+        "middle_name": parsed.middle,
+        "family_name": parsed.family,
+        "honorific": parsed.honorific,
+        "suffix": parsed.suffix,
+        "name_key": parsed.key,
+    }
+
+
+def best_spelling(
+    display_name: str, names: list[tuple[str, int | None]], rank: dict[int, tuple] | None = None
+) -> str | None:
+    """Of a person's names (as written, with the id of the source that wrote
+    each, oldest first), the one to show when its source is more trusted with
+    spellings than those that wrote the current display name: a letter's own
+    list over the press, the press over scraped feeds, any source over an
+    editor's typing (``Follower.spelling_rank``).
+
+    A tie keeps the current name, so that merging never flips a name back and
+    forth. ``rank`` is ``followers.spelling_rank`` of the sources, when read already.
+    """
+    if not names:
+        return None
+    if rank is None:
+        rank = followers.spelling_rank(source for _name, source in names)
+
+    def rank_of(source: int | None) -> tuple:
+        return _BY_HAND if source is None else rank.get(source, _BY_HAND)
+
+    current = max(
+        (rank_of(source) for name, source in names if parse_name(name).display == display_name),
+        default=None,
+    )
+    best = max(rank_of(source) for _name, source in names)
+    if current is not None and best <= current:
+        return None
+    return next(name for name, source in names if rank_of(source) == best)
+
+
+def refresh_search_texts(display_of: dict[int, str]) -> None:
+    """Keep the folded display name and every name seen of these people, for search."""
+    spellings: dict[int, list[str]] = defaultdict(list)
+    for chunk in chunked(sorted(display_of)):
+        for person_id, name in (
+            PersonName.objects.filter(among(PersonName, "person", chunk))
+            .order_by("name", "id")
+            .values_list("person_id", "name")
+        ):
+            spellings[person_id].append(name)
+    rows = []
+    for pk, display in display_of.items():
+        folded = (fold(text) for text in [display, *spellings[pk]])
+        rows.append((pk, " | ".join(dict.fromkeys(key for key in folded if key))))
+    update_rows(Person, ["search_text"], rows)
