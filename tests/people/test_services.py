@@ -186,9 +186,7 @@ def test_it_refuses_to_call_merged_records_different_until_the_merge_is_undone()
     judgement = MatchJudgement.objects.create(person_a=first, person_b=second)
     judgement_decide(judgement=judgement, decision="same", reason="Same director.")
     with pytest.raises(DomainError) as error:
-        judgement_decide(
-            judgement=judgement, decision="different", reason="Oops.", replaces="same"
-        )
+        judgement_decide(judgement=judgement, decision="different", reason="Oops.", replaces="same")
     assert error.value.code == "merged"
 
 
