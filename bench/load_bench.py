@@ -37,6 +37,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from people.matching.normalize import parse_name  # noqa: E402
 from tracker.testing.load import (  # noqa: E402
     fill,
     gunicorn,
@@ -89,7 +90,7 @@ def main() -> int:
         figures["signatures_after"] = conn.execute(
             "SELECT count(*) FROM letters_signature"
         ).fetchone()[0]
-    problems = integrity_problems(database_url, result)
+    problems = integrity_problems(database_url, result, lambda name: parse_name(name).key)
     figures["problems"] = problems
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     return 1 if problems else 0

@@ -355,16 +355,20 @@ def split_signatures(
             for signature, moving, _staying in partial
         ],
     )  # fmt: skip
-    insert_rows(
-        SignatureStatusChange,
-        ["signature_id", "from_status", "to_status", "changed_at", "changed_by_id", "actor",
-         "reason"],
+    SignatureStatusChange.objects.bulk_create(
         [
-            (new_id, "", signature.status, at, getattr(by, "pk", None), "split",
-             f"Split from signature #{signature.pk}, which was {signature.status}.")
+            SignatureStatusChange(
+                signature_id=new_id,
+                from_status="",
+                to_status=signature.status,
+                changed_at=at,
+                changed_by=by,
+                actor="split",
+                reason=f"Split from signature #{signature.pk}, which was {signature.status}.",
+            )
             for new_id, (signature, _moving, _staying) in zip(new_ids, partial, strict=True)
-        ],
-    )  # fmt: skip
+        ]
+    )
     sighting_moves = []
     for new_id, (signature, moving, staying) in zip(new_ids, partial, strict=True):
         moved["new_signatures"].append({"signature": new_id, "from": signature.pk})

@@ -51,7 +51,7 @@ def judgement_decide(
         who = f" by {judgement.decided_by}" if judgement.decided_by_id else ""
         raise Conflict(
             f"This pair's decision is now {judgement.get_decision_display()!r}{who}, not "
-            f"{replaces!r}; to change it, say that you replace {judgement.decision!r}.",
+            f"'{replaces}'; to change it, say that you replace '{judgement.decision}'.",
             code="decided",
         )
     first, second = judgement.person_a, judgement.person_b

@@ -23,7 +23,7 @@ from people.merging.decisions import judgement_decide
 from people.models import MatchJudgement, MatchRun, Merge, Person
 from tests.factories import make_letter, make_organization, make_person, make_source
 from tests.letters.fixtures.broker import broker_purge
-from tests.people.test_dedupe import one, ostp_letter, sign
+from tests.people.merging.test_runs import one, ostp_letter, sign
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +238,7 @@ def test_same_person_merges_the_two_and_moves_to_the_next_pair(admin_client_staf
 
 def test_different_people_is_recorded_and_a_later_run_does_not_merge_them(admin_client_staff):
     _letter, site, press, _feed = ostp_letter()
-    # The matcher merges these two on its own (test_dedupe), unless told otherwise.
+    # The matcher merges these two on its own (see merging/test_runs.py), unless told otherwise.
     maggie_press = sign(press, "Maggie Gylenhall", title="Actor")
     maggie_site = sign(site, "Maggie Gyllenhaal", title="Actor")
     judgement = pair(maggie_press, maggie_site, 0.97)

@@ -1,43 +1,17 @@
-"""People and organizations written through the services: merges, undo, judgements."""
+"""People and organizations written through the services."""
 
 import pytest
-from django.forms.models import model_to_dict
 
-from letters.models import Sighting, Signature
-from letters.services import signature_change_status, signature_record_manual
-from people.merging.decisions import judgement_decide
-from people.merging.merge import person_merge
-from people.merging.undo import merge_undo
-from people.models import Affiliation, MatchJudgement, Person, PersonName
+from people.models import Person
 from people.services import (
-    affiliation_create,
     organization_create,
     organization_update,
     person_create,
     person_resolve,
 )
-from tests.factories import make_letter, make_organization
 from tracker.errors import DomainError
 
 pytestmark = pytest.mark.django_db
-
-
-def snapshot() -> dict:
-    """Every row that a merge may touch, as plain values."""
-
-    def rows(model):
-        return {
-            obj.pk: {k: v for k, v in model_to_dict(obj).items() if k != "updated_at"}
-            for obj in model.objects.order_by("pk")
-        }
-
-    return {
-        "people": rows(Person),
-        "names": rows(PersonName),
-        "affiliations": rows(Affiliation),
-        "signatures": rows(Signature),
-        "sightings": rows(Sighting),
-    }
 
 
 def test_it_folds_the_name_for_search_and_keeps_aliases():
@@ -89,111 +63,3 @@ def test_it_resolves_an_exact_name_to_the_existing_person_but_never_guesses_betw
     third = person_resolve(name="Chris Evans")
     assert Person.objects.filter(name_key="chris evans").count() == 3
     assert third.name_key == "chris evans"
-
-
-def _two_records_of_one_person():
-    letter, other_letter = make_letter(), make_letter()
-    kept = signature_record_manual(letter=letter, name="Maggie Gyllenhaal", by=None)
-    duplicate_person = person_create(name="Maggie Gylenhall")
-    folded = signature_record_manual(letter=letter, person=duplicate_person, by=None)
-    moved = signature_record_manual(letter=other_letter, person=duplicate_person, by=None)
-    affiliation_create(
-        person=duplicate_person, organization=make_organization("SAG-AFTRA", kind="union")
-    )
-    return kept, folded, moved
-
-
-def test_it_moves_everything_to_the_survivor_and_folds_two_signatures_of_one_letter():
-    kept, folded, moved = _two_records_of_one_person()
-    survivor, merged = kept.person, folded.person
-    signature_change_status(signature=folded, status="retracted", reason="Asked to be removed.")
-
-    merge = person_merge(survivor=survivor, merged=merged, reason="Same actor, misspelt.")
-
-    merged.refresh_from_db()
-    kept.refresh_from_db()
-    folded.refresh_from_db()
-    moved.refresh_from_db()
-    assert merged.merged_into == survivor
-    assert folded.merged_into == kept
-    assert kept.sightings.count() == 2  # both sources' entries back the one signature
-    assert kept.status == "retracted"  # the retraction is not lost in the merge
-    assert moved.person == survivor
-    assert set(survivor.names.values_list("name", flat=True)) == {
-        "Maggie Gyllenhaal",
-        "Maggie Gylenhall",
-    }
-    assert survivor.affiliations.count() == 1
-    assert merge.moved["signatures"] == [moved.pk]
-
-
-def test_it_undoes_a_merge_exactly_and_remembers_the_pair_as_different():
-    kept, folded, _moved = _two_records_of_one_person()
-    before = snapshot()
-    merge = person_merge(survivor=kept.person, merged=folded.person)
-    assert snapshot() != before
-
-    merge_undo(merge=merge, reason="Two different people after all.")
-
-    assert snapshot() == before
-    judgement = MatchJudgement.objects.get()
-    assert judgement.decision == "different"
-    with pytest.raises(DomainError):
-        person_merge(survivor=kept.person, merged=folded.person)
-
-
-def test_it_refuses_a_merge_across_a_different_judgement_transitively():
-    lana, lilly, lilly_again = (
-        person_create(name="Lana Wachowski"),
-        person_create(name="Lilly Wachowski"),
-        person_create(name="L. Wachowski"),
-    )
-    judgement = MatchJudgement.objects.create(person_a=lana, person_b=lilly)
-    judgement_decide(judgement=judgement, decision="different", reason="Two sisters.")
-    person_merge(survivor=lilly, merged=lilly_again)
-    with pytest.raises(DomainError) as error:
-        person_merge(survivor=lana, merged=lilly_again)
-    assert error.value.code == "judged_different"
-
-
-def test_it_merges_on_a_same_decision_and_requires_a_reason():
-    first, second = person_create(name="Ava DuVernay"), person_create(name="Ava Duvernay")
-    judgement = MatchJudgement.objects.create(person_a=first, person_b=second, score=0.9)
-    with pytest.raises(DomainError):
-        judgement_decide(judgement=judgement, decision="same", reason="")
-    judgement_decide(judgement=judgement, decision="same", reason="Same director.")
-    second.refresh_from_db()
-    assert second.merged_into == first
-
-
-def test_a_pair_seen_pending_and_decided_meanwhile_is_not_decided_again():
-    lana, lilly = person_create(name="Lana Wachowski"), person_create(name="Lilly Wachowski")
-    judgement = MatchJudgement.objects.create(person_a=lana, person_b=lilly, score=0.7)
-    seen = MatchJudgement.objects.get(pk=judgement.pk)  # another editor's page, still pending
-    judgement_decide(judgement=judgement, decision="different", reason="Two sisters.")
-
-    with pytest.raises(DomainError) as error:
-        judgement_decide(judgement=seen, decision="same", reason="Looks alike.")
-    assert error.value.code == "decided"
-    lilly.refresh_from_db()
-    assert lilly.merged_into is None
-    judgement.refresh_from_db()
-    assert (judgement.decision, judgement.reason) == ("different", "Two sisters.")
-
-
-def test_it_refuses_to_call_merged_records_different_until_the_merge_is_undone():
-    first, second = person_create(name="Ava DuVernay"), person_create(name="Ava Duvernay")
-    judgement = MatchJudgement.objects.create(person_a=first, person_b=second)
-    judgement_decide(judgement=judgement, decision="same", reason="Same director.")
-    with pytest.raises(DomainError) as error:
-        judgement_decide(judgement=judgement, decision="different", reason="Oops.", replaces="same")
-    assert error.value.code == "merged"
-
-
-def test_it_refuses_to_undo_a_merge_whose_survivor_was_merged_again():
-    a, b, c = (person_create(name=n) for n in ("Bob Smith", "Robert Smith", "R. Smith"))
-    first = person_merge(survivor=b, merged=a)
-    person_merge(survivor=c, merged=b)
-    with pytest.raises(DomainError) as error:
-        merge_undo(merge=first)
-    assert error.value.code == "undo_later_first"

@@ -186,7 +186,7 @@ def beat_tick(redis_url: str, *tasks: tuple[str, str]) -> None:
 def seed_signatories() -> dict[str, int]:
     """People the duplicate finder merges (five spellings fold into four people
     less) and keeps apart (Lana and Lilly Wachowski); returns their ids by name."""
-    from tests.people.test_dedupe import ostp_letter, sign
+    from tests.people.merging.test_runs import ostp_letter, sign
 
     _letter, site, press, feed = ostp_letter()
     entries = [

@@ -375,6 +375,7 @@ def test_syncs_and_merges_of_the_same_people_at_once_lose_no_sighting():
                                         decision="same",
                                         reason="The same after all.",
                                         by=editor,
+                                        replaces=judgement.decision,
                                     )
                                 break
                             except OperationalError as exc:
@@ -400,12 +401,12 @@ def test_syncs_and_merges_of_the_same_people_at_once_lose_no_sighting():
         for survivor, by_hand in people.values():
             by_hand.person.refresh_from_db()
             if by_hand.person.merged_into_id is None:
+                judgement = MatchJudgement.objects.get(person_a=survivor, person_b=by_hand.person)
                 judgement_decide(
-                    judgement=MatchJudgement.objects.get(
-                        person_a=survivor, person_b=by_hand.person
-                    ),
+                    judgement=judgement,
                     decision="same",
                     reason="The same after all.",
+                    replaces=judgement.decision,
                     by=editor,
                 )
         runs.append(sync_until_done())

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,18 +371,18 @@ def run_load(url: str, setup: Setup, *, seconds: float, readers: int, writers: i
 # --- the checks -------------------------------------------------------------------
 
 
-def integrity_problems(database_url: str, result: LoadResult) -> list[str]:
-    """What the writers' answers and the database say went wrong, if anything."""
-    # Names are compared as the service keys them; reading only.
-    from people.matching.normalize import parse_name
-
+def integrity_problems(
+    database_url: str, result: LoadResult, name_key: Callable[[str], str]
+) -> list[str]:
+    """What the writers' answers and the database say went wrong, if anything.
+    Names are compared by ``name_key``, the key the service resolves them by."""
     # A 409 would ask the client to retry what the API should have sorted out.
     problems = [
         f"{outcome.status} on {outcome.kind} {outcome.path}"
         for outcome in result.outcomes
         if outcome.status >= 500 or outcome.status in (0, 409)
     ]
-    keys = sorted({parse_name(name).key for pair in WRITER_NAMES for name in pair})
+    keys = sorted({name_key(name) for pair in WRITER_NAMES for name in pair})
     by_name: dict[tuple[str, str], set[int]] = defaultdict(set)
     created: Counter = Counter()
     for outcome in result.of("write"):
@@ -390,7 +390,7 @@ def integrity_problems(database_url: str, result: LoadResult) -> list[str]:
             continue
         letter = outcome.path.split("/")[3]
         if "name" in outcome.sent:
-            what = parse_name(outcome.sent["name"]).key
+            what = name_key(outcome.sent["name"])
         else:
             what = f"person:{outcome.sent['person']}"
         by_name[letter, what].add(outcome.body["id"])

@@ -25,9 +25,9 @@ from people.merging.undo import merge_undo
 from people.models import MatchJudgement, MatchRun, Merge, NameKey, Person, PersonName
 from people.services import person_create, person_survivor
 from tests.factories import make_letter, make_source
-from tests.people.test_services import snapshot
+from tests.people.merging.tables import snapshot
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def sign(source, name: str, *, title: str = "", affiliation: str = "", person=None) -> Person:
