@@ -32,7 +32,7 @@ from people.matching.normalize import clean_whitespace, fold, parse_name
 from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
 from tracker import locks
-from tracker.errors import DomainError
+from tracker.errors import Conflict, DomainError
 
 LETTER_FIELDS = {
     "title",
@@ -99,7 +99,7 @@ def letter_create(
     if unknown:
         raise DomainError(f"Unknown letter fields: {', '.join(sorted(unknown))}.")
     if Letter.objects.filter(slug=slug).exists():
-        raise DomainError(f"A letter with the slug {slug!r} exists.", field="slug")
+        raise Conflict(f"A letter with the slug {slug!r} exists.", field="slug")
     letter = Letter(title=clean_whitespace(title), slug=slug, **fields)
     letter.claimed_count_min = parse_claimed_count(letter.claimed_count)
     _validate_letter(letter)
@@ -121,7 +121,7 @@ def letter_update(
         "slug" in fields
         and Letter.objects.filter(slug=fields["slug"]).exclude(pk=letter.pk).exists()
     ):
-        raise DomainError(f"A letter with the slug {fields['slug']!r} exists.", field="slug")
+        raise Conflict(f"A letter with the slug {fields['slug']!r} exists.", field="slug")
     for name, value in fields.items():
         setattr(letter, name, value)
     letter.title = clean_whitespace(letter.title)
@@ -205,13 +205,13 @@ def _validate_source(source: Source) -> None:
     if source.pk:
         taken = taken.exclude(pk=source.pk)
     if taken.exists():
-        raise DomainError(f"This letter already has a source named {source.name!r}.", field="name")
+        raise Conflict(f"This letter already has a source named {source.name!r}.", field="name")
     if source.kind in _INTERNAL_SOURCES:
         twin = Source.objects.filter(letter=source.letter, kind=source.kind)
         if source.pk:
             twin = twin.exclude(pk=source.pk)
         if twin.exists():
-            raise DomainError(f"This letter already has its {source.kind} source.", field="kind")
+            raise Conflict(f"This letter already has its {source.kind} source.", field="kind")
     if not 0 <= source.reliability <= 100:
         raise DomainError("Reliability goes from 0 to 100.", field="reliability")
     if source.sync_interval < timedelta(minutes=1):
@@ -614,12 +614,12 @@ def signature_change_status(
     evidence_url = _check_url(evidence_url, "evidence_url")
     locked = Signature.objects.select_for_update().get(pk=signature.pk)
     if locked.merged_into_id:
-        raise DomainError(
+        raise Conflict(
             f"This signature was merged into #{locked.merged_into_id}; change that one.",
             code="merged",
         )
     if locked.status == status:
-        raise DomainError(f"The signature is already {status}.", field="status", code="unchanged")
+        raise Conflict(f"The signature is already {status}.", field="status", code="unchanged")
     now = timezone.now()
     _status_change_create(
         signature=locked,

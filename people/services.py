@@ -19,7 +19,7 @@ from people.models import (
     PersonName,
 )
 from tracker.bulk import among, chunked
-from tracker.errors import DomainError
+from tracker.errors import Conflict, DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def organization_create(
     name = clean_whitespace(name)
     aliases = _clean_aliases(aliases)
     if slug and Organization.objects.filter(slug=slug).exists():
-        raise DomainError(f"An organization with the slug {slug!r} exists.", field="slug")
+        raise Conflict(f"An organization with the slug {slug!r} exists.", field="slug")
     organization = Organization(
         name=name,
         slug=slug or _unique_slug(Organization, name),
@@ -154,7 +154,7 @@ def organization_update(*, organization: Organization, **fields: Any) -> Organiz
         "slug" in fields
         and Organization.objects.filter(slug=fields["slug"]).exclude(pk=organization.pk).exists()
     ):
-        raise DomainError(f"An organization with the slug {fields['slug']!r} exists.", field="slug")
+        raise Conflict(f"An organization with the slug {fields['slug']!r} exists.", field="slug")
     for field, value in fields.items():
         setattr(organization, field, value)
     organization.search_text = _organization_search_text(organization.name, organization.aliases)
@@ -222,7 +222,7 @@ def person_update(*, person: Person, **fields: Any) -> Person:
     if unknown:
         raise DomainError(f"Unknown person fields: {', '.join(sorted(unknown))}.")
     if person.merged_into_id:
-        raise DomainError(
+        raise Conflict(
             f"This person was merged into #{person.merged_into_id}; edit that record instead.",
             code="merged",
         )

@@ -22,13 +22,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from people.matching.blocking import candidate_pairs
@@ -538,3 +538,56 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
 
 def _explanation(scored: Scored, k: int, weights: Weights) -> dict:
     return explain(scored, k, weights)
+
+
+# --- Steps the broker could not take, or lost ---------------------------------------------
+
+
+def run_last_progress(run: MatchRun) -> datetime:
+    """When the run last moved: started, a block finished, combining started, or
+    a step was sent again."""
+    finished = run.run_blocks.aggregate(last=Max("finished_at"))["last"]
+    resent = (run.details or {}).get("resent_at")
+    moments = [run.started_at, finished, run.combine_started_at]
+    if resent:
+        moments.append(datetime.fromisoformat(resent))
+    return max(moment for moment in moments if moment is not None)
+
+
+def run_send_next_step(run: MatchRun) -> str:
+    """Send again the step the run waits for, once the transaction commits;
+    return its name."""
+    from people.merging.tasks import match_block, match_combine, match_plan
+
+    unfinished = list(
+        run.run_blocks.filter(finished_at__isnull=True).values_list("number", flat=True)
+    )
+    planned = run.blocks or run.run_blocks.exists()
+    if not planned:
+        transaction.on_commit(lambda: match_plan.delay(run.pk))
+        return "plan"
+    if unfinished:
+        transaction.on_commit(lambda: [match_block.delay(run.pk, n) for n in unfinished])
+        return "blocks"
+    if run.combine_started_at is None:
+        MatchRun.objects.filter(pk=run.pk).update(combine_started_at=timezone.now())
+    transaction.on_commit(lambda: match_combine.delay(run.pk))
+    return "combine"
+
+
+def runs_resend(*, stalled_after: timedelta) -> list[int]:
+    """Send again the next step of running runs whose step the broker could not
+    take, or that made no progress for ``stalled_after`` (``tracker.resend``)."""
+    now = timezone.now()
+    running = MatchRun.objects.filter(status=MatchRun.Status.RUNNING)
+    stalled = [run.pk for run in running if run_last_progress(run) <= now - stalled_after]
+    resent = []
+    for pk in resend.claim(running, stale=Q(pk__in=stalled)):
+        with transaction.atomic():
+            run = MatchRun.objects.select_for_update().get(pk=pk)
+            details = {**(run.details or {}), "resent_at": now.isoformat()}
+            MatchRun.objects.filter(pk=pk).update(details=details)
+            step = run_send_next_step(run)
+        logger.info("Match run %s: sent its %s step again", pk, step)
+        resent.append(pk)
+    return resent

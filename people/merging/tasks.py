@@ -11,13 +11,11 @@ not take (Redis down) or lost (Redis restarted) is sent again by
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db import OperationalError, transaction
-from django.db.models import Max, Q
-from django.utils import timezone
+from django.db import OperationalError
 
 from people.merging import runs
 from people.models import MatchRun
@@ -129,48 +127,9 @@ def match_full() -> int:
     return runs.match_request(full=True).pk
 
 
-def _last_progress(run: MatchRun) -> datetime:
-    finished = run.run_blocks.aggregate(last=Max("finished_at"))["last"]
-    resent = (run.details or {}).get("resent_at")
-    moments = [run.started_at, finished, run.combine_started_at]
-    if resent:
-        moments.append(datetime.fromisoformat(resent))
-    return max(moment for moment in moments if moment is not None)
-
-
-def _resend(run: MatchRun) -> str:
-    """Send again the step the run waits for; return its name."""
-    unfinished = list(
-        run.run_blocks.filter(finished_at__isnull=True).values_list("number", flat=True)
-    )
-    planned = run.blocks or run.run_blocks.exists()
-    if not planned:
-        transaction.on_commit(lambda: match_plan.delay(run.pk))
-        return "plan"
-    if unfinished:
-        transaction.on_commit(lambda: [match_block.delay(run.pk, n) for n in unfinished])
-        return "blocks"
-    if run.combine_started_at is None:
-        MatchRun.objects.filter(pk=run.pk).update(combine_started_at=timezone.now())
-    transaction.on_commit(lambda: match_combine.delay(run.pk))
-    return "combine"
-
-
 @shared_task(acks_late=True, ignore_result=True)
 def match_runs_resend() -> list[int]:
     """Send again the next step of running runs whose step the broker could not
     take, or that made no progress for longer than a step may take (beat, every
     minute). Steps are idempotent, so a step sent twice does its work once."""
-    now = timezone.now()
-    running = MatchRun.objects.filter(status=MatchRun.Status.RUNNING)
-    stalled = [run.pk for run in running if _last_progress(run) <= now - _resend_after()]
-    resent = []
-    for pk in resend.claim(running, stale=Q(pk__in=stalled)):
-        with transaction.atomic():
-            run = MatchRun.objects.select_for_update().get(pk=pk)
-            details = {**(run.details or {}), "resent_at": now.isoformat()}
-            MatchRun.objects.filter(pk=pk).update(details=details)
-            step = _resend(run)
-        logger.info("Match run %s: sent its %s step again", pk, step)
-        resent.append(pk)
-    return resent
+    return runs.runs_resend(stalled_after=_resend_after())

@@ -50,7 +50,7 @@ def test_it_refuses_a_second_letter_with_the_same_slug_naming_the_field(editor_c
         "/api/letters/", {"title": "Another", "slug": "taken"}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["field"] == "slug"
     assert "taken" in response.json()["message"]
 

@@ -506,7 +506,7 @@ def test_it_refuses_a_change_to_the_status_a_signature_already_has(editor_client
         format="json",
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["code"] == "unchanged"
     assert response.json()["field"] == "status"
 

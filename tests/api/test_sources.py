@@ -63,7 +63,7 @@ def test_it_refuses_a_second_api_source_for_a_letter(editor_client):
         "/api/sources/", {"letter": letter.slug, "name": "More API", "kind": "api"}, format="json"
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["field"] == "kind"
 
 
@@ -107,7 +107,7 @@ def test_it_refuses_to_rename_a_source_to_a_name_its_letter_already_uses(editor_
 
     response = editor_client.patch(f"/api/sources/{other.pk}/", {"name": "Variety"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["field"] == "name"
 
 
