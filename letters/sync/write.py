@@ -25,8 +25,6 @@ from people.models import Person, PersonName
 from people.services import person_create_many
 from tracker.bulk import chunked, insert_rows, update_rows
 
-GONE_REASON_PREFIX = "No source lists it any more"
-
 
 @cache
 def _max_length(model: type, name: str) -> int:
@@ -165,6 +163,7 @@ def add(
             "first_seen_at",
             "last_seen_at",
             "needs_review",
+            "review_cause",
             "review_reason",
             "created_at",
             "updated_at",
@@ -180,6 +179,7 @@ def add(
                 at,
                 at,
                 False,
+                Signature.ReviewCause.NONE,
                 "",
                 at,
                 at,
@@ -327,9 +327,12 @@ def back(run: SyncRun, back: list[tuple[Row, Existing]], at: datetime) -> None:
     # The sync's own "gone" flag no longer holds; an editor's flag stays.
     signature_ids = sorted({sighting.signature_id for _, sighting in back})
     for chunk in chunked(signature_ids):
-        Signature.objects.filter(
-            id__in=chunk, needs_review=True, review_reason__startswith=GONE_REASON_PREFIX
-        ).update(needs_review=False, review_reason="", updated_at=at)
+        Signature.objects.filter(id__in=chunk, review_cause=Signature.ReviewCause.GONE).update(
+            needs_review=False,
+            review_cause=Signature.ReviewCause.NONE,
+            review_reason="",
+            updated_at=at,
+        )
 
 
 def gone(source: Source, run: SyncRun, gone: list[Existing], at: datetime) -> None:
@@ -367,10 +370,12 @@ def gone(source: Source, run: SyncRun, gone: list[Existing], at: datetime) -> No
             )
         )
     unlisted = [id_ for id_ in signature_ids if id_ not in still_listed]
-    reason = f"{GONE_REASON_PREFIX}: {source.name} dropped it (run {run.pk})."[:300]
+    # The cause is what the sync reads back; the reason is for people.
+    cause = Signature.ReviewCause.GONE
+    reason = f"{cause.label}: {source.name} dropped it (run {run.pk})."[:300]
     for chunk in chunked(unlisted):
         Signature.objects.filter(id__in=chunk, needs_review=False).update(
-            needs_review=True, review_reason=reason, updated_at=at
+            needs_review=True, review_cause=cause, review_reason=reason, updated_at=at
         )
 
 

@@ -9,11 +9,22 @@ from django.utils import timezone
 
 from letters.models import Sighting, Signature, Source
 from letters.selectors import sightings_seen, signatures_seen
+from letters.services import signature_update_stated
 from people.models import Person
 from tests.factories import make_person, make_signature
 from tests.letters.fixtures.syncs import source_for, sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_sources_allowed")]
+
+FULL = b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,ARRAY\nRon Howard,\n"
+WITHOUT_AVA = b"name,affiliation\nCate Blanchett,Dirty Films\nRon Howard,\n"
+
+
+def review_of(person_name: str) -> tuple[bool, str, str]:
+    return Signature.objects.values_list("needs_review", "review_cause", "review_reason").get(
+        person__display_name=person_name
+    )
+
 
 def test_it_keeps_gone_entries_as_history_and_brings_them_back(letter, feeds):
     full = b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,ARRAY\nRon Howard,\n"
@@ -29,6 +40,7 @@ def test_it_keeps_gone_entries_as_history_and_brings_them_back(letter, feeds):
     assert (ava.present, ava.gone_run) == (False, dropped)
     assert ava.gone_at is not None
     assert ava.signature.needs_review is True
+    assert ava.signature.review_cause == "gone"
     assert "No source lists it any more" in ava.signature.review_reason
     assert Sighting.objects.count() == 3
 
@@ -38,7 +50,7 @@ def test_it_keeps_gone_entries_as_history_and_brings_them_back(letter, feeds):
     ava.refresh_from_db()
     assert (restored.back, restored.diff["back"]) == (1, ["Ava DuVernay"])
     assert (ava.present, ava.gone_run, ava.gone_at, ava.last_run) == (True, None, None, restored)
-    assert ava.signature.needs_review is False
+    assert (ava.signature.needs_review, ava.signature.review_cause) == (False, "")
     assert list(ava.events.values_list("kind", flat=True)) == ["added", "gone", "back"]
     assert Person.objects.count() == Signature.objects.count() == Sighting.objects.count() == 3
 
@@ -55,6 +67,77 @@ def test_it_does_not_flag_a_signature_another_source_still_lists(letter, feeds):
     signature = Signature.objects.get(person__display_name="Ava DuVernay")
     assert signature.sightings.count() == 2
     assert signature.needs_review is False
+
+
+def test_a_signature_no_source_lists_any_more_is_flagged_as_gone_and_cleared_when_it_comes_back(
+    letter, feeds
+):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    feeds.serve("/signatories.csv", WITHOUT_AVA)
+
+    dropped = sync(source)
+
+    assert review_of("Ava DuVernay") == (
+        True,
+        "gone",
+        f"No source lists it any more: /signatories.csv dropped it (run {dropped.pk}).",
+    )
+    assert review_of("Ron Howard") == (False, "", "")
+
+    feeds.serve("/signatories.csv", FULL)
+    sync(source)
+
+    assert review_of("Ava DuVernay") == (False, "", "")
+
+
+def test_an_editors_reason_that_starts_like_the_syncs_survives_the_entry_coming_back(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    reason = "No source lists it any more, say her agents: ask the organisers."
+    signature_update_stated(
+        signature=Signature.objects.get(person__display_name="Ava DuVernay"),
+        needs_review=True,
+        review_reason=reason,
+    )
+    feeds.serve("/signatories.csv", WITHOUT_AVA)
+    sync(source)
+    feeds.serve("/signatories.csv", FULL)
+
+    back = sync(source)
+
+    assert back.back == 1
+    assert review_of("Ava DuVernay") == (True, "editor", reason)
+
+
+def test_a_gone_flag_an_editor_rewords_is_theirs_and_stays_when_the_entry_comes_back(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    feeds.serve("/signatories.csv", WITHOUT_AVA)
+    sync(source)
+    signature_update_stated(
+        signature=Signature.objects.get(person__display_name="Ava DuVernay"),
+        review_reason="Dropped by the organisers: did she withdraw?",
+    )
+    feeds.serve("/signatories.csv", FULL)
+
+    sync(source)
+
+    assert review_of("Ava DuVernay") == (
+        True,
+        "editor",
+        "Dropped by the organisers: did she withdraw?",
+    )
+
+
+def test_new_signatures_are_listed_and_not_flagged(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+
+    sync(source)
+
+    assert set(
+        Signature.objects.values_list("status", "needs_review", "review_cause", "review_reason")
+    ) == {("listed", False, "", "")}
 
 
 def test_it_updates_a_changed_spelling_and_keeps_the_previous_one(letter, feeds):
