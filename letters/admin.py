@@ -561,7 +561,7 @@ class SignatureAdmin(ServiceAdmin):
         "first_seen_at",
         "last_seen_at",
     ]
-    list_filter = ["status", "needs_review", MergedFilter, LetterFilter]
+    list_filter = ["status", "needs_review", "review_cause", MergedFilter, LetterFilter]
     list_select_related = ["person", "letter"]
     search_fields = ["person__search_text__contains", "letter__search_text__contains"]
     show_full_result_count = False
@@ -575,7 +575,7 @@ class SignatureAdmin(ServiceAdmin):
                     "letter",
                     "person",
                     "status",
-                    ("needs_review", "review_reason"),
+                    ("needs_review", "review_reason", "review_cause"),
                     "merged_into",
                 ]
             },
@@ -593,8 +593,7 @@ class SignatureAdmin(ServiceAdmin):
         "letter",
         "person",
         "status",
-        "needs_review",
-        "review_reason",
+        "review_cause",
         "merged_into",
         "first_seen_at",
         "last_seen_at",
@@ -631,7 +630,10 @@ class SignatureAdmin(ServiceAdmin):
     def update(self, request, obj, form):
         if not form.changed_data:
             return obj
-        values = changed_values(form, {"title", "affiliation", "organization", "signed_on"})
+        values = changed_values(
+            form,
+            {"title", "affiliation", "organization", "signed_on", "needs_review", "review_reason"},
+        )
         return services.signature_update_stated(signature=obj, **values)
 
     @admin.action(description="Change status…", permissions=["change"])

@@ -280,6 +280,12 @@ class SignatureStatus(models.TextChoices):
     REMOVED = "removed", "Removed (fake)"
 
 
+class SignatureReviewCause(models.TextChoices):
+    NONE = "", "Not flagged"
+    GONE = "gone", "No source lists it any more"
+    EDITOR = "editor", "Flagged by an editor"
+
+
 class Signature(models.Model):
     """A person's signature on a letter, at most one per pair.
 
@@ -289,6 +295,8 @@ class Signature(models.Model):
     """
 
     Status = SignatureStatus
+
+    ReviewCause = SignatureReviewCause
 
     letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="signatures")
     person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="signatures")
@@ -307,6 +315,14 @@ class Signature(models.Model):
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     needs_review = models.BooleanField(default=False)
+    # Why it is flagged: a sync clears only its own "gone" flag, never an editor's.
+    review_cause = models.CharField(
+        max_length=20,
+        choices=ReviewCause.choices,
+        blank=True,
+        default=ReviewCause.NONE,
+        db_default=ReviewCause.NONE,
+    )
     review_reason = models.CharField(max_length=300, blank=True)
     merged_into = models.ForeignKey(
         "self",
@@ -327,6 +343,16 @@ class Signature(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(merged_into=F("id")), name="signature_not_merged_into_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(review_cause__in=SignatureReviewCause.values),
+                name="signature_review_cause_valid",
+            ),
+            # Flagged exactly when there is a cause.
+            models.CheckConstraint(
+                condition=Q(needs_review=True) & ~Q(review_cause="")
+                | Q(needs_review=False, review_cause=""),
+                name="signature_review_has_cause",
             ),
         ]
         indexes = [

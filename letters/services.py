@@ -636,8 +636,9 @@ def signature_change_status(
     update_fields = ["status", "updated_at"]
     if locked.needs_review:
         locked.needs_review = False
+        locked.review_cause = Signature.ReviewCause.NONE
         locked.review_reason = ""
-        update_fields += ["needs_review", "review_reason"]
+        update_fields += ["needs_review", "review_cause", "review_reason"]
     locked.save(update_fields=update_fields)
     return locked
 
@@ -653,9 +654,14 @@ def signature_update_stated(
     affiliation: str = _UNCHANGED,
     organization: Organization | None = _UNCHANGED,
     signed_on: date | None = _UNCHANGED,
+    needs_review: bool = _UNCHANGED,
+    review_reason: str = _UNCHANGED,
 ) -> Signature:
     """Correct the title, affiliation, organization or date as stated when
-    signing; what is not given stays as it is, None clears."""
+    signing; what is not given stays as it is, None clears.
+
+    An editor may also flag the signature for review, or clear its flag: a flag
+    an editor set or reworded is theirs, and no sync clears it."""
     signature = Signature.objects.select_for_update().get(pk=signature.pk)
     if title is not _UNCHANGED:
         signature.title = clean_whitespace(title or "")
@@ -665,5 +671,29 @@ def signature_update_stated(
         signature.organization = organization
     if signed_on is not _UNCHANGED:
         signature.signed_on = signed_on
+    if needs_review is not _UNCHANGED or review_reason is not _UNCHANGED:
+        _review_set(
+            signature,
+            signature.needs_review if needs_review is _UNCHANGED else bool(needs_review),
+            signature.review_reason if review_reason is _UNCHANGED else review_reason,
+        )
     signature.save()
     return signature
+
+
+def _review_set(signature: Signature, needs_review: bool, reason: str) -> None:
+    reason = clean_whitespace(reason or "")
+    if (needs_review, reason) == (signature.needs_review, signature.review_reason):
+        return
+    if not needs_review:
+        if reason and reason != signature.review_reason:
+            raise DomainError(
+                "Give a reason only when flagging the signature for review.",
+                field="review_reason",
+            )
+        reason = ""
+    signature.needs_review = needs_review
+    signature.review_cause = (
+        Signature.ReviewCause.EDITOR if needs_review else Signature.ReviewCause.NONE
+    )
+    signature.review_reason = reason[: Signature._meta.get_field("review_reason").max_length]

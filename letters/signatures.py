@@ -41,6 +41,7 @@ KEPT_FIELDS = (
     "last_seen_at",
     "needs_review",
     "review_reason",
+    "review_cause",
     "title",
     "affiliation",
 )
@@ -211,8 +212,18 @@ def _absorb(kept: dict, other: dict) -> None:
     if not kept["needs_review"] and other["needs_review"]:
         kept["needs_review"] = True
         kept["review_reason"] = other["review_reason"]
+        kept["review_cause"] = other["review_cause"]
     kept["title"] = kept["title"] or other["title"]
     kept["affiliation"] = kept["affiliation"] or other["affiliation"]
+
+
+def _review_cause_of(before: dict[str, Any]) -> str:
+    """The review cause of a signature recorded before causes were kept."""
+    if not before["needs_review"]:
+        return Signature.ReviewCause.NONE
+    if before["review_reason"].startswith("No source lists it any more"):
+        return Signature.ReviewCause.GONE
+    return Signature.ReviewCause.EDITOR
 
 
 def _moved_event(sighting: int, source: int, target: int, at: datetime) -> SightingEvent:
@@ -267,7 +278,7 @@ def restore_signatures(
                 )
             )
         for name in KEPT_FIELDS:
-            value = before[name]
+            value = before[name] if name in before else _review_cause_of(before)
             setattr(
                 kept,
                 name,
@@ -341,8 +352,8 @@ def split_signatures(
     new_ids = insert_rows(
         Signature,
         ["letter_id", "person_id", "status", "title", "affiliation", "signed_on",
-         "first_seen_at", "last_seen_at", "needs_review", "review_reason", "created_at",
-         "updated_at"],
+         "first_seen_at", "last_seen_at", "needs_review", "review_reason", "review_cause",
+         "created_at", "updated_at"],
         [
             (
                 signature.letter_id, new_person, signature.status,
@@ -350,7 +361,7 @@ def split_signatures(
                 next((r["affiliation"] for r in moving if r["affiliation"]), ""),
                 signature.signed_on,
                 min(r["first_seen_at"] for r in moving), max(r["last_seen_at"] for r in moving),
-                signature.needs_review, signature.review_reason, at, at,
+                signature.needs_review, signature.review_reason, signature.review_cause, at, at,
             )
             for signature, moving, _staying in partial
         ],

@@ -4,21 +4,23 @@ and raises ``DomainError`` for input the domain refuses."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import date
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from people.matching.normalize import clean_whitespace, fold, parse_name
+from people.matching.normalize import ParsedName, clean_whitespace, fold, name_key, parse_name
 from people.models import (
     Affiliation,
     Organization,
     Person,
     PersonName,
 )
-from tracker.bulk import among, chunked
+from tracker.bulk import among, chunked, insert_rows, update_rows
 from tracker.errors import Conflict, DomainError
 
 logger = logging.getLogger(__name__)
@@ -168,14 +170,87 @@ def organization_update(*, organization: Organization, **fields: Any) -> Organiz
 
 def person_refresh_search_text(*, person: Person) -> None:
     """Keep the folded display name and every name seen, for search."""
-    names = [person.display_name, *person.names.values_list("name", flat=True)]
-    folded: list[str] = []
-    for name in names:
-        key = fold(name)
-        if key and key not in folded:
-            folded.append(key)
-    person.search_text = " | ".join(folded)
-    Person.objects.filter(pk=person.pk).update(search_text=person.search_text)
+    texts = people_refresh_search_texts(display_of={person.pk: person.display_name})
+    person.search_text = texts[person.pk]
+
+
+def people_refresh_search_texts(
+    *, display_of: dict[int, str] | None = None, person_ids: Iterable[int] = ()
+) -> dict[int, str]:
+    """The search text of many people at once (their folded display name and
+    every name seen), kept and returned. ``display_of`` gives display names
+    already at hand; the others of ``person_ids`` are read."""
+    display = dict(display_of or {})
+    wanted = sorted(set(person_ids) - display.keys())
+    for chunk in chunked(wanted):
+        display.update(
+            Person.objects.filter(among(Person, "id", chunk)).values_list("id", "display_name")
+        )
+    spellings: dict[int, list[str]] = defaultdict(list)
+    for chunk in chunked(sorted(display)):
+        for person_id, name in (
+            PersonName.objects.filter(among(PersonName, "person", chunk))
+            .order_by("name", "id")
+            .values_list("person_id", "name")
+        ):
+            spellings[person_id].append(name)
+    texts = {}
+    for pk, shown in display.items():
+        folded = (fold(text) for text in [shown, *spellings[pk]])
+        texts[pk] = " | ".join(dict.fromkeys(key for key in folded if key))
+    update_rows(Person, ["search_text"], list(texts.items()))
+    return texts
+
+
+@cache
+def _max_length(model: type, field: str) -> int:
+    return model._meta.get_field(field).max_length
+
+
+def _fit(text: str, model: type, field: str) -> str:
+    return text[: _max_length(model, field)]
+
+
+_PERSON_NAME_FIELDS = (
+    "display_name",
+    "sort_name",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "honorific",
+    "suffix",
+    "name_key",
+)
+
+
+PERSON_NAME_FIELDS = _PERSON_NAME_FIELDS
+
+
+def person_name_fields(written: str) -> dict[str, str]:
+    """A person's name fields (display, sort, parts, key) for a name as written."""
+    parsed = parse_name(written)
+    return _person_fields(parsed, parsed.key)
+
+
+def _person_fields(parsed: ParsedName, key: str) -> dict[str, str]:
+    """A new person's name fields from its parsed name (``key`` is
+    ``parsed.key``, which a caller may have at hand), cut to their columns."""
+    fields = {
+        "display_name": parsed.display or parsed.written,
+        "sort_name": parsed.sort_name or parsed.written,
+        "given_name": parsed.given,
+        "middle_name": parsed.middle,
+        "family_name": parsed.family,
+        "honorific": parsed.honorific,
+        "suffix": parsed.suffix,
+        "name_key": key,
+    }
+    return {field: _fit(text, Person, field) for field, text in fields.items()}
+
+
+def _check_person_key(key: str) -> None:
+    if not key:
+        raise DomainError("A person needs a name with at least one letter or digit.", field="name")
 
 
 @transaction.atomic
@@ -187,22 +262,72 @@ def person_create(
     notes: str = "",
 ) -> Person:
     parsed = parse_name(name)
-    if not parsed.key:
-        raise DomainError("A person needs a name with at least one letter or digit.", field="name")
+    key = parsed.key
+    _check_person_key(key)
     person = Person.objects.create(
-        display_name=parsed.display or parsed.written,
-        sort_name=parsed.sort_name or parsed.written,
-        given_name=parsed.given,
-        middle_name=parsed.middle,
-        family_name=parsed.family,
-        honorific=parsed.honorific,
-        suffix=parsed.suffix,
-        name_key=parsed.key,
+        **_person_fields(parsed, key),
         external_ids=_clean_external_ids(external_ids),
         notes=notes,
     )
     person_add_name(person=person, name=parsed.written, source=source)
     return person
+
+
+@transaction.atomic
+def person_create_many(
+    *,
+    people: Sequence[tuple[str, Sequence[str]]],
+    source: Any = None,
+    at: datetime,
+    parse: Callable[[str], ParsedName] = parse_name,
+    key: Callable[[str], str] = name_key,
+) -> list[int]:
+    """Create one person per ``(name as written, other spellings)``, as
+    person_create would one by one, with a few statements whatever their
+    number: each is parsed from its name, and has it and the other spellings as
+    its names from ``source``. Returns the new ids, in order.
+
+    ``parse`` and ``key`` (``parse(name).key``) may be the caller's cache of
+    parsed names. Whether a person of that name exists is the caller's concern.
+    """
+    named: list[list[str]] = []
+
+    def person_rows() -> Iterator[tuple[Any, ...]]:
+        for written, others in people:
+            parsed = parse(written)
+            person_key = key(written)
+            _check_person_key(person_key)
+            fields = _person_fields(parsed, person_key)
+            display = fields["display_name"]
+            spellings = list(
+                dict.fromkeys(_fit(text, PersonName, "name") for text in [parsed.written, *others])
+            )
+            named.append(spellings)
+            # The key is the folded display name (see ParsedName.key).
+            folded = (
+                person_key if text == display and parsed.display else fold(text)
+                for text in [display, *sorted(spellings)]
+            )
+            search_text = " | ".join(dict.fromkeys(f for f in folded if f))
+            yield (*(fields[field] for field in _PERSON_NAME_FIELDS), {}, "", search_text, at, at)
+
+    ids = insert_rows(
+        Person,
+        [*_PERSON_NAME_FIELDS, "external_ids", "notes", "search_text", "created_at", "updated_at"],
+        person_rows(),
+        count=len(people),
+    )
+    source_id = getattr(source, "pk", None)
+    insert_rows(
+        PersonName,
+        ["person_id", "name", "name_key", "source_id", "first_seen_at"],
+        [
+            (person_id, name, _fit(key(name), PersonName, "name_key"), source_id, at)
+            for person_id, spellings in zip(ids, named, strict=True)
+            for name in spellings
+        ],
+    )
+    return ids
 
 
 @transaction.atomic

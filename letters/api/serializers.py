@@ -250,6 +250,12 @@ class SignatureDetailSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Set when a merge folded this signature into another; it stays as history.",
     )
+    review_cause = serializers.ChoiceField(
+        choices=Signature.ReviewCause.choices,
+        read_only=True,
+        help_text='Why it needs review: "gone" when no source lists it any more (cleared when '
+        'one lists it again), "editor" when an editor flagged it; empty when it does not.',
+    )
 
     class Meta:
         model = Signature
@@ -265,6 +271,7 @@ class SignatureDetailSerializer(serializers.ModelSerializer):
             "first_seen",
             "last_seen",
             "needs_review",
+            "review_cause",
             "review_reason",
             "merged_into",
             "sightings",

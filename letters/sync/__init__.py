@@ -1,6 +1,7 @@
 """Source syncs: fetch a source's signatory list, read it, and record what it
 lists, keeping every entry's history. See runs.py for how runs are claimed and
-recorded, ingest.py for what a run writes."""
+recorded, ingest.py for what a run writes (in the phases of rows.py, names.py,
+compare.py and write.py)."""
 
 from letters.sync.errors import ParseError, SourceBusy, SyncError, TransientSyncError
 from letters.sync.fetch import source_url_validate

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
-from people.matching.normalize import fold, parse_name
+from people.matching.normalize import parse_name
 from people.merging import followers
-from people.models import Person, PersonName
-from tracker.bulk import among, chunked, update_rows
+from people.services import PERSON_NAME_FIELDS, people_refresh_search_texts, person_name_fields
 
-DISPLAY_FIELDS = (
-    "display_name",
-    "sort_name",
-    "given_name",
-    "middle_name",
-    "family_name",
-    "honorific",
-    "suffix",
-    "name_key",
-)
 # A name typed by an editor without a source ranks below every source's spelling.
 _BY_HAND: tuple = ()
-
-
-def display_fields(written: str) -> dict[str, str]:
-    """The person's display fields for a name as written."""
-    parsed = parse_name(written)
-    return {
-        "display_name": parsed.display or parsed.written,
-        "sort_name": parsed.sort_name or parsed.written,
-        "given_name": parsed.given,
-        "middle_name": parsed.middle,
-        "family_name": parsed.family,
-        "honorific": parsed.honorific,
-        "suffix": parsed.suffix,
-        "name_key": parsed.key,
-    }
+DISPLAY_FIELDS = PERSON_NAME_FIELDS
+display_fields = person_name_fields
 
 
 def best_spelling(
@@ -70,16 +44,4 @@ def best_spelling(
 
 def refresh_search_texts(display_of: dict[int, str]) -> None:
     """Keep the folded display name and every name seen of these people, for search."""
-    spellings: dict[int, list[str]] = defaultdict(list)
-    for chunk in chunked(sorted(display_of)):
-        for person_id, name in (
-            PersonName.objects.filter(among(PersonName, "person", chunk))
-            .order_by("name", "id")
-            .values_list("person_id", "name")
-        ):
-            spellings[person_id].append(name)
-    rows = []
-    for pk, display in display_of.items():
-        folded = (fold(text) for text in [display, *spellings[pk]])
-        rows.append((pk, " | ".join(dict.fromkeys(key for key in folded if key))))
-    update_rows(Person, ["search_text"], rows)
+    people_refresh_search_texts(display_of=display_of)

@@ -460,6 +460,22 @@ def test_it_shows_a_signature_with_its_status_history(anon):
     assert body["history"][1]["evidence_url"] == "https://example.org/mail"
     assert body["sightings"][0]["source"] == "Editors"
     assert body["merged_into"] is None
+    assert (body["needs_review"], body["review_cause"], body["review_reason"]) == (False, "", "")
+
+
+def test_it_shows_why_a_signature_needs_review(anon):
+    signature = make_signature()
+    letter_services.signature_update_stated(
+        signature=signature, needs_review=True, review_reason="Two people of this name."
+    )
+
+    body = anon.get(f"/api/signatures/{signature.pk}/").json()
+
+    assert (body["needs_review"], body["review_cause"], body["review_reason"]) == (
+        True,
+        "editor",
+        "Two people of this name.",
+    )
 
 
 def test_it_changes_a_signatures_status_with_reason_and_evidence(editor_client):

@@ -467,6 +467,22 @@ def test_correcting_what_was_stated_goes_through_the_service(admin_client_staff,
     assert records.signature.status == "listed"
 
 
+def test_an_editor_flags_a_signature_for_review_on_its_page(admin_client_staff, records):
+    change_url = reverse("admin:letters_signature_change", args=[records.signature.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data.update(needs_review="on", review_reason="Two people of this name.")
+
+    assert admin_client_staff.post(change_url, data).status_code == 302
+
+    assert Signature.objects.values_list("needs_review", "review_cause", "review_reason").get(
+        pk=records.signature.pk
+    ) == (True, "editor", "Two people of this name.")
+    changelist = admin_client_staff.get(
+        reverse("admin:letters_signature_changelist"), {"review_cause": "editor"}
+    )
+    assert results(changelist) == [records.signature]
+
+
 def change_status(client, signatures, **fields):
     return client.post(
         reverse("admin:letters_signature_changelist"),

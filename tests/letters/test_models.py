@@ -47,6 +47,21 @@ def test_it_refuses_two_sightings_with_one_key_in_a_source():
         )
 
 
+@pytest.mark.parametrize(
+    ("needs_review", "review_cause"),
+    [(True, ""), (False, "gone"), (False, "editor"), (True, "rumour")],
+)
+def test_it_refuses_a_review_flag_without_its_cause_or_a_cause_without_the_flag(
+    needs_review, review_cause
+):
+    signature = make_signature()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Signature.objects.filter(pk=signature.pk).update(
+            needs_review=needs_review, review_cause=review_cause
+        )
+    Signature.objects.filter(pk=signature.pk).update(needs_review=True, review_cause="editor")
+
+
 def test_it_refuses_an_unknown_target_role():
     letter = make_letter()
     organization = make_organization("OpenAI", kind="company")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from letters.models import SignatureStatusChange, Source
+from letters.models import Signature, SignatureStatusChange, Source
 from letters.services import (
     Entry,
     letter_create,
@@ -12,6 +12,7 @@ from letters.services import (
     signature_change_status,
     signature_record,
     signature_record_manual,
+    signature_update_stated,
 )
 from tests.factories import make_letter, make_organization, make_source
 from tracker.errors import DomainError
@@ -204,3 +205,66 @@ def test_a_signature_keeps_what_is_not_corrected_and_clears_what_is_set_to_none(
     signature_update_stated(signature=signature, signed_on=None)
     signature.refresh_from_db()
     assert signature.signed_on is None and signature.title == "Director"
+
+
+def review_of(signature) -> tuple[bool, str, str]:
+    return Signature.objects.values_list("needs_review", "review_cause", "review_reason").get(
+        pk=signature.pk
+    )
+
+
+def test_an_editor_flags_a_signature_for_review_and_clears_the_flag():
+    signature = signature_record_manual(letter=make_letter(), name="Olivia Wilde", by=None)
+
+    signature_update_stated(
+        signature=signature, needs_review=True, review_reason="  Two  people of this name. "
+    )
+    assert review_of(signature) == (True, "editor", "Two people of this name.")
+
+    signature_update_stated(signature=signature, needs_review=False)
+    assert review_of(signature) == (False, "", "")
+
+
+def test_an_editor_who_rewords_a_syncs_flag_makes_it_theirs():
+    signature = signature_record_manual(letter=make_letter(), name="Olivia Wilde", by=None)
+    Signature.objects.filter(pk=signature.pk).update(
+        needs_review=True, review_cause="gone", review_reason="No source lists it any more: x."
+    )
+
+    signature_update_stated(signature=signature, review_reason="Ask her agent.")
+
+    assert review_of(signature) == (True, "editor", "Ask her agent.")
+
+
+def test_a_reason_without_the_flag_is_refused_and_changes_nothing():
+    signature = signature_record_manual(letter=make_letter(), name="Olivia Wilde", by=None)
+
+    with pytest.raises(DomainError) as error:
+        signature_update_stated(signature=signature, review_reason="Looks odd.")
+
+    assert error.value.field == "review_reason"
+    assert review_of(signature) == (False, "", "")
+
+
+@pytest.mark.parametrize("cause", ["gone", "editor"])
+def test_a_status_change_clears_the_review_flag_whatever_its_cause(cause):
+    signature = signature_record_manual(letter=make_letter(), name="Olivia Wilde", by=None)
+    Signature.objects.filter(pk=signature.pk).update(
+        needs_review=True, review_cause=cause, review_reason="Check it."
+    )
+
+    signature_change_status(signature=signature, status="verified", reason="Her agent confirmed.")
+
+    assert review_of(signature) == (False, "", "")
+
+
+def test_an_editor_who_saves_a_syncs_flag_unchanged_leaves_it_the_syncs():
+    signature = signature_record_manual(letter=make_letter(), name="Olivia Wilde", by=None)
+    reason = "No source lists it any more: Press dropped it (run 3)."
+    Signature.objects.filter(pk=signature.pk).update(
+        needs_review=True, review_cause="gone", review_reason=reason
+    )
+
+    signature_update_stated(signature=signature, needs_review=True, review_reason=reason)
+
+    assert review_of(signature) == (True, "gone", reason)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 from datetime import timedelta
 
 import pytest
@@ -11,85 +10,26 @@ from django.db import connection
 from django.utils import timezone
 
 from letters.models import (
-    Sighting,
     SightingEvent,
     Signature,
-    SignatureStatusChange,
     Source,
     SyncRun,
     SyncRunContent,
 )
-from letters.selectors import letter_source_counts, sightings_seen, signatures_seen
-from letters.services import Entry, sighting_key_for
+from letters.selectors import letter_source_counts
 from letters.sync import run_content, source_sync, sources_sync_due, sync_request
 from letters.sync.errors import SyncError, TransientSyncError
 from letters.sync.fetch import USER_AGENT, fetch
-from letters.sync.ingest import _jsonb_text
-from people.matching.normalize import parse_name
-from people.models import Person, PersonName
-from tests.factories import make_letter, make_person, make_signature, make_source
+from people.models import Person
+from tests.factories import make_signature, make_source
 from tests.letters.fixtures.feeds import fixture_bytes
+from tests.letters.fixtures.syncs import sighting_names, snapshot, source_for, sync
 from tracker.errors import DomainError
 from tracker.testing.servers import FeedServer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_sources_allowed")]
 
 HTML_OPTIONS = {"selectors": {"entry": "li.signatory", "name": ".name", "affiliation": ".org"}}
-
-
-@pytest.fixture(autouse=True)
-def private_sources_allowed(settings):
-    settings.TRACKER_ALLOW_PRIVATE_SOURCES = True
-    settings.TRACKER_SOURCE_ALLOWED_NETWORKS = []
-
-
-@pytest.fixture
-def feeds():
-    with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-def letter():
-    return make_letter(title="AI and copyright", slug="ai-copyright", claimed_count="400+")
-
-
-def source_for(letter, feeds, body, *, path="/signatories.csv", name=None, **fields):
-    feeds.serve(path, body, content_type=fields.pop("content_type", "text/csv"))
-    fields.setdefault("format", "csv")
-    fields.setdefault("kind", Source.Kind.LETTER_SITE)
-    return make_source(letter, url=feeds.url(path), name=name or path, **fields)
-
-
-def sync(source) -> SyncRun:
-    return source_sync(source_id=source.pk)
-
-
-def sighting_names(source, present=True) -> list[str]:
-    return list(
-        source.sightings.filter(present=present).order_by("position").values_list("name", flat=True)
-    )
-
-
-def snapshot() -> dict:
-    """Every row a run could write, apart from run records."""
-    models = (
-        Person,
-        PersonName,
-        Signature,
-        SignatureStatusChange,
-        Sighting,
-        SightingEvent,
-        Source,
-        SyncRunContent,
-    )
-    return {
-        model.__name__: [
-            {k: bytes(v) if isinstance(v, memoryview) else v for k, v in row.items()}
-            for row in model.objects.order_by("pk").values()
-        ]
-        for model in models
-    }
 
 
 # --- Formats ------------------------------------------------------------------
@@ -322,189 +262,6 @@ def test_it_treats_a_server_error_as_transient_and_a_missing_file_as_final(feeds
 # --- Ingest -------------------------------------------------------------------
 
 
-def test_it_keeps_gone_entries_as_history_and_brings_them_back(letter, feeds):
-    full = b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,ARRAY\nRon Howard,\n"
-    source = source_for(letter, feeds, full)
-    sync(source)
-    ava = Sighting.objects.get(name="Ava DuVernay")
-
-    feeds.serve("/signatories.csv", b"name,affiliation\nCate Blanchett,Dirty Films\nRon Howard,\n")
-    dropped = sync(source)
-
-    ava.refresh_from_db()
-    assert (dropped.gone, dropped.diff["gone"]) == (1, ["Ava DuVernay"])
-    assert (ava.present, ava.gone_run) == (False, dropped)
-    assert ava.gone_at is not None
-    assert ava.signature.needs_review is True
-    assert "No source lists it any more" in ava.signature.review_reason
-    assert Sighting.objects.count() == 3
-
-    feeds.serve("/signatories.csv", full)
-    restored = sync(source)
-
-    ava.refresh_from_db()
-    assert (restored.back, restored.diff["back"]) == (1, ["Ava DuVernay"])
-    assert (ava.present, ava.gone_run, ava.gone_at, ava.last_run) == (True, None, None, restored)
-    assert ava.signature.needs_review is False
-    assert list(ava.events.values_list("kind", flat=True)) == ["added", "gone", "back"]
-    assert Person.objects.count() == Signature.objects.count() == Sighting.objects.count() == 3
-
-
-def test_it_does_not_flag_a_signature_another_source_still_lists(letter, feeds):
-    press = source_for(letter, feeds, b"name\nAva DuVernay\n", path="/press.csv")
-    site = source_for(letter, feeds, b"name\nAva Duvernay\nRon Howard\n", path="/site.csv")
-    sync(press)
-    sync(site)
-    feeds.serve("/site.csv", b"name\nRon Howard\n")
-
-    sync(site)
-
-    signature = Signature.objects.get(person__display_name="Ava DuVernay")
-    assert signature.sightings.count() == 2
-    assert signature.needs_review is False
-
-
-def test_it_updates_a_changed_spelling_and_keeps_the_previous_one(letter, feeds):
-    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,ARRAY\n")
-    sync(source)
-
-    feeds.serve("/signatories.csv", b"name,affiliation\nAva DuVernay,ARRAY Filmworks\n")
-    run = sync(source)
-
-    sighting = Sighting.objects.get()
-    assert (run.changed, run.added, run.gone) == (1, 0, 0)
-    assert (sighting.name, sighting.affiliation) == ("Ava DuVernay", "ARRAY Filmworks")
-    event = sighting.events.get(kind="changed")
-    assert event.before == {"name": "Ava Duvernay", "affiliation": "ARRAY"}
-    assert event.after == {"name": "Ava DuVernay", "affiliation": "ARRAY Filmworks"}
-    assert run.diff["changed"] == [
-        {"name": "Ava DuVernay", "before": event.before, "after": event.after}
-    ]
-    person = Person.objects.get()
-    assert sorted(person.names.values_list("name", flat=True)) == ["Ava DuVernay", "Ava Duvernay"]
-    assert person.search_text == "ava duvernay"
-
-
-def test_it_takes_a_corrected_typo_for_the_entry_it_corrects(letter, feeds):
-    source = source_for(letter, feeds, b"name\nCate Blanchett\nMaggie Gylenhall\n")
-    sync(source)
-
-    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nMaggie Gyllenhaal\n")
-    run = sync(source)
-
-    assert (run.changed, run.added, run.gone) == (1, 0, 0)
-    sighting = Sighting.objects.get(name="Maggie Gyllenhaal")
-    assert sighting.key == "name:maggie gyllenhaal"
-    assert sighting.events.get(kind="changed").before == {
-        "key": "name:maggie gylenhall",
-        "name": "Maggie Gylenhall",
-    }
-    assert Person.objects.count() == 2
-    assert sighting.signature.needs_review is False
-
-
-def test_it_does_not_take_a_sibling_for_a_corrected_typo(letter, feeds):
-    source = source_for(letter, feeds, b"name\nLana Wachowski\n")
-    sync(source)
-
-    feeds.serve("/signatories.csv", b"name\nLilly Wachowski\n")
-    run = sync(source)
-
-    assert (run.changed, run.added, run.gone) == (0, 1, 1)
-    assert Person.objects.count() == 2
-
-
-def test_it_keeps_spelling_fixes_in_one_sighting_when_the_source_gives_ids(letter, feeds):
-    source = source_for(
-        letter, feeds, b"id,name\n7,Maggie Gylenhall\n8,Jake Gyllenhaal\n", options={"key": "id"}
-    )
-    sync(source)
-
-    feeds.serve("/signatories.csv", b"id,name\n7,Maggie Gyllenhaal\n8,Jake Gyllenhaal\n")
-    run = sync(source)
-
-    assert (run.changed, run.added, run.gone) == (1, 0, 0)
-    assert list(Sighting.objects.order_by("key").values_list("key", "name")) == [
-        ("id:7", "Maggie Gyllenhaal"),
-        ("id:8", "Jake Gyllenhaal"),
-    ]
-
-
-def test_it_resolves_a_new_entry_to_the_one_person_of_that_name(letter, feeds):
-    ava = make_person("Ava DuVernay")
-    make_person("Chris Evans")
-    make_person("Chris Evans")
-    source = source_for(letter, feeds, b'name\n"DuVernay, Ava"\nChris Evans\n')
-
-    sync(source)
-
-    assert Signature.objects.get(person=ava).sightings.get().name == "DuVernay, Ava"
-    assert Person.objects.filter(name_key="chris evans").count() == 3
-    assert set(ava.names.values_list("name", flat=True)) == {"Ava DuVernay", "DuVernay, Ava"}
-
-
-def test_it_reuses_a_person_a_merge_left_standing(letter, feeds):
-    survivor = make_person("Ava DuVernay")
-    merged = make_person("Ava DuVernay")
-    Person.objects.filter(pk=merged.pk).update(merged_into=survivor, merged_at=timezone.now())
-    source = source_for(letter, feeds, b"name\nAva DuVernay\n")
-
-    sync(source)
-
-    assert Signature.objects.get().person == survivor
-
-
-def test_it_adds_a_source_to_a_signature_an_editor_entered(letter, feeds):
-    signature = make_signature(letter, "Ava DuVernay")
-    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,ARRAY\n")
-
-    sync(source)
-
-    signature.refresh_from_db()
-    assert signature.sightings.count() == 2
-    assert signature.affiliation == "ARRAY"
-    assert Signature.objects.count() == 1
-
-
-def test_it_treats_a_repeated_row_as_one_entry_and_a_namesake_as_another(letter, feeds):
-    body = (
-        b"name,affiliation\n"
-        b"Chris Evans,Marvel\nRon Howard,\nChris Evans,Marvel\nChris Evans,Senate\n"
-    )
-    source = source_for(letter, feeds, body)
-
-    run = sync(source)
-
-    assert (run.seen, run.added) == (3, 3)
-    assert run.diff["duplicates"] == [{"name": "Chris Evans", "position": 3}]
-    assert list(source.sightings.order_by("position").values_list("key", "affiliation")) == [
-        ("name:chris evans", "Marvel"),
-        ("name:ron howard", ""),
-        ("name:chris evans#2", "Senate"),
-    ]
-    assert sync(source).outcome == "unchanged"
-    feeds.serve("/signatories.csv", body + b"\n")
-    assert (sync(source).changed, Sighting.objects.count()) == (0, 3)
-
-
-def test_it_parses_a_long_list_in_several_processes_like_one(letter, feeds, settings, caplog):
-    names = [f"Signatory {number} Example{number % 13}" for number in range(300)]
-    names += ["Blanchett, Cate", "McCartney, Sir Paul", "AVA DUVERNAY"]
-    settings.TRACKER_SYNC_PARALLEL_PARSE_MIN = 100
-    source = source_for(letter, feeds, ("name\n" + "\n".join(f'"{n}"' for n in names)).encode())
-
-    run = sync(source)
-
-    assert run.outcome == "succeeded", run.error
-    assert "parsing them here" not in caplog.text
-    assert sorted(Person.objects.values_list("name_key", flat=True)) == sorted(
-        parse_name(name).key for name in names
-    )
-    assert set(source.sightings.values_list("key", flat=True)) == {
-        sighting_key_for(Entry(name=name)) for name in names
-    }
-
-
 def test_it_sees_no_change_when_the_same_list_is_read_again(letter, feeds):
     content = fixture_bytes("organisers_sheet.csv")
     source = source_for(letter, feeds, content)
@@ -528,38 +285,6 @@ def test_it_sees_no_change_when_the_same_list_is_read_again(letter, feeds):
                 for name in seen_fields:
                     row.pop(name, None)
     assert after == before
-
-
-def test_it_tells_when_each_entry_was_last_seen(letter, feeds):
-    source = source_for(letter, feeds, b"name\nCate Blanchett\nRon Howard\n")
-    sync(source)
-    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nRon Howard\nAva DuVernay\n")
-    second = sync(source)
-    second_synced_at = Source.objects.get(pk=source.pk).last_synced_at
-    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nAva DuVernay\n")
-    third = sync(source)
-    source.refresh_from_db()
-
-    seen = {s.name: s for s in sightings_seen(source.sightings.all())}
-    cate, ron = seen["Cate Blanchett"], seen["Ron Howard"]
-    assert (cate.last_run, cate.last_seen_at) == (third, source.last_synced_at)
-    assert cate.seen_at == source.last_synced_at
-    assert Signature.objects.get(person__display_name="Cate Blanchett").last_seen_at == (
-        source.last_synced_at
-    )
-    assert (ron.present, ron.last_run, ron.last_seen_at) == (False, second, second_synced_at)
-    assert ron.seen_at == second_synced_at
-    signatures = {s.person.display_name: s for s in signatures_seen(Signature.objects.all())}
-    assert signatures["Cate Blanchett"].seen_at == source.last_synced_at
-    assert signatures["Ron Howard"].seen_at == second_synced_at
-
-
-def test_it_writes_extra_fields_as_postgresql_does_to_compare_them_quickly():
-    extra = {"Notes": 'said "yes"\n', "reference": "ref-1", "Prénom": "Zoë", "n": 1.5, "x": [1, {}]}
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT %s::jsonb::text", [json.dumps(extra)])
-        assert cursor.fetchone()[0] == _jsonb_text(extra)
 
 
 # --- Failures change nothing ----------------------------------------------------

@@ -1,14 +1,18 @@
 """People and organizations written through the services."""
 
 import pytest
+from django.utils import timezone
 
-from people.models import Person
+from people.matching.normalize import parse_name
+from people.models import Person, PersonName
 from people.services import (
     organization_create,
     organization_update,
     person_create,
+    person_create_many,
     person_resolve,
 )
+from tests.factories import make_letter, make_source
 from tracker.errors import DomainError
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +67,88 @@ def test_it_resolves_an_exact_name_to_the_existing_person_but_never_guesses_betw
     third = person_resolve(name="Chris Evans")
     assert Person.objects.filter(name_key="chris evans").count() == 3
     assert third.name_key == "chris evans"
+
+
+PERSON_FIELDS = (
+    "display_name",
+    "sort_name",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "honorific",
+    "suffix",
+    "name_key",
+    "search_text",
+    "external_ids",
+    "notes",
+)
+
+
+def person_rows(ids) -> list[tuple]:
+    people = Person.objects.filter(pk__in=ids).order_by("pk")
+    return [
+        (
+            *(getattr(person, field) for field in PERSON_FIELDS),
+            sorted(person.names.values_list("name", "name_key", "source")),
+        )
+        for person in people
+    ]
+
+
+def test_people_made_many_at_once_are_those_person_create_makes_one_by_one():
+    names = ["McCartney, Sir Paul", "LLOYD WEBBER, ANDREW", "Dr. Émile Zola Jr.", "Björk", "Cher"]
+    source = make_source(make_letter())
+
+    many = person_create_many(
+        people=[(name, []) for name in names], source=source, at=timezone.now()
+    )
+    one_by_one = [person_create(name=name, source=source).pk for name in names]
+
+    assert len(many) == len(names)
+    assert person_rows(many) == person_rows(one_by_one)
+
+
+def test_people_made_many_at_once_have_every_spelling_as_a_name_and_for_search():
+    at = timezone.now()
+
+    [paul] = person_create_many(
+        people=[
+            ("McCartney, Sir Paul", ["PAUL MCCARTNEY", "McCartney, Sir Paul", "Paul McCartney"])
+        ],
+        at=at,
+    )
+
+    person = Person.objects.get(pk=paul)
+    assert (person.display_name, person.created_at, person.updated_at) == ("Paul McCartney", at, at)
+    assert person.search_text == "paul mccartney | mccartney sir paul"
+    assert sorted(person.names.values_list("name", "name_key", "source", "first_seen_at")) == [
+        ("McCartney, Sir Paul", "paul mccartney", None, at),
+        ("PAUL MCCARTNEY", "paul mccartney", None, at),
+        ("Paul McCartney", "paul mccartney", None, at),
+    ]
+
+
+def test_people_made_many_at_once_are_parsed_by_the_callers_parser_and_fit_their_columns():
+    long_name = "Zed " + "Longname" * 45
+    asked: list[str] = []
+
+    def parse(name):
+        asked.append(name)
+        return parse_name(name)
+
+    [person_id] = person_create_many(
+        people=[(long_name, [])], at=timezone.now(), parse=parse, key=lambda name: "the key"
+    )
+
+    person = Person.objects.get(pk=person_id)
+    assert asked == [long_name]
+    assert (len(person.display_name), person.name_key) == (300, "the key")
+    assert list(person.names.values_list("name", "name_key")) == [(long_name[:300], "the key")]
+
+
+def test_people_made_many_at_once_need_a_letter_or_digit_each():
+    with pytest.raises(DomainError) as error:
+        person_create_many(people=[("Ava DuVernay", []), ("?!", [])], at=timezone.now())
+
+    assert error.value.field == "name"
+    assert (Person.objects.count(), PersonName.objects.count()) == (0, 0)

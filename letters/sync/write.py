@@ -1,0 +1,441 @@
+"""The writes of a run, each a few set-based statements whatever the number
+of rows: new entries with their people and signatures, changed entries, entries
+back and gone, every entry seen, and the names of people."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from letters.models import (
+    Sighting,
+    SightingEvent,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+)
+from letters.sync.compare import before_after, jsonable
+from letters.sync.names import Names
+from letters.sync.rows import VALUE_FIELDS, Existing, Row
+from people.models import Person, PersonName
+from people.services import people_refresh_search_texts, person_create_many
+from tracker.bulk import chunked, insert_rows, update_rows
+
+
+@cache
+def _max_length(model: type, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+def _cut(text: str, model: type, name: str) -> str:
+    return text[: _max_length(model, name)]
+
+
+def _resolve_people(
+    source: Source, rows: list[Row], names: Names, at: datetime
+) -> tuple[list[int], set[int]]:
+    """Each new row's person: the one active person with its normalised name,
+    else a new person (one per name; one per row when several people share it).
+    Returns the person of each row and the ids of the people created."""
+    names.parse_many(row.values["name"] for row in rows)
+    row_keys = [names.key(row.values["name"]) for row in rows]
+    wanted = sorted(set(row_keys))
+    candidates: dict[str, list[int]] = defaultdict(list)
+    for chunk in chunked(wanted):
+        for name_key, person_id in Person.objects.filter(
+            name_key__in=chunk, merged_into__isnull=True
+        ).values_list("name_key", "id"):
+            candidates[name_key].append(person_id)
+
+    people: list[tuple[str, int]] = []  # ("old", person id) or ("new", index in new_rows)
+    new_rows: list[Row] = []
+    spellings: list[list[str]] = []
+    new_for_key: dict[str, int] = {}
+    for row, name_key in zip(rows, row_keys, strict=True):
+        found = candidates.get(name_key, [])
+        if len(found) == 1:
+            people.append(("old", found[0]))
+            continue
+        if not found and name_key in new_for_key:
+            index = new_for_key[name_key]
+        else:
+            index = len(new_rows)
+            if not found:
+                new_for_key[name_key] = index
+            new_rows.append(row)
+            spellings.append([])
+        people.append(("new", index))
+        name = _cut(row.values["name"], PersonName, "name")
+        if name not in spellings[index]:
+            spellings[index].append(name)
+
+    new_ids = person_create_many(
+        people=[
+            (row.values["name"], written[1:])
+            for row, written in zip(new_rows, spellings, strict=True)
+        ],
+        source=source,
+        at=at,
+        parse=names.parse,
+        key=names.key,
+    )
+    person_ids = [person_id if kind == "old" else new_ids[person_id] for kind, person_id in people]
+    return person_ids, set(new_ids)
+
+
+def add(
+    source: Source,
+    run: SyncRun,
+    rows: list[Row],
+    at: datetime,
+    names: Names,
+    names_to_add: list[tuple[int, str]],
+) -> set[int]:
+    """Create the sightings of new entries, with their people and signatures;
+    return the ids of those people."""
+    if not rows:
+        return set()
+    person_ids, created = _resolve_people(source, rows, names, at)
+
+    # The signature each row supports: an existing one (followed through a
+    # signature merge) or one made from the first row that names the person.
+    signature_of_person: dict[int, dict[str, Any]] = {}
+    known = sorted(set(person_ids) - created)
+    for chunk in chunked(known):
+        for person_id, id_, merged_into_id in Signature.objects.filter(
+            letter_id=source.letter_id, person_id__in=chunk
+        ).values_list("person_id", "id", "merged_into_id"):
+            signature_of_person[person_id] = {"id": merged_into_id or id_, "new": False}
+    current = {
+        id_: (title, affiliation, last_seen_at, person_id)
+        for chunk in chunked(sorted({s["id"] for s in signature_of_person.values()}))
+        for id_, title, affiliation, last_seen_at, person_id in Signature.objects.filter(
+            id__in=chunk
+        ).values_list("id", "title", "affiliation", "last_seen_at", "person_id")
+    }
+    for signature in signature_of_person.values():
+        title, affiliation, last_seen_at, person_id = current[signature["id"]]
+        signature.update(
+            title=title,
+            affiliation=affiliation,
+            last_seen_at=last_seen_at,
+            person_id=person_id,
+            touched=False,
+        )
+
+    new_signatures: list[dict[str, Any]] = []
+    row_signature: list[dict[str, Any]] = []
+    for row, person_id in zip(rows, person_ids, strict=True):
+        signature = signature_of_person.get(person_id)
+        values = row.values
+        if signature is None:
+            signature = signature_of_person[person_id] = {
+                "new": True,
+                "person_id": person_id,
+                "title": values["title"],
+                "affiliation": values["affiliation"],
+                "signed_on": values["signed_on"],
+                "evidence_url": values["url"] or source.url,
+            }
+            new_signatures.append(signature)
+        else:
+            if not signature["title"] and values["title"]:
+                signature.update(title=values["title"], touched=True)
+            if not signature["affiliation"] and values["affiliation"]:
+                signature.update(affiliation=values["affiliation"], touched=True)
+            if not signature["new"] and signature["last_seen_at"] < at:
+                signature.update(last_seen_at=at, touched=True)
+        row_signature.append(signature)
+
+    ids = insert_rows(
+        Signature,
+        [
+            "letter_id",
+            "person_id",
+            "status",
+            "title",
+            "affiliation",
+            "signed_on",
+            "first_seen_at",
+            "last_seen_at",
+            "needs_review",
+            "review_cause",
+            "review_reason",
+            "created_at",
+            "updated_at",
+        ],
+        [
+            (
+                source.letter_id,
+                signature["person_id"],
+                Signature.Status.LISTED,
+                signature["title"],
+                signature["affiliation"],
+                signature["signed_on"],
+                at,
+                at,
+                False,
+                Signature.ReviewCause.NONE,
+                "",
+                at,
+                at,
+            )
+            for signature in new_signatures
+        ],
+    )
+    for signature, id_ in zip(new_signatures, ids, strict=True):
+        signature["id"] = id_
+    insert_rows(
+        SignatureStatusChange,
+        [
+            "signature_id",
+            "from_status",
+            "to_status",
+            "changed_at",
+            "actor",
+            "reason",
+            "evidence_method",
+            "evidence_url",
+        ],
+        [
+            (
+                signature["id"],
+                "",
+                Signature.Status.LISTED,
+                at,
+                f"source:{source.name}"[:100],
+                f"Listed by {source.name}.",
+                SignatureStatusChange.Method.SOURCE,
+                signature["evidence_url"][:1000],
+            )
+            for signature in new_signatures
+        ],
+    )
+    update_rows(
+        Signature,
+        ["title", "affiliation", "last_seen_at", "updated_at"],
+        [
+            (s["id"], s["title"], s["affiliation"], s["last_seen_at"], at)
+            for s in signature_of_person.values()
+            if not s["new"] and s["touched"]
+        ],
+    )
+
+    sighting_ids = insert_rows(
+        Sighting,
+        [
+            "source_id",
+            "key",
+            "signature_id",
+            *VALUE_FIELDS,
+            "position",
+            "present",
+            "first_seen_at",
+            "last_seen_at",
+            "first_run_id",
+            "last_run_id",
+        ],
+        (
+            (
+                source.pk,
+                row.key,
+                signature["id"],
+                *(row.values[name] for name in VALUE_FIELDS),
+                row.position,
+                True,
+                at,
+                at,
+                run.pk,
+                run.pk,
+            )
+            for row, signature in zip(rows, row_signature, strict=True)
+        ),
+        count=len(rows),
+    )
+    insert_rows(
+        SightingEvent,
+        ["sighting_id", "run_id", "kind", "at", "before", "after"],
+        (
+            (id_, run.pk, SightingEvent.Kind.ADDED, at, {}, jsonable(row.values))
+            for id_, row in zip(sighting_ids, rows, strict=True)
+        ),
+        count=len(rows),
+    )
+    # People made by this run have their names already.
+    for row, signature in zip(rows, row_signature, strict=True):
+        if signature["person_id"] not in created:
+            names_to_add.append((signature["id"], row.values["name"]))
+    return set(person_ids)
+
+
+def change(
+    run: SyncRun,
+    changed: list[tuple[Row, Existing, set[str]]],
+    at: datetime,
+    names_to_add: list[tuple[int, str]],
+) -> None:
+    """Record the new values of changed entries, and the previous ones in their
+    history; a new spelling becomes one of the person's names (see person_names)."""
+    if not changed:
+        return
+    insert_rows(
+        SightingEvent,
+        ["sighting_id", "run_id", "kind", "at", "before", "after"],
+        [
+            (
+                sighting.id,
+                run.pk,
+                SightingEvent.Kind.CHANGED,
+                at,
+                *before_after(row, sighting, differing),
+            )
+            for row, sighting, differing in changed
+        ],
+    )
+    update_rows(
+        Sighting,
+        ["key", *VALUE_FIELDS],
+        [
+            (sighting.id, row.key, *(row.values[name] for name in VALUE_FIELDS))
+            for row, sighting, _ in changed
+        ],
+    )
+    for row, sighting, differing in changed:
+        if "name" in differing:
+            names_to_add.append((sighting.signature_id, row.values["name"]))
+
+
+def back(run: SyncRun, back: list[tuple[Row, Existing]], at: datetime) -> None:
+    """Entries listed again: their sightings are present, and the signatures
+    the sync flagged as gone are no longer flagged."""
+    if not back:
+        return
+    insert_rows(
+        SightingEvent,
+        ["sighting_id", "run_id", "kind", "at", "before", "after"],
+        [(sighting.id, run.pk, SightingEvent.Kind.BACK, at, {}, {}) for _, sighting in back],
+    )
+    update_rows(
+        Sighting,
+        ["present", "gone_at", "gone_run_id"],
+        [(sighting.id, True, None, None) for _, sighting in back],
+    )
+    # The sync's own "gone" flag no longer holds; an editor's flag stays.
+    signature_ids = sorted({sighting.signature_id for _, sighting in back})
+    for chunk in chunked(signature_ids):
+        Signature.objects.filter(id__in=chunk, review_cause=Signature.ReviewCause.GONE).update(
+            needs_review=False,
+            review_cause=Signature.ReviewCause.NONE,
+            review_reason="",
+            updated_at=at,
+        )
+
+
+def gone(source: Source, run: SyncRun, gone: list[Existing], at: datetime) -> None:
+    """Entries the source no longer lists: their sightings stay as history, and
+    a signature no source lists any more is flagged for review, as gone."""
+    if not gone:
+        return
+    # Present entries were all listed by the source's previous good run.
+    previous = (
+        SyncRun.objects.filter(
+            source=source, outcome__in=[SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.UNCHANGED]
+        )
+        .exclude(pk=run.pk)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    last_seen = {}
+    if previous is not None and source.last_synced_at is not None:
+        last_seen = {"last_seen_at": source.last_synced_at, "last_run": previous}
+    for chunk in chunked([sighting.id for sighting in gone]):
+        Sighting.objects.filter(id__in=chunk).update(
+            present=False, gone_at=at, gone_run=run, **last_seen
+        )
+    insert_rows(
+        SightingEvent,
+        ["sighting_id", "run_id", "kind", "at", "before", "after"],
+        [(sighting.id, run.pk, SightingEvent.Kind.GONE, at, {}, {}) for sighting in gone],
+    )
+    signature_ids = sorted({sighting.signature_id for sighting in gone})
+    still_listed: set[int] = set()
+    for chunk in chunked(signature_ids):
+        still_listed.update(
+            Sighting.objects.filter(signature_id__in=chunk, present=True).values_list(
+                "signature_id", flat=True
+            )
+        )
+    unlisted = [id_ for id_ in signature_ids if id_ not in still_listed]
+    # The cause is what the sync reads back; the reason is for people.
+    cause = Signature.ReviewCause.GONE
+    reason = f"{cause.label}: {source.name} dropped it (run {run.pk})."[:300]
+    for chunk in chunked(unlisted):
+        Signature.objects.filter(id__in=chunk, needs_review=False).update(
+            needs_review=True, review_cause=cause, review_reason=reason, updated_at=at
+        )
+
+
+def touch(run: SyncRun, touched: list[tuple[Any, ...]], at: datetime) -> None:
+    """Every entry this run listed was seen by it, at its position, and so were
+    the signatures they support: "last seen" is a fact readers quote, so it is
+    stored, not inferred."""
+    if not touched:
+        return
+    rows = {sighting.id: (row.position, sighting.signature_id) for row, sighting, *_ in touched}
+    update_rows(
+        Sighting,
+        ["position", "last_seen_at", "last_run_id"],
+        [(id_, position, at, run.pk) for id_, (position, _) in rows.items()],
+    )
+    for chunk in chunked(sorted({signature_id for _, signature_id in rows.values()})):
+        Signature.objects.filter(id__in=chunk, last_seen_at__lt=at).update(
+            last_seen_at=at, updated_at=at
+        )
+
+
+def person_names(
+    source: Source,
+    names_to_add: list[tuple[int, str]],
+    names: Names,
+    at: datetime,
+) -> set[int]:
+    """Every spelling a source used is one of its person's names; return the
+    people who got a new one."""
+    wanted = names_to_add
+    if not wanted:
+        return set()
+    person_of_signature: dict[int, int] = {}
+    for chunk in chunked(sorted({sig for sig, _ in wanted})):
+        person_of_signature.update(
+            Signature.objects.filter(id__in=chunk).values_list("id", "person_id")
+        )
+    pairs = {
+        (person_of_signature[sig], _cut(name, PersonName, "name"))
+        for sig, name in wanted
+        if sig in person_of_signature
+    }
+    people = sorted({person_id for person_id, _ in pairs})
+    known: set[tuple[int, str]] = set()
+    for chunk in chunked(people):
+        known.update(
+            PersonName.objects.filter(person_id__in=chunk, source=source).values_list(
+                "person_id", "name"
+            )
+        )
+    missing = sorted(pairs - known)
+    if not missing:
+        return set()
+    insert_rows(
+        PersonName,
+        ["person_id", "name", "name_key", "source_id", "first_seen_at"],
+        [
+            (person_id, name, _cut(names.key(name), PersonName, "name_key"), source.pk, at)
+            for person_id, name in missing
+        ],
+    )
+    respelled = {person_id for person_id, _ in missing}
+    people_refresh_search_texts(person_ids=respelled)
+    return respelled

@@ -1,0 +1,257 @@
+"""What a run writes: new entries with their people and signatures, changes,
+entries back and gone, when each was last seen, and people's names
+(letters/sync/write.py)."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from letters.models import Sighting, Signature, Source
+from letters.selectors import sightings_seen, signatures_seen
+from letters.services import signature_update_stated
+from people.models import Person
+from tests.factories import make_person, make_signature
+from tests.letters.fixtures.syncs import source_for, sync
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_sources_allowed")]
+
+FULL = b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,ARRAY\nRon Howard,\n"
+WITHOUT_AVA = b"name,affiliation\nCate Blanchett,Dirty Films\nRon Howard,\n"
+
+
+def review_of(person_name: str) -> tuple[bool, str, str]:
+    return Signature.objects.values_list("needs_review", "review_cause", "review_reason").get(
+        person__display_name=person_name
+    )
+
+
+def test_it_keeps_gone_entries_as_history_and_brings_them_back(letter, feeds):
+    full = b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,ARRAY\nRon Howard,\n"
+    source = source_for(letter, feeds, full)
+    sync(source)
+    ava = Sighting.objects.get(name="Ava DuVernay")
+
+    feeds.serve("/signatories.csv", b"name,affiliation\nCate Blanchett,Dirty Films\nRon Howard,\n")
+    dropped = sync(source)
+
+    ava.refresh_from_db()
+    assert (dropped.gone, dropped.diff["gone"]) == (1, ["Ava DuVernay"])
+    assert (ava.present, ava.gone_run) == (False, dropped)
+    assert ava.gone_at is not None
+    assert ava.signature.needs_review is True
+    assert ava.signature.review_cause == "gone"
+    assert "No source lists it any more" in ava.signature.review_reason
+    assert Sighting.objects.count() == 3
+
+    feeds.serve("/signatories.csv", full)
+    restored = sync(source)
+
+    ava.refresh_from_db()
+    assert (restored.back, restored.diff["back"]) == (1, ["Ava DuVernay"])
+    assert (ava.present, ava.gone_run, ava.gone_at, ava.last_run) == (True, None, None, restored)
+    assert (ava.signature.needs_review, ava.signature.review_cause) == (False, "")
+    assert list(ava.events.values_list("kind", flat=True)) == ["added", "gone", "back"]
+    assert Person.objects.count() == Signature.objects.count() == Sighting.objects.count() == 3
+
+
+def test_it_does_not_flag_a_signature_another_source_still_lists(letter, feeds):
+    press = source_for(letter, feeds, b"name\nAva DuVernay\n", path="/press.csv")
+    site = source_for(letter, feeds, b"name\nAva Duvernay\nRon Howard\n", path="/site.csv")
+    sync(press)
+    sync(site)
+    feeds.serve("/site.csv", b"name\nRon Howard\n")
+
+    sync(site)
+
+    signature = Signature.objects.get(person__display_name="Ava DuVernay")
+    assert signature.sightings.count() == 2
+    assert signature.needs_review is False
+
+
+def test_a_signature_no_source_lists_any_more_is_flagged_as_gone_and_cleared_when_it_comes_back(
+    letter, feeds
+):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    feeds.serve("/signatories.csv", WITHOUT_AVA)
+
+    dropped = sync(source)
+
+    assert review_of("Ava DuVernay") == (
+        True,
+        "gone",
+        f"No source lists it any more: /signatories.csv dropped it (run {dropped.pk}).",
+    )
+    assert review_of("Ron Howard") == (False, "", "")
+
+    feeds.serve("/signatories.csv", FULL)
+    sync(source)
+
+    assert review_of("Ava DuVernay") == (False, "", "")
+
+
+def test_an_editors_reason_that_starts_like_the_syncs_survives_the_entry_coming_back(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    reason = "No source lists it any more, say her agents: ask the organisers."
+    signature_update_stated(
+        signature=Signature.objects.get(person__display_name="Ava DuVernay"),
+        needs_review=True,
+        review_reason=reason,
+    )
+    feeds.serve("/signatories.csv", WITHOUT_AVA)
+    sync(source)
+    feeds.serve("/signatories.csv", FULL)
+
+    back = sync(source)
+
+    assert back.back == 1
+    assert review_of("Ava DuVernay") == (True, "editor", reason)
+
+
+def test_a_gone_flag_an_editor_rewords_is_theirs_and_stays_when_the_entry_comes_back(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    feeds.serve("/signatories.csv", WITHOUT_AVA)
+    sync(source)
+    signature_update_stated(
+        signature=Signature.objects.get(person__display_name="Ava DuVernay"),
+        review_reason="Dropped by the organisers: did she withdraw?",
+    )
+    feeds.serve("/signatories.csv", FULL)
+
+    sync(source)
+
+    assert review_of("Ava DuVernay") == (
+        True,
+        "editor",
+        "Dropped by the organisers: did she withdraw?",
+    )
+
+
+def test_new_signatures_are_listed_and_not_flagged(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+
+    sync(source)
+
+    assert set(
+        Signature.objects.values_list("status", "needs_review", "review_cause", "review_reason")
+    ) == {("listed", False, "", "")}
+
+
+def test_it_updates_a_changed_spelling_and_keeps_the_previous_one(letter, feeds):
+    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,ARRAY\n")
+    sync(source)
+
+    feeds.serve("/signatories.csv", b"name,affiliation\nAva DuVernay,ARRAY Filmworks\n")
+    run = sync(source)
+
+    sighting = Sighting.objects.get()
+    assert (run.changed, run.added, run.gone) == (1, 0, 0)
+    assert (sighting.name, sighting.affiliation) == ("Ava DuVernay", "ARRAY Filmworks")
+    event = sighting.events.get(kind="changed")
+    assert event.before == {"name": "Ava Duvernay", "affiliation": "ARRAY"}
+    assert event.after == {"name": "Ava DuVernay", "affiliation": "ARRAY Filmworks"}
+    assert run.diff["changed"] == [
+        {"name": "Ava DuVernay", "before": event.before, "after": event.after}
+    ]
+    person = Person.objects.get()
+    assert sorted(person.names.values_list("name", flat=True)) == ["Ava DuVernay", "Ava Duvernay"]
+    assert person.search_text == "ava duvernay"
+
+
+def test_it_resolves_a_new_entry_to_the_one_person_of_that_name(letter, feeds):
+    ava = make_person("Ava DuVernay")
+    make_person("Chris Evans")
+    make_person("Chris Evans")
+    source = source_for(letter, feeds, b'name\n"DuVernay, Ava"\nChris Evans\n')
+
+    sync(source)
+
+    assert Signature.objects.get(person=ava).sightings.get().name == "DuVernay, Ava"
+    assert Person.objects.filter(name_key="chris evans").count() == 3
+    assert set(ava.names.values_list("name", flat=True)) == {"Ava DuVernay", "DuVernay, Ava"}
+
+
+def test_it_reuses_a_person_a_merge_left_standing(letter, feeds):
+    survivor = make_person("Ava DuVernay")
+    merged = make_person("Ava DuVernay")
+    Person.objects.filter(pk=merged.pk).update(merged_into=survivor, merged_at=timezone.now())
+    source = source_for(letter, feeds, b"name\nAva DuVernay\n")
+
+    sync(source)
+
+    assert Signature.objects.get().person == survivor
+
+
+def test_it_adds_a_source_to_a_signature_an_editor_entered(letter, feeds):
+    signature = make_signature(letter, "Ava DuVernay")
+    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,ARRAY\n")
+
+    sync(source)
+
+    signature.refresh_from_db()
+    assert signature.sightings.count() == 2
+    assert signature.affiliation == "ARRAY"
+    assert Signature.objects.count() == 1
+
+
+def test_new_people_get_their_parsed_names_and_every_spelling_the_source_wrote(letter, feeds):
+    body = 'name\n"McCartney, Sir Paul"\nPAUL MCCARTNEY\nDr. Émile Zola Jr.\n'.encode()
+    source = source_for(letter, feeds, body)
+
+    sync(source)
+
+    fields = ("display_name", "sort_name", "given_name", "family_name", "honorific", "suffix")
+    assert sorted(Person.objects.values_list(*fields, "name_key", "search_text")) == [
+        (
+            "Paul McCartney",
+            "McCartney, Paul",
+            "Paul",
+            "McCartney",
+            "Sir",
+            "",
+            "paul mccartney",
+            "paul mccartney | mccartney sir paul",
+        ),
+        (
+            "Émile Zola",
+            "Zola, Émile",
+            "Émile",
+            "Zola",
+            "Dr.",
+            "Jr.",
+            "emile zola",
+            "emile zola | dr emile zola jr",
+        ),
+    ]
+    paul = Person.objects.get(name_key="paul mccartney")
+    assert sorted(paul.names.values_list("name", "name_key", "source")) == [
+        ("McCartney, Sir Paul", "paul mccartney", source.pk),
+        ("PAUL MCCARTNEY", "paul mccartney", source.pk),
+    ]
+
+
+def test_it_tells_when_each_entry_was_last_seen(letter, feeds):
+    source = source_for(letter, feeds, b"name\nCate Blanchett\nRon Howard\n")
+    sync(source)
+    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nRon Howard\nAva DuVernay\n")
+    second = sync(source)
+    second_synced_at = Source.objects.get(pk=source.pk).last_synced_at
+    feeds.serve("/signatories.csv", b"name\nCate Blanchett\nAva DuVernay\n")
+    third = sync(source)
+    source.refresh_from_db()
+
+    seen = {s.name: s for s in sightings_seen(source.sightings.all())}
+    cate, ron = seen["Cate Blanchett"], seen["Ron Howard"]
+    assert (cate.last_run, cate.last_seen_at) == (third, source.last_synced_at)
+    assert cate.seen_at == source.last_synced_at
+    assert Signature.objects.get(person__display_name="Cate Blanchett").last_seen_at == (
+        source.last_synced_at
+    )
+    assert (ron.present, ron.last_run, ron.last_seen_at) == (False, second, second_synced_at)
+    assert ron.seen_at == second_synced_at
+    signatures = {s.person.display_name: s for s in signatures_seen(Signature.objects.all())}
+    assert signatures["Cate Blanchett"].seen_at == source.last_synced_at
+    assert signatures["Ron Howard"].seen_at == second_synced_at
