@@ -24,9 +24,11 @@ from people.models import (
     Affiliation,
     MatchJudgement,
     MatchRun,
+    Merge,
     Organization,
     Person,
     PersonName,
+    Split,
 )
 
 MAX_SEARCH_LENGTH = 200
@@ -111,9 +113,18 @@ def person_list(
     return people
 
 
-def person_detail(*, person_id: int, include_removed: bool) -> Person | None:
-    """A person with every name seen and its source, affiliations and signatures."""
-    from letters.models import Signature
+def person_record(person_id: int) -> Person | None:
+    """A person's record, merged into another or not."""
+    return Person.objects.filter(pk=person_id).first()
+
+
+def person_detail(
+    *, person_id: int, include_removed: bool, with_sightings: bool = False
+) -> Person | None:
+    """A person with every name seen and its source, affiliations and signatures;
+    ``with_sightings`` adds each signature's sightings (``sightings_shown``),
+    whose ids a split takes."""
+    from letters.models import Sighting, Signature
 
     signatures = (
         Signature.objects.filter(merged_into__isnull=True)
@@ -133,6 +144,27 @@ def person_detail(*, person_id: int, include_removed: bool) -> Person | None:
     )
     if not include_removed:
         signatures = signatures.exclude(status=Signature.Status.REMOVED)
+    if with_sightings:
+        signatures = signatures.prefetch_related(
+            Prefetch(
+                "sightings",
+                queryset=Sighting.objects.select_related("source")
+                .only(
+                    "id",
+                    "signature_id",
+                    "name",
+                    "title",
+                    "affiliation",
+                    "present",
+                    "first_seen_at",
+                    "last_seen_at",
+                    "source__id",
+                    "source__name",
+                )
+                .order_by("source__name", "first_seen_at", "id"),
+                to_attr="sightings_shown",
+            )
+        )
     return Person.objects.filter(pk=person_id).prefetch_related(*_person_facts(signatures)).first()
 
 
@@ -266,3 +298,39 @@ def people_for_review(people: Iterable[Person]) -> None:
 
 def match_run_list() -> QuerySet:
     return MatchRun.objects.select_related("requested_by")
+
+
+# --- Merges and splits --------------------------------------------------------
+
+
+def merge_list(*, person_id: int | None = None, undone: bool | None = None) -> QuerySet[Merge]:
+    """Merges with who made and who undid each; ``person_id`` on either side.
+    What moved (``moved``, thousands of ids for a large merge) is left unread."""
+    merges = Merge.objects.select_related("by", "undone_by").defer("moved")
+    if person_id is not None:
+        merges = merges.filter(Q(survivor_id=person_id) | Q(merged_id=person_id))
+    if undone is not None:
+        merges = merges.filter(undone_at__isnull=not undone)
+    return merges
+
+
+def merge_people_named(merge: Merge) -> list[dict]:
+    """The records a merge brought in that an undo can still take back out (none
+    once it is undone), each with the name it shows."""
+    from people.merging.undo import merge_people
+
+    if merge.undone_at is not None:
+        return []
+    ids = merge_people(merge)
+    names = dict(Person.objects.filter(pk__in=ids).values_list("pk", "display_name"))
+    return [{"id": pk, "name": names[pk]} for pk in ids]
+
+
+def split_list(*, person_id: int | None = None, undone: bool | None = None) -> QuerySet[Split]:
+    """Splits with who made and who undid each; ``person_id`` on either side."""
+    splits = Split.objects.select_related("by", "undone_by")
+    if person_id is not None:
+        splits = splits.filter(Q(person_id=person_id) | Q(new_person_id=person_id))
+    if undone is not None:
+        splits = splits.filter(undone_at__isnull=not undone)
+    return splits

@@ -64,3 +64,25 @@ class JudgementFilter(django_filters.FilterSet):
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         decision = self.form.cleaned_data.get("decision") or MatchJudgement.Decision.PENDING
         return selectors.judgement_list(decision=decision)
+
+
+class MergeFilter(django_filters.FilterSet):
+    person = IdFilter(help_text="Only merges with this person on either side.")
+    undone = django_filters.BooleanFilter(
+        help_text="true: only merges undone since; false: only those standing."
+    )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return selectors.merge_list(person_id=data.get("person"), undone=data.get("undone"))
+
+
+class SplitFilter(django_filters.FilterSet):
+    person = IdFilter(help_text="Only splits of this person, or that made this person.")
+    undone = django_filters.BooleanFilter(
+        help_text="true: only splits undone since; false: only those standing."
+    )
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return selectors.split_list(person_id=data.get("person"), undone=data.get("undone"))

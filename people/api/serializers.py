@@ -7,7 +7,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from letters.models import LetterTarget, Signature
-from people.models import Affiliation, MatchJudgement, MatchRun, Organization, Person
+from people.models import (
+    Affiliation,
+    MatchJudgement,
+    MatchRun,
+    Merge,
+    Organization,
+    Person,
+    Split,
+)
 from people.selectors import person_names_by_spelling
 from tracker.fields import check_storable_json
 
@@ -66,14 +74,45 @@ class PersonAffiliationSerializer(serializers.ModelSerializer):
         fields = ["organization", "role", "start_date", "end_date", "source", "evidence_url"]
 
 
+class PersonSightingSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        help_text="The sighting's id: what `POST /api/people/{id}/split/` takes in `sightings`."
+    )
+    source = serializers.CharField(source="source.name", help_text="The source's name.")
+    source_id = serializers.IntegerField()
+    name = serializers.CharField(help_text="The name as the source wrote it.")
+    title = serializers.CharField()
+    affiliation = serializers.CharField()
+    present = serializers.BooleanField(help_text="Listed by the source's latest fetch.")
+    first_seen = serializers.DateTimeField(source="first_seen_at")
+    last_seen = serializers.DateTimeField(source="last_seen_at")
+
+
 class PersonSignatureSerializer(serializers.ModelSerializer):
     letter = LetterRefSerializer()
     first_seen = serializers.DateTimeField(source="first_seen_at")
     last_seen = serializers.DateTimeField(source="last_seen_at")
+    # Present only when the selector read them (for staff): absent, not empty, otherwise.
+    sightings = PersonSightingSerializer(
+        many=True,
+        source="sightings_shown",
+        required=False,
+        help_text="Staff only: each entry of a source behind this signature, with the id "
+        "to choose it by when splitting the person.",
+    )
 
     class Meta:
         model = Signature
-        fields = ["id", "letter", "status", "title", "affiliation", "first_seen", "last_seen"]
+        fields = [
+            "id",
+            "letter",
+            "status",
+            "title",
+            "affiliation",
+            "first_seen",
+            "last_seen",
+            "sightings",
+        ]
 
 
 class PersonDetailSerializer(PersonSerializer):
@@ -230,6 +269,184 @@ class DecisionSerializer(serializers.Serializer):
         "whose decision is another by now, because someone decided it meanwhile, is refused "
         "with 409 and its current decision, so that no decision is lost.",
     )
+
+
+# --- Merges and splits --------------------------------------------------------
+
+
+class PersonLinkSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    api_url = serializers.URLField(
+        help_text="The person's address; a record merged since answers 301 to its survivor."
+    )
+
+
+def person_link(request, pk: int, name: str) -> dict:
+    url = request.build_absolute_uri(reverse("person-detail", args=[pk]))
+    return {"id": pk, "name": name, "api_url": url}
+
+
+class MergeSerializer(serializers.ModelSerializer):
+    survivor = serializers.SerializerMethodField(
+        help_text="The person kept, by the name it showed when merged."
+    )
+    merged = serializers.SerializerMethodField(
+        help_text="The person folded into the survivor, by the name it showed when merged."
+    )
+    by = serializers.CharField(
+        source="by.username",
+        allow_null=True,
+        default=None,
+        help_text="Who merged; null for the duplicate finder's automatic merges.",
+    )
+    undone_by = serializers.CharField(source="undone_by.username", allow_null=True, default=None)
+    api_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Merge
+        fields = [
+            "id",
+            "survivor",
+            "merged",
+            "automatic",
+            "reason",
+            "by",
+            "created_at",
+            "undone_at",
+            "undone_by",
+            "undo_reason",
+            "api_url",
+        ]
+
+    @extend_schema_field(PersonLinkSerializer)
+    def get_survivor(self, merge: Merge) -> dict:
+        return person_link(self.context["request"], merge.survivor_id, merge.survivor_name)
+
+    @extend_schema_field(PersonLinkSerializer)
+    def get_merged(self, merge: Merge) -> dict:
+        return person_link(self.context["request"], merge.merged_id, merge.merged_name)
+
+    def get_api_url(self, merge: Merge) -> str:
+        return self.context["request"].build_absolute_uri(reverse("merge-detail", args=[merge.pk]))
+
+
+class MergeUndoDetailSerializer(serializers.Serializer):
+    people = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The records taken back out."
+    )
+    kept_in = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="The merges that kept the other records in with the survivor.",
+    )
+
+
+class MergeDetailSerializer(MergeSerializer):
+    people = serializers.SerializerMethodField(
+        help_text="The records that came in with this merge (the merged person and everyone "
+        "merged into it before): what an undo can take back out, all or some. Empty once "
+        "undone."
+    )
+    undo_detail = serializers.SerializerMethodField(
+        help_text="After a partial undo: the records taken out, and the merges that kept the "
+        "others in. Null otherwise."
+    )
+
+    class Meta(MergeSerializer.Meta):
+        fields = [*MergeSerializer.Meta.fields, "people", "undo_detail"]
+
+    @extend_schema_field(PersonLinkSerializer(many=True))
+    def get_people(self, merge: Merge) -> list[dict]:
+        request = self.context["request"]
+        return [person_link(request, row["id"], row["name"]) for row in self.context["people"]]
+
+    @extend_schema_field(MergeUndoDetailSerializer(allow_null=True))
+    def get_undo_detail(self, merge: Merge) -> dict | None:
+        return merge.undo_detail or None
+
+
+class MergeUndoSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why the merge was wrong.")
+    people = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_empty=False,
+        max_length=1000,
+        help_text="Only these records (ids among the merge's `people`) leave the survivor; "
+        "the others stay. All of them when not given.",
+    )
+
+
+class SplitSerializer(serializers.ModelSerializer):
+    person = serializers.SerializerMethodField(
+        help_text="The person split, by the name it showed once split."
+    )
+    new_person = serializers.SerializerMethodField(
+        help_text="The new person the chosen entries moved to."
+    )
+    sightings = serializers.SerializerMethodField(
+        help_text="The ids of the sightings (entries) that moved to the new person."
+    )
+    by = serializers.CharField(source="by.username", allow_null=True, default=None)
+    undone_by = serializers.CharField(source="undone_by.username", allow_null=True, default=None)
+    undo_merge = serializers.IntegerField(
+        source="undo_merge_id",
+        allow_null=True,
+        help_text="Once undone: the merge that put the entries back (/api/merges/{id}/).",
+    )
+    api_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Split
+        fields = [
+            "id",
+            "person",
+            "new_person",
+            "sightings",
+            "reason",
+            "by",
+            "created_at",
+            "undone_at",
+            "undone_by",
+            "undo_reason",
+            "undo_merge",
+            "api_url",
+        ]
+
+    @extend_schema_field(PersonLinkSerializer)
+    def get_person(self, split: Split) -> dict:
+        return person_link(self.context["request"], split.person_id, split.person_name)
+
+    @extend_schema_field(PersonLinkSerializer)
+    def get_new_person(self, split: Split) -> dict:
+        return person_link(self.context["request"], split.new_person_id, split.new_person_name)
+
+    def get_sightings(self, split: Split) -> list[int]:
+        moved = split.moved or {}
+        if "entries" in moved:
+            return moved["entries"]
+        return sorted(record["id"] for record in moved.get("sightings", []))
+
+    def get_api_url(self, split: Split) -> str:
+        return self.context["request"].build_absolute_uri(reverse("split-detail", args=[split.pk]))
+
+
+class SplitRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=5000, help_text="Why these entries are another person."
+    )
+    sightings = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        allow_empty=False,
+        max_length=10000,
+        help_text="Ids of this person's sightings (`signatures[].sightings[].id` of "
+        "`GET /api/people/{id}/`, for staff) that belong to another person. At least one "
+        "must stay.",
+    )
+
+
+class SplitUndoSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why the split was wrong.")
 
 
 # --- Runs of the duplicate finder ---------------------------------------------

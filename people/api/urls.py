@@ -7,8 +7,10 @@ from rest_framework.routers import BaseRouter
 from people.api.views import (
     DuplicateViewSet,
     MatchRunViewSet,
+    MergeViewSet,
     OrganizationViewSet,
     PersonViewSet,
+    SplitViewSet,
 )
 
 
@@ -17,3 +19,5 @@ def register(router: BaseRouter) -> None:
     router.register("organizations", OrganizationViewSet, basename="organization")
     router.register("duplicates", DuplicateViewSet, basename="duplicate")
     router.register("match-runs", MatchRunViewSet, basename="match-run")
+    router.register("merges", MergeViewSet, basename="merge")
+    router.register("splits", SplitViewSet, basename="split")

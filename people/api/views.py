@@ -19,15 +19,63 @@ from rest_framework.response import Response
 
 from people import selectors, services
 from people.api import serializers as s
-from people.api.filters import JudgementFilter, OrganizationFilter, PersonFilter
-from people.merging import decisions, runs
-from people.models import MatchJudgement, MatchRun, Organization, Person
+from people.api.filters import (
+    JudgementFilter,
+    MergeFilter,
+    OrganizationFilter,
+    PersonFilter,
+    SplitFilter,
+)
+from people.merging import decisions, runs, undo
+from people.merging import split as splits
+from people.models import MatchJudgement, MatchRun, Merge, Organization, Person, Split
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.pagination import KeysetPagination, UncountedPagePagination
 from tracker.permissions import StaffReadModelWrite
 
 _ID = r"[0-9]{1,19}"
+# The one error body (tracker.schema adds the component), for documented examples.
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _error_example(name: str, status_code: int, code: str, message: str, field=None):
+    return OpenApiExample(
+        name,
+        value={
+            "status": status_code,
+            "code": code,
+            "message": message,
+            "field": field,
+            "errors": [{"field": field, "code": code, "message": message}],
+        },
+        response_only=True,
+        status_codes=[str(status_code)],
+    )
+
+
+_SPLIT_EXAMPLE = {
+    "id": 4,
+    "person": {
+        "id": 7,
+        "name": "Chris Evans",
+        "api_url": "https://tracker.example.org/api/people/7/",
+    },
+    "new_person": {
+        "id": 912,
+        "name": "Chris Evans",
+        "api_url": "https://tracker.example.org/api/people/912/",
+    },
+    "sightings": [5501, 5502],
+    "reason": "The radio host, not the actor: see the affiliations.",
+    "by": "editor",
+    "created_at": "2025-03-20T10:04:00Z",
+    "undone_at": None,
+    "undone_by": None,
+    "undo_reason": "",
+    "undo_merge": None,
+    "api_url": "https://tracker.example.org/api/splits/4/",
+}
 
 
 @extend_schema_view(
@@ -53,7 +101,9 @@ _ID = r"[0-9]{1,19}"
         summary="A person",
         description="Every name seen (with the sources that wrote it), affiliations, the "
         "letters signed with the status of each signature, and external ids. The id of a "
-        "person merged into another answers 301 with the survivor's address.",
+        "person merged into another answers 301 with the survivor's address. For staff, "
+        "each signature also lists its `sightings` (what each source wrote) with their ids, "
+        "which `POST /api/people/{id}/split/` takes.",
         responses={
             200: s.PersonDetailSerializer,
             301: OpenApiResponse(description="Merged into another person: see Location."),
@@ -68,9 +118,18 @@ class PersonViewSet(
     filterset_class = PersonFilter
     pagination_class = UncountedPagePagination
     lookup_value_regex = _ID
+    action_permissions = {"split": "people.add_split"}
+
+    def get_permissions(self) -> list:
+        if self.action == "split":
+            return [StaffReadModelWrite()]
+        return super().get_permissions()
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        person = selectors.person_detail(person_id=int(pk), include_removed=request.user.is_staff)
+        staff = request.user.is_staff
+        person = selectors.person_detail(
+            person_id=int(pk), include_removed=staff, with_sightings=staff
+        )
         if person is None:
             raise NotFound(f"There is no person #{pk}.")
         if person.merged_into_id is not None:
@@ -82,6 +141,53 @@ class PersonViewSet(
                 status=status.HTTP_301_MOVED_PERMANENTLY, headers={"Location": location}
             )
         return Response(s.PersonDetailSerializer(person, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Split a person in two",
+        description="Moves the chosen sightings (entries of sources; their ids are in the "
+        "person's detail, for staff) to a new person, with their signatures: a signature "
+        "only some of whose sightings move is split in two, one for each person. Records "
+        "that the two are different people, so that no run joins them again, and answers "
+        "201 with the split; `POST /api/splits/{id}/undo/` puts the entries back. A person "
+        "merged into another answers 409: split the survivor. Staff with the permission to "
+        "add splits.",
+        request=s.SplitRequestSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: s.SplitSerializer, 409: OpenApiResponse(_ERROR, "Merged into another.")},
+        examples=[
+            OpenApiExample(
+                "Two people of one name",
+                value={
+                    "reason": "The radio host, not the actor: see the affiliations.",
+                    "sightings": [5501, 5502],
+                },
+                request_only=True,
+            ),
+            OpenApiExample("The split", value=_SPLIT_EXAMPLE, response_only=True),
+            _error_example(
+                "A merged record",
+                409,
+                "merged",
+                "This person was merged into #7; split that record instead.",
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def split(self, request: Request, pk: str) -> Response:
+        def make() -> Response:
+            person = selectors.person_record(int(pk))
+            if person is None:
+                raise NotFound(f"There is no person #{pk}.")
+            serializer = s.SplitRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            made = splits.person_split(person=person, by=request.user, **serializer.validated_data)
+            made = selectors.split_list().get(pk=made.pk)
+            data = s.SplitSerializer(made, context={"request": request}).data
+            return Response(
+                data, status=status.HTTP_201_CREATED, headers={"Location": data["api_url"]}
+            )
+
+        return idempotent(request, make)
 
 
 @extend_schema_view(
@@ -193,15 +299,43 @@ class DuplicateViewSet(
     @extend_schema(
         summary="Decide a pair",
         description='"same" merges the two people (undoable), "different" records that '
-        'they are two people, which no automatic run overrules, and "unsure" keeps a note.',
+        'they are two people, which no automatic run overrules, and "unsure" keeps a note.'
+        "\n\nNo decision is lost: `replaces` names the decision the editor saw (pending "
+        "when not given). When someone decided the pair meanwhile, the request is refused "
+        "with 409, code `decided`, and a message naming the pair's decision now and who "
+        "made it; read the pair again and, to overrule, send its decision as `replaces`. "
+        "Of two editors deciding a pending pair at the same moment, one is answered 200 "
+        "and the other 409.",
         request=s.DecisionSerializer,
-        responses={200: s.JudgementSerializer},
+        responses={
+            200: s.JudgementSerializer,
+            409: OpenApiResponse(
+                _ERROR,
+                "Decided meanwhile (`decided`), or merged records called different (`merged`).",
+            ),
+        },
         examples=[
             OpenApiExample(
                 "Two spellings of one person",
                 value={"decision": "same", "reason": "Same actor; the press misspelt her name."},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "Changing an earlier decision",
+                value={
+                    "decision": "different",
+                    "reason": "Two directors, sisters.",
+                    "replaces": "unsure",
+                },
+                request_only=True,
+            ),
+            _error_example(
+                "Decided meanwhile",
+                409,
+                "decided",
+                "This pair's decision is now 'Same person' by editor, not 'pending'; to "
+                "change it, say that you replace 'same'.",
+            ),
         ],
     )
     @action(detail=True, methods=["post"])
@@ -294,3 +428,171 @@ class MatchRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
         return idempotent(request, queue)
+
+
+# --- Merges and splits ------------------------------------------------------------
+
+
+class MergePagination(KeysetPagination):
+    ordering = ("-id",)
+    page_size = 50
+    max_page_size = 500
+
+
+_MERGE_EXAMPLE = {
+    "id": 311,
+    "survivor": {
+        "id": 7,
+        "name": "Maggie Gyllenhaal",
+        "api_url": "https://tracker.example.org/api/people/7/",
+    },
+    "merged": {
+        "id": 58,
+        "name": "Maggie Gylenhall",
+        "api_url": "https://tracker.example.org/api/people/58/",
+    },
+    "automatic": True,
+    "reason": "Merged by match run 42 (score 0.97).",
+    "by": None,
+    "created_at": "2025-03-18T02:03:09Z",
+    "undone_at": None,
+    "undone_by": None,
+    "undo_reason": "",
+    "api_url": "https://tracker.example.org/api/merges/311/",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Merges",
+        description="People folded into others, by editors or by the duplicate finder, "
+        "newest first, each with the two people's names as they were when merged. Staff "
+        "only.",
+        examples=[OpenApiExample("An automatic merge", value=_MERGE_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="A merge",
+        description="With the records an undo can take back out (`people`) and, after a "
+        "partial undo, what it did (`undo_detail`).",
+        responses={200: s.MergeDetailSerializer},
+    ),
+)
+class MergeViewSet(
+    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Merge.objects.select_related("by", "undone_by")
+    serializer_class = s.MergeSerializer
+    filterset_class = MergeFilter
+    pagination_class = MergePagination
+    permission_classes = [StaffReadModelWrite]
+    action_permissions = {"undo": "people.change_merge"}
+    lookup_value_regex = _ID
+
+    def get_queryset(self) -> QuerySet[Merge]:
+        return selectors.merge_list()
+
+    def _detail(self, merge: Merge) -> Response:
+        merge = self.get_queryset().get(pk=merge.pk)
+        context = {"request": self.request, "people": selectors.merge_people_named(merge)}
+        return Response(s.MergeDetailSerializer(merge, context=context).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._detail(self.get_object())
+
+    @extend_schema(
+        summary="Undo a merge",
+        description="Puts back what the merge moved and records that the records are "
+        "different people, so that no run merges them again. With `people`, only those "
+        "records leave the survivor and the others stay with it (each step is recorded as "
+        "a merge or an undo of its own). Answers the merge. 409 when it was undone already "
+        "(`already_undone`) or the survivor was merged again since (`undo_later_first`: "
+        "undo that merge first). Staff with the permission to change merges.",
+        request=s.MergeUndoSerializer,
+        responses={200: s.MergeDetailSerializer, 409: OpenApiResponse(_ERROR, "Undone already.")},
+        examples=[
+            OpenApiExample(
+                "All of it",
+                value={"reason": "Two actors of one name."},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "One record back out",
+                value={"reason": "The feed's entry is the other Chris Evans.", "people": [58]},
+                request_only=True,
+            ),
+            _error_example(
+                "Undone already", 409, "already_undone", "Merge #311 was already undone."
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str) -> Response:
+        merge = self.get_object()
+        serializer = s.MergeUndoSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        merge = undo.merge_undo(
+            merge=merge,
+            by=request.user,
+            reason=serializer.validated_data["reason"],
+            people=serializer.validated_data.get("people"),
+        )
+        return self._detail(merge)
+
+
+class SplitPagination(KeysetPagination):
+    ordering = ("-id",)
+    page_size = 50
+    max_page_size = 500
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Splits",
+        description="People found to be two, newest first: the entries moved to a new "
+        "person (`POST /api/people/{id}/split/`). Staff only.",
+        examples=[OpenApiExample("A split", value=_SPLIT_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(summary="A split"),
+)
+class SplitViewSet(
+    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Split.objects.select_related("by", "undone_by")
+    serializer_class = s.SplitSerializer
+    filterset_class = SplitFilter
+    pagination_class = SplitPagination
+    permission_classes = [StaffReadModelWrite]
+    action_permissions = {"undo": "people.change_split"}
+    lookup_value_regex = _ID
+
+    def get_queryset(self) -> QuerySet[Split]:
+        return selectors.split_list()
+
+    @extend_schema(
+        summary="Undo a split",
+        description="Puts the entries back with the person they were split from, by "
+        "merging the new person back into it (a merge like any other, in "
+        "`undo_merge`, which can be undone in turn). 409 when undone already "
+        "(`already_undone`) or when one of the two was merged into someone since "
+        "(`undo_later_first`). Staff with the permission to change splits.",
+        request=s.SplitUndoSerializer,
+        responses={200: s.SplitSerializer, 409: OpenApiResponse(_ERROR, "Undone already.")},
+        examples=[
+            OpenApiExample(
+                "A split made in error",
+                value={"reason": "One Chris Evans after all."},
+                request_only=True,
+            ),
+            _error_example("Undone already", 409, "already_undone", "Split #4 was already undone."),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str) -> Response:
+        split = self.get_object()
+        serializer = s.SplitUndoSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        split = splits.split_undo(
+            split=split, by=request.user, reason=serializer.validated_data["reason"]
+        )
+        split = self.get_queryset().get(pk=split.pk)
+        return Response(s.SplitSerializer(split, context={"request": request}).data)

@@ -11,6 +11,7 @@ from people.merging.merge import person_merge, user_or_none
 from people.models import MatchJudgement, Merge
 from people.services import person_survivor
 from tracker.errors import Conflict, DomainError
+from tracker.locks import people_lock
 
 _DECIDABLE = (
     MatchJudgement.Decision.SAME,
@@ -38,6 +39,7 @@ def judgement_decide(
         raise DomainError(
             f"Unknown decision {decision!r}; use same, different or unsure.", field="decision"
         )
+    replaces = str(replaces)  # the value, not the enum member, in the messages below
     if replaces not in MatchJudgement.Decision.values:
         raise DomainError(
             f"Unknown decision {replaces!r}; use pending, same, different or unsure.",
@@ -46,6 +48,9 @@ def judgement_decide(
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Say why you decide so.", field="reason")
+    # The people lock before the pair's row (tracker.locks): a run merging or
+    # queueing this pair holds the lock and then writes the row.
+    people_lock(exclusive=True)
     judgement = MatchJudgement.objects.select_for_update().get(pk=judgement.pk)
     if judgement.decision != replaces:
         who = f" by {judgement.decided_by}" if judgement.decided_by_id else ""

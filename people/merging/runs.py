@@ -52,6 +52,7 @@ from people.weights import run_weights
 from tracker import resend
 from tracker.bulk import among, chunked
 from tracker.env import env_int
+from tracker.locks import people_lock
 
 logger = logging.getLogger(__name__)
 
@@ -442,49 +443,53 @@ def run_combine(run_id: int) -> MatchRun:
     judged = [
         (index_of[a], index_of[b]) for a, b in judged_different() if a in index_of and b in index_of
     ]
-    decided = _human_decisions(ids)
     outcome, _labels = combine(len(ids), scored, judged_apart=judged, contextless=contextless)
 
     blocked = int((outcome == Outcome.BLOCKED).sum())
-    to_merge: list[MergePair] = []
-    to_queue: list[MatchJudgement] = []
-    now = timezone.now()
-    order = np.lexsort((scored.b, scored.a, -scored.bits))
-    for k in order.tolist():
-        a, b = int(ids[scored.a[k]]), int(ids[scored.b[k]])
-        pair = (min(a, b), max(a, b))
-        if outcome[k] == Outcome.MERGED:
-            if decided.get(pair) == MatchJudgement.Decision.UNSURE:
-                continue  # an editor left it open; the matcher does not overrule
-            to_merge.append(
-                MergePair(
-                    pair[0],
-                    pair[1],
-                    same={
-                        "score": float(probability(scored.bits[k], weights)),
-                        "explanation": _explanation(scored, k, weights),
-                        "decision": MatchJudgement.Decision.SAME,
-                        "automatic": True,
-                        "decided_at": now,
-                        "reason": "Merged automatically: the score passed the merge threshold "
-                        "and no context disagreed.",
-                        "run": run,
-                    },
-                )
-            )
-        elif outcome[k] == Outcome.QUEUED and pair not in decided:
-            to_queue.append(
-                MatchJudgement(
-                    person_a_id=pair[0],
-                    person_b_id=pair[1],
-                    score=float(probability(scored.bits[k], weights)),
-                    explanation=_explanation(scored, k, weights),
-                    decision=MatchJudgement.Decision.PENDING,
-                    automatic=True,
-                    run=run,
-                )
-            )
     with transaction.atomic():
+        # Editors' decisions are read under the people lock, which deciding takes
+        # too: a pair decided while the run scored is left as decided, not queued
+        # or merged over the decision.
+        people_lock(exclusive=True)
+        decided = _human_decisions(ids)
+        to_merge: list[MergePair] = []
+        to_queue: list[MatchJudgement] = []
+        now = timezone.now()
+        order = np.lexsort((scored.b, scored.a, -scored.bits))
+        for k in order.tolist():
+            a, b = int(ids[scored.a[k]]), int(ids[scored.b[k]])
+            pair = (min(a, b), max(a, b))
+            if outcome[k] == Outcome.MERGED:
+                if decided.get(pair) == MatchJudgement.Decision.UNSURE:
+                    continue  # an editor left it open; the matcher does not overrule
+                to_merge.append(
+                    MergePair(
+                        pair[0],
+                        pair[1],
+                        same={
+                            "score": float(probability(scored.bits[k], weights)),
+                            "explanation": _explanation(scored, k, weights),
+                            "decision": MatchJudgement.Decision.SAME,
+                            "automatic": True,
+                            "decided_at": now,
+                            "reason": "Merged automatically: the score passed the merge threshold "
+                            "and no context disagreed.",
+                            "run": run,
+                        },
+                    )
+                )
+            elif outcome[k] == Outcome.QUEUED and pair not in decided:
+                to_queue.append(
+                    MatchJudgement(
+                        person_a_id=pair[0],
+                        person_b_id=pair[1],
+                        score=float(probability(scored.bits[k], weights)),
+                        explanation=_explanation(scored, k, weights),
+                        decision=MatchJudgement.Decision.PENDING,
+                        automatic=True,
+                        run=run,
+                    )
+                )
         # All of the run's merges at once, in the order of their scores: the
         # survivor of a cluster is its oldest record.
         merges = person_merge_many(

@@ -57,6 +57,9 @@ def person_split(*, person: Person, sightings: Sequence[int], reason: str, by: A
         remaining |= part.remaining
     if not spellings:
         raise DomainError("Choose the entries that belong to the other person.", field="sightings")
+    # Every entry that moved, including those that moved with their whole
+    # signature (the followers list only the ones that changed signature).
+    moved["entries"] = sorted({int(pk) for pk in sightings})
 
     moved["names"], moved["added_names"] = [], []
     for name, source in dict.fromkeys(spellings):
@@ -114,6 +117,7 @@ def split_undo(*, split: Split, reason: str = "", by: Any = None) -> Split:
     merging the new person back into them."""
     by = user_or_none(by)
     reason = (reason or "").strip() or f"Split #{split.pk} undone."
+    people_lock(exclusive=True)  # before the rows of the split and its judgement
     split = Split.objects.select_for_update().get(pk=split.pk)
     if split.undone_at is not None:
         raise Conflict(f"Split #{split.pk} was already undone.", code="already_undone")

@@ -11,7 +11,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from letters.models import SyncRun
-from people.models import MatchJudgement, MatchRun
+from people.merging.merge import person_merge
+from people.models import MatchJudgement, MatchRun, Split
 from tests.factories import make_letter, make_organization, make_person, make_signature, make_source
 
 
@@ -77,6 +78,16 @@ def objects(db) -> dict[str, str]:
         "sync-runs": str(SyncRun.objects.create(source=source, outcome="succeeded").pk),
         "duplicates": str(pair.pk),
         "match-runs": str(MatchRun.objects.create(mode="full", status="succeeded").pk),
+        "merges": str(
+            person_merge(survivor=make_person("Cate Blanchett"), merged=make_person("Blanchett")).pk
+        ),
+        "splits": str(
+            Split.objects.create(
+                person=make_person("Chris Evans"),
+                new_person=make_person("Chris Evans"),
+                reason="Two.",
+            ).pk
+        ),
     }
 
 

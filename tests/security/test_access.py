@@ -27,7 +27,8 @@ ROLES = ("anon", "reader", "editor", "staff")
 #
 #   policy         anon   reader  editor  staff
 #   public-read    2xx    2xx     2xx     2xx      letters, signatures, people, organizations
-#   staff-read     401    403     2xx     2xx      sources, sync runs, duplicates, match runs
+#   staff-read     401    403     2xx     2xx      sources, sync runs, duplicates, match
+#                                                  runs, merges, splits
 #   model-write    401    403     passes  passes   needs a token and the model permission
 #   staff-write    401    403     passes  passes   staff and the model permission
 #   open           passes passes  passes  passes   asking for a token
@@ -57,6 +58,7 @@ POLICIES = {
     ("/api/signatures/{pk}/status/", "POST"): "model-write",
     ("/api/people/", "GET"): "public-read",
     ("/api/people/{pk}/", "GET"): "public-read",
+    ("/api/people/{pk}/split/", "POST"): "staff-write",
     ("/api/organizations/", "GET"): "public-read",
     ("/api/organizations/", "POST"): "model-write",
     ("/api/organizations/{pk}/", "GET"): "public-read",
@@ -76,6 +78,12 @@ POLICIES = {
     ("/api/match-runs/", "GET"): "staff-read",
     ("/api/match-runs/", "POST"): "staff-write",
     ("/api/match-runs/{pk}/", "GET"): "staff-read",
+    ("/api/merges/", "GET"): "staff-read",
+    ("/api/merges/{pk}/", "GET"): "staff-read",
+    ("/api/merges/{pk}/undo/", "POST"): "staff-write",
+    ("/api/splits/", "GET"): "staff-read",
+    ("/api/splits/{pk}/", "GET"): "staff-read",
+    ("/api/splits/{pk}/undo/", "POST"): "staff-write",
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

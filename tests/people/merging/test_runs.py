@@ -471,7 +471,7 @@ def rows_of(state: dict, people: set[int]) -> dict:
     }
 
 
-COMBINE_QUERIES = 31
+COMBINE_QUERIES = 32
 
 
 @pytest.mark.parametrize("count", [3, 12])
@@ -485,8 +485,8 @@ def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(d
         run = runs.run_combine(run.pk)
 
     assert run.merged == 2 * count
-    # 4 to read: the run, its blocks' results, "different" judgements, editors'
-    # decisions on these people.
+    # 5 to read: the run, its blocks' results, "different" judgements, then the
+    # people lock and editors' decisions on these people under it.
     # 21 to merge every cluster: survivors, the people lock, their letters'
     # locks, locks, everyone merged into them, "different" judgements between
     # them, "same" judgements written; their
