@@ -358,10 +358,10 @@ def split_signatures(
     insert_rows(
         SignatureStatusChange,
         ["signature_id", "from_status", "to_status", "changed_at", "changed_by_id", "actor",
-         "reason"],
+         "reason", "evidence_method", "evidence_url"],
         [
             (new_id, "", signature.status, at, getattr(by, "pk", None), "split",
-             f"Split from signature #{signature.pk}, which was {signature.status}.")
+             f"Split from signature #{signature.pk}, which was {signature.status}.", "", "")
             for new_id, (signature, _moving, _staying) in zip(new_ids, partial, strict=True)
         ],
     )  # fmt: skip
