@@ -7,11 +7,13 @@ admins here search with the folding of people.matching.normalize.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -19,12 +21,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
-from letters.models import Signature
+from letters.models import Sighting, Signature
 from people import selectors, services
 from people.matching.normalize import fold
 from people.merging import decisions, runs
+from people.merging.split import person_split, split_undo
+from people.merging.undo import merge_people, merge_undo
 from people.models import (
     Affiliation,
     MatchJudgement,
@@ -33,6 +38,7 @@ from people.models import (
     Organization,
     Person,
     PersonName,
+    Split,
 )
 from tracker import admin_kit
 from tracker.admin_kit import (
@@ -58,6 +64,115 @@ class ServiceAdmin(admin_kit.ServiceAdmin):
 
 class ReadOnlyAdmin(admin_kit.ReadOnlyAdmin):
     search_fold = staticmethod(fold)
+
+
+# --- Undoing and splitting: forms, links in messages, the "undone" filter ------------
+
+# "merge #12", "Split #3": the records a message names, linked to their pages.
+_RECORD_REFERENCE = re.compile(r"\b(merge|split) #(\d{1,18})\b", re.IGNORECASE)
+
+
+def linked(message: str) -> SafeString:
+    """``message`` escaped, with each merge or split it names linked to its
+    admin page, where it can be undone."""
+    parts, last = [], 0
+    for found in _RECORD_REFERENCE.finditer(message):
+        kind = found.group(1).lower()
+        url = reverse(f"admin:people_{kind}_change", args=[int(found.group(2))])
+        parts.append(escape(message[last : found.start()]))
+        parts.append(format_html('<a href="{}">{}</a>', url, found.group(0)))
+        last = found.end()
+    parts.append(escape(message[last:]))
+    return mark_safe("".join(parts))  # noqa: S308 - every part is escaped above
+
+
+def link_to_person(pk: int, name: str) -> str:
+    """A link to a person's page by id, with the name given (such as the name
+    they had when a merge or split was recorded): no query."""
+    url = reverse("admin:people_person_change", args=[pk])
+    return format_html('<a href="{}">{}</a> (#{})', url, name or f"#{pk}", pk)
+
+
+def person_then_and_now(record: Merge | Split, role: str) -> str:
+    """The person of a merge or split (``role`` names the field) by the name
+    recorded then, and the name shown now when the page loaded them and it differs."""
+    pk, then = getattr(record, f"{role}_id"), getattr(record, f"{role}_name")
+    link = link_to_person(pk, then)
+    if type(record)._meta.get_field(role).is_cached(record):
+        now = getattr(record, role).display_name
+        if now != then:
+            return format_html("{}, now shown as {}", link, now)
+    return link
+
+
+def people_list(people: list[Person]) -> str:
+    """“A (#1), B (#2) and C (#3)”, each linked."""
+    links = [link_to_person(person.pk, person.display_name) for person in people]
+    if len(links) < 2:
+        return mark_safe("".join(links))  # noqa: S308 - the links are escaped
+    return format_html("{} and {}", mark_safe(", ".join(links[:-1])), links[-1])  # noqa: S308
+
+
+class IdsField(forms.Field):
+    """The ids ticked in a list of checkboxes, as a sorted list of ints."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        ids = set()
+        for item in values:
+            pk = _positive_int(str(item))
+            if pk is None:
+                raise forms.ValidationError(f"{item!r} is not the id of a record.", code="invalid")
+            ids.add(pk)
+        return sorted(ids)
+
+
+class MergeUndoForm(forms.Form):
+    reason = forms.CharField(
+        max_length=5000, error_messages={"required": "Say why this merge is undone."}
+    )
+    people = IdsField(error_messages={"required": "Choose at least one record to take back out."})
+
+
+class SplitForm(forms.Form):
+    reason = forms.CharField(
+        max_length=5000, error_messages={"required": "Say why these entries are another person."}
+    )
+    sightings = IdsField(
+        error_messages={"required": "Choose the entries that belong to the other person."}
+    )
+
+
+class SplitUndoForm(forms.Form):
+    reason = forms.CharField(
+        max_length=5000, error_messages={"required": "Say why this split is undone."}
+    )
+
+
+def form_refused(model_admin: admin.ModelAdmin, request: HttpRequest, form, what: str) -> None:
+    """Each error of an invalid form as an error message: “Not undone: say why.”"""
+    for errors in form.errors.values():
+        for error in errors:
+            model_admin.message_user(request, f"{what}: {error}", messages.ERROR)
+
+
+class UndoneFilter(admin.SimpleListFilter):
+    """Merges and splits in force, or undone."""
+
+    title = "undone"
+    parameter_name = "undone"
+
+    def lookups(self, request, model_admin):
+        return [("no", "No: in force"), ("yes", "Yes")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("no", "yes"):
+            return queryset.filter(undone_at__isnull=self.value() == "no")
+        return queryset
 
 
 # --- Organizations -------------------------------------------------------------
@@ -194,6 +309,7 @@ class PersonAdmin(ServiceAdmin):
                     "duplicates_link",
                     "merged_into_link",
                     "merged_at",
+                    "merge_record",
                     "name_key",
                     "created_at",
                     "updated_at",
@@ -206,6 +322,7 @@ class PersonAdmin(ServiceAdmin):
         "duplicates_link",
         "merged_into_link",
         "merged_at",
+        "merge_record",
         "name_key",
         "created_at",
         "updated_at",
@@ -213,6 +330,7 @@ class PersonAdmin(ServiceAdmin):
     add_form = PersonAddForm
     add_fieldsets = [(None, {"fields": ["name", "notes", "external_ids"]})]
     inlines = [PersonNameInline, AffiliationInline]
+    change_form_template = "admin/people/person/change_form.html"
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -242,6 +360,19 @@ class PersonAdmin(ServiceAdmin):
     @admin.display(description="merged into", ordering="merged_into")
     def merged_into_link(self, person):
         return admin_link(person.merged_into) if person.merged_into_id else "-"
+
+    @admin.display(description="merge")
+    def merge_record(self, person):
+        """For a merged record, the merge that folded it in: undone on its page."""
+        if not person.merged_into_id:
+            return "-"
+        merge = Merge.objects.filter(merged=person, undone_at__isnull=True).first()
+        if merge is None:
+            return "-"
+        return format_html(
+            "{} (to separate the two again, undo it on its page)",
+            admin_link(merge, f"Merge #{merge.pk}"),
+        )
 
     @admin.display(description="signatures")
     def signatures_link(self, person):
@@ -275,6 +406,90 @@ class PersonAdmin(ServiceAdmin):
         if not values:
             return obj
         return services.person_update(person=obj, **values)
+
+    # --- Split: some of the person's entries are another person's ----------------------
+    #
+    # Splitting records a Split, so it needs ``people.add_split``.
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/split/",
+                self.admin_site.admin_view(self.split_view),
+                name="people_person_split",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_split_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("people.add_split")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None and not obj.merged_into_id:
+            context["split"] = self.split_context(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def split_context(self, request: HttpRequest, person: Person) -> dict:
+        """The person's entries to choose from, and the splits made of them
+        before: three queries however many entries."""
+        sightings = list(
+            Sighting.objects.filter(signature__person=person, signature__merged_into__isnull=True)
+            .select_related("source", "signature__letter")
+            .order_by("signature__letter__title", "signature__letter_id", "source__name", "pk")
+        )
+        splits = list(
+            Split.objects.filter(Q(person=person) | Q(new_person=person)).order_by("-pk")[:20]
+        )
+        return {
+            "can_split": self.has_split_permission(request),
+            "sightings": sightings,
+            "splits": splits,
+            "action": reverse("admin:people_person_split", args=[person.pk]),
+        }
+
+    def split_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Move the chosen entries to a new person, then show that person."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_split_permission(request):
+            raise PermissionDenied
+        person = self.get_object(request, unquote(object_id))
+        if person is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        page = reverse("admin:people_person_change", args=[person.pk]) + "#split"
+        form = SplitForm(request.POST)
+        if not form.is_valid():
+            form_refused(self, request, form, "Nothing was split")
+            return HttpResponseRedirect(page)
+        try:
+            split = person_split(
+                person=person,
+                sightings=form.cleaned_data["sightings"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
+        except DomainError as error:
+            self.message_user(
+                request, format_html("Nothing was split: {}", linked(error.message)), messages.ERROR
+            )
+            return HttpResponseRedirect(page)
+        count = len(form.cleaned_data["sightings"])
+        self.message_user(
+            request,
+            format_html(
+                "{} {} moved from {} to this new person, {} ({}); the two are recorded as "
+                "different people. The split can be undone on its page.",
+                count,
+                "entry" if count == 1 else "entries",
+                link_to_person(split.person_id, split.person_name),
+                split.new_person_name,
+                admin_link(split, f"split #{split.pk}"),
+            ),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:people_person_change", args=[split.new_person_id])
+        )
 
 
 @admin.register(PersonName)
@@ -658,13 +873,18 @@ class MatchJudgementAdmin(ServiceAdmin):
     def update(self, request, obj, form):
         if not form.changed_data:
             return obj
-        return decisions.judgement_decide(
-            judgement=obj,
-            decision=form.cleaned_data["decision"],
-            reason=form.cleaned_data["reason"],
-            by=request.user,
-            replaces=form.initial.get("decision") or MatchJudgement.Decision.PENDING,
-        )
+        try:
+            return decisions.judgement_decide(
+                judgement=obj,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                replaces=form.initial.get("decision") or MatchJudgement.Decision.PENDING,
+            )
+        except DomainError as error:
+            # "undo the merge #12": shown on the form with a link to that merge.
+            error.message = linked(error.message)
+            raise
 
     # --- The review queue ------------------------------------------------------------
 
@@ -745,7 +965,12 @@ class MatchJudgementAdmin(ServiceAdmin):
             except DomainError as error:
                 self.message_user(
                     request,
-                    f"{judgement.person_a} / {judgement.person_b} not decided: {error.message}",
+                    format_html(
+                        "{} / {} not decided: {}",
+                        judgement.person_a,
+                        judgement.person_b,
+                        linked(error.message),
+                    ),
                     messages.ERROR,
                 )
                 data["following"] = judgement.pk
@@ -775,17 +1000,25 @@ def _positive_int(value: str | None) -> int | None:
 
 @admin.register(Merge)
 class MergeAdmin(ReadOnlyAdmin):
+    """Merges are viewed only; the page of one has a form to undo it, whole or
+    for some of the records that came in with it.
+
+    Undoing changes the Merge, so it needs ``people.change_merge``.
+    """
+
+    change_form_template = "admin/people/merge/change_form.html"
     list_display = [
-        "__str__",
+        "number",
         "merged_link",
         "survivor_link",
         "automatic",
         "by",
         "created_at",
-        "undone_at",
+        "undone",
     ]
-    list_filter = ["automatic", ("undone_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["survivor", "merged", "by"]
+    list_display_links = ["number"]
+    list_filter = [UndoneFilter, "automatic"]
+    list_select_related = ["by"]
     search_fields = ["survivor__search_text__contains", "merged__search_text__contains"]
     date_hierarchy = "created_at"
     fields = [
@@ -803,14 +1036,296 @@ class MergeAdmin(ReadOnlyAdmin):
         "undo_reason",
     ]
 
-    @admin.display(description="merged", ordering="merged__sort_name")
-    def merged_link(self, merge):
-        return admin_link(merge.merged)
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_changelist(request):
+            return queryset
+        # The page of one merge shows who the two are now, beside who they were.
+        return queryset.select_related(
+            "survivor",
+            "merged",
+            "by",
+            "undone_by",
+            "run",
+            "judgement__person_a",
+            "judgement__person_b",
+        )
 
-    @admin.display(description="survivor", ordering="survivor__sort_name")
+    @admin.display(description="merge", ordering="pk")
+    def number(self, merge):
+        return f"Merge #{merge.pk}"
+
+    @admin.display(description="merged (name then)", ordering="merged_name")
+    def merged_link(self, merge):
+        return person_then_and_now(merge, "merged")
+
+    @admin.display(description="into (name then)", ordering="survivor_name")
     def survivor_link(self, merge):
-        return admin_link(merge.survivor)
+        return person_then_and_now(merge, "survivor")
+
+    @admin.display(description="undone", boolean=True, ordering="undone_at")
+    def undone(self, merge):
+        return merge.undone_at is not None
 
     @admin.display(description="what moved")
     def moved_pretty(self, merge):
         return pretty_json(merge.moved)
+
+    # --- Undo ----------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/undo/",
+                self.admin_site.admin_view(self.undo_view),
+                name="people_merge_undo",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("people.change_merge")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["undo"] = self.undo_context(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def undo_context(self, request: HttpRequest, merge: Merge) -> dict:
+        """What the undo form offers: the records that came in with the merge,
+        each with the merge that brought it into the merged person. A bounded
+        number of queries however many records (one more for each level of
+        merges within merges)."""
+        context: dict[str, Any] = {"merge": merge, "can_undo": self.has_undo_permission(request)}
+        if merge.undone_at is not None:
+            detail = merge.undo_detail or {}
+            context["taken_out"] = [
+                link_to_person(pk, name)
+                for pk, name in Person.objects.filter(pk__in=detail.get("people", []))
+                .order_by("pk")
+                .values_list("pk", "display_name")
+            ]
+            context["kept_in"] = [
+                admin_link(kept, f"merge #{kept.pk}")
+                for kept in Merge.objects.filter(pk__in=detail.get("kept_in", [])).order_by("pk")
+            ]
+            return context
+        came_in = merge_people(merge)
+        people = {person.pk: person for person in Person.objects.filter(pk__in=came_in)}
+        brought_in = {
+            earlier.merged_id: earlier
+            for earlier in Merge.objects.filter(merged_id__in=came_in, undone_at__isnull=True)
+        }
+        context["people"] = [
+            {
+                "person": people[pk],
+                "into": people.get(people[pk].merged_into_id),
+                "by_merge": brought_in.get(pk),
+            }
+            for pk in came_in
+            if pk in people
+        ]
+        survivor = merge.survivor
+        if survivor.merged_into_id is not None:
+            context["merged_since"] = Merge.objects.filter(
+                merged=survivor, undone_at__isnull=True
+            ).first()
+            context["survivor_into"] = survivor.merged_into_id
+        context["action"] = reverse("admin:people_merge_undo", args=[merge.pk])
+        return context
+
+    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Undo the merge for the records ticked; the others stay with the survivor."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_undo_permission(request):
+            raise PermissionDenied
+        merge = self.get_object(request, unquote(object_id))
+        if merge is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        page = reverse("admin:people_merge_change", args=[merge.pk])
+        form = MergeUndoForm(request.POST)
+        if not form.is_valid():
+            form_refused(self, request, form, f"Merge #{merge.pk} not undone")
+            return HttpResponseRedirect(page)
+        came_in = merge_people(merge)
+        chosen = form.cleaned_data["people"]
+        try:
+            merge_undo(
+                merge=merge, by=request.user, reason=form.cleaned_data["reason"], people=chosen
+            )
+        except DomainError as error:
+            self.message_user(
+                request,
+                format_html("Merge #{} not undone: {}", merge.pk, linked(error.message)),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(page)
+        now = {
+            person.pk: person
+            for person in Person.objects.filter(pk__in=[merge.survivor_id, *came_in])
+        }
+        survivor = now[merge.survivor_id]
+        taken_out = [now[pk] for pk in chosen if pk in now]
+        staying = [now[pk] for pk in came_in if pk not in chosen and pk in now]
+        message = format_html(
+            "Merge #{} undone: {} {} no longer part of {}, and recorded as a different person.",
+            merge.pk,
+            people_list(taken_out),
+            "is" if len(taken_out) == 1 else "are",
+            link_to_person(survivor.pk, survivor.display_name),
+        )
+        if staying:
+            message = format_html(
+                "{} {} {} with {}.",
+                message,
+                people_list(staying),
+                "stays" if len(staying) == 1 else "stay",
+                survivor.display_name,
+            )
+        self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(page)
+
+
+@admin.register(Split)
+class SplitAdmin(ReadOnlyAdmin):
+    """Splits are viewed only; the page of one has a form to undo it, which
+    merges the new person back.
+
+    Undoing changes the Split, so it needs ``people.change_split``.
+    """
+
+    change_form_template = "admin/people/split/change_form.html"
+    list_display = [
+        "number",
+        "new_person_link",
+        "split_from_link",
+        "by",
+        "created_at",
+        "undone",
+    ]
+    list_display_links = ["number"]
+    list_filter = [UndoneFilter]
+    list_select_related = ["by"]
+    search_fields = ["person__search_text__contains", "new_person__search_text__contains"]
+    date_hierarchy = "created_at"
+    fields = [
+        "new_person_link",
+        "split_from_link",
+        "judgement",
+        "by",
+        "reason",
+        "created_at",
+        "moved_pretty",
+        "undone_at",
+        "undone_by",
+        "undo_reason",
+        "undo_merge",
+    ]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_changelist(request):
+            return queryset
+        return queryset.select_related(
+            "person",
+            "new_person",
+            "by",
+            "undone_by",
+            "undo_merge",
+            "judgement__person_a",
+            "judgement__person_b",
+        )
+
+    @admin.display(description="split", ordering="pk")
+    def number(self, split):
+        return f"Split #{split.pk}"
+
+    @admin.display(description="new person (name then)", ordering="new_person_name")
+    def new_person_link(self, split):
+        return person_then_and_now(split, "new_person")
+
+    @admin.display(description="split from (name then)", ordering="person_name")
+    def split_from_link(self, split):
+        return person_then_and_now(split, "person")
+
+    @admin.display(description="undone", boolean=True, ordering="undone_at")
+    def undone(self, split):
+        return split.undone_at is not None
+
+    @admin.display(description="what moved")
+    def moved_pretty(self, split):
+        return pretty_json(split.moved)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/undo/",
+                self.admin_site.admin_view(self.undo_view),
+                name="people_split_undo",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("people.change_split")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["undo"] = {
+                "split": obj,
+                "can_undo": self.has_undo_permission(request),
+                "action": reverse("admin:people_split_undo", args=[obj.pk]),
+                "merged_since": self._merged_since(obj) if obj.undone_at is None else None,
+            }
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @staticmethod
+    def _merged_since(split: Split) -> Merge | None:
+        """The merge that folded either side of the split into someone since:
+        to be undone before the split can be."""
+        if not (split.person.merged_into_id or split.new_person.merged_into_id):
+            return None
+        return Merge.objects.filter(
+            merged__in=[split.person_id, split.new_person_id], undone_at__isnull=True
+        ).first()
+
+    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Put the split's entries back with the person they were split from."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_undo_permission(request):
+            raise PermissionDenied
+        split = self.get_object(request, unquote(object_id))
+        if split is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        page = reverse("admin:people_split_change", args=[split.pk])
+        form = SplitUndoForm(request.POST)
+        if not form.is_valid():
+            form_refused(self, request, form, f"Split #{split.pk} not undone")
+            return HttpResponseRedirect(page)
+        try:
+            split = split_undo(split=split, reason=form.cleaned_data["reason"], by=request.user)
+        except DomainError as error:
+            text = error.message
+            later = self._merged_since(split) if error.code == "undo_later_first" else None
+            if later is not None:
+                text = f"{text} (merge #{later.pk})"
+            self.message_user(
+                request,
+                format_html("Split #{} not undone: {}", split.pk, linked(text)),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(page)
+        person = Person.objects.get(pk=split.person_id)
+        self.message_user(
+            request,
+            format_html(
+                "Split #{} undone: the entries are back with {}, by {}.",
+                split.pk,
+                link_to_person(person.pk, person.display_name),
+                admin_link(split.undo_merge, f"merge #{split.undo_merge_id}"),
+            ),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(page)

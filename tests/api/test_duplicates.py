@@ -20,7 +20,7 @@ from people.merging.merge import MergePair, person_merge_many
 from people.models import MatchJudgement, Merge, Person
 from tests.api.conftest import _client_for
 from tests.factories import make_letter, make_person
-from tests.people.test_dedupe import ostp_letter, sign
+from tests.people.merging.test_runs import ostp_letter, sign
 from tests.processes import service_env, web_server
 from tests.reliability.conftest import (
     a_session_waits_on_a_lock,

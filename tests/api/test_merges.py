@@ -12,7 +12,7 @@ from people.merging.undo import merge_undo
 from people.models import MatchJudgement, Merge, Person
 from tests.api.conftest import _client_for
 from tests.factories import make_person
-from tests.people.test_dedupe import ostp_letter, sign
+from tests.people.merging.test_runs import ostp_letter, sign
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from people.merging.merge import person_merge
 from people.models import MatchJudgement, Merge, Person, Split
 from tests.api.conftest import _client_for
 from tests.factories import make_letter, make_person, make_source
-from tests.people.test_dedupe import ostp_letter, sign
+from tests.people.merging.test_runs import ostp_letter, sign
 
 pytestmark = pytest.mark.django_db
 

@@ -21,6 +21,7 @@ from people.models import (
     Organization,
     Person,
     PersonName,
+    Split,
 )
 from tests.factories import make_letter, make_organization, make_person, make_signature
 
@@ -34,6 +35,7 @@ PEOPLE_MODELS = {
     "matchrun",
     "matchjudgement",
     "merge",
+    "split",
 }
 ADDABLE = {"organization", "person", "personname", "affiliation"}
 
@@ -97,6 +99,7 @@ def records():
     folded = make_person("Alfonso Cuaron")
     Person.objects.filter(pk=folded.pk).update(merged_into=person)
     merge = Merge.objects.create(survivor=person, merged=folded, moved={"names": []})
+    split = Split.objects.create(person=person, new_person=other, reason="Two people.", moved={})
     return SimpleNamespace(
         organization=organization,
         person=person,
@@ -106,6 +109,7 @@ def records():
         matchrun=run,
         matchjudgement=judgement,
         merge=merge,
+        split=split,
     )
 
 
@@ -136,7 +140,7 @@ def test_its_add_page_renders(admin_client_staff, model_name):
     assert admin_client_staff.get(reverse(f"admin:people_{model_name}_add")).status_code == 200
 
 
-@pytest.mark.parametrize("model_name", ["matchrun", "merge"])
+@pytest.mark.parametrize("model_name", ["matchrun", "merge", "split"])
 def test_a_record_of_the_matcher_is_only_viewed(admin_client_staff, records, model_name):
     obj = getattr(records, model_name)
     assert admin_client_staff.get(reverse(f"admin:people_{model_name}_add")).status_code == 403
@@ -145,7 +149,7 @@ def test_a_record_of_the_matcher_is_only_viewed(admin_client_staff, records, mod
     assert admin_client_staff.post(change_url, {}).status_code == 403
 
 
-@pytest.mark.parametrize("model_name", ["person", "matchjudgement", "merge"])
+@pytest.mark.parametrize("model_name", ["person", "matchjudgement", "merge", "split"])
 def test_nothing_a_user_may_cite_is_deleted(admin_client_staff, records, model_name):
     obj = getattr(records, model_name)
     delete_url = reverse(f"admin:people_{model_name}_delete", args=[obj.pk])
