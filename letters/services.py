@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -28,6 +29,7 @@ from letters.models import (
     Source,
     SyncRun,
 )
+from people.matching.identity import Known, contexts_conflict, same_entry
 from people.matching.normalize import clean_whitespace, fold, parse_name
 from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
@@ -427,18 +429,26 @@ def signature_record(
     _lock_letter(letter)
     # Only the sighting row: a join or an ordering through the letter would lock the
     # letter's row too, in an order that deadlocks against other writers.
-    sighting = (
-        Sighting.objects.select_for_update(of=("self",))
-        .select_related("signature")
-        .filter(source=source, key=key)
-        .order_by()
-        .first()
-    )
+    if entry.key or key.startswith("person:"):
+        sighting = (
+            Sighting.objects.select_for_update(of=("self",))
+            .select_related("signature")
+            .filter(source=source, key=key)
+            .order_by()
+            .first()
+        )
+    else:
+        sighting, key = _same_entry(source, key, values)
     created = changed = signature_created = False
     if sighting is None:
         if person is None:
             locks.name_lock(parse_name(values["name"]).key)
-            person = person_resolve(name=values["name"], source=source)
+            person = person_resolve(
+                name=values["name"],
+                source=source,
+                title=values["title"],
+                affiliation=values["affiliation"],
+            )
         person = _lock_person(person)
         signature, signature_created = _signature_get_or_create(
             letter=letter, person=person, values=values, source=source, by=by, at=at
@@ -504,6 +514,51 @@ def signature_record(
         sighting_changed=changed,
         signature_created=signature_created,
     )
+
+
+def _same_entry(source: Source, key: str, values: dict[str, Any]) -> tuple[Sighting | None, str]:
+    """The source's sighting this entry, keyed by its name, writes again (the
+    same entry, or one whose title and affiliation do not disagree with it: a
+    correction), and its key; or, when there is none, the key of a new
+    sighting: an entry of the same name whose context disagrees is another
+    person's (``key#2``...), as two such rows of one file are in a sync."""
+    # Only the sighting rows: a join or an ordering through the letter would lock
+    # the letter's row too, in an order that deadlocks against other writers.
+    namesakes = sorted(
+        Sighting.objects.select_for_update(of=("self",))
+        .select_related("signature")
+        .filter(Q(key=key) | Q(key__startswith=f"{key}#"), source=source)
+        .order_by(),
+        key=lambda sighting: (len(sighting.key), sighting.key),
+    )
+    stated = Known.of(titles=[values["title"]], orgs=[values["affiliation"]])
+    written = {
+        "name": values["name"],
+        "title": values["title"],
+        "affiliation": values["affiliation"],
+    }
+    for same in (True, False):
+        for sighting in namesakes:
+            was = {
+                "name": sighting.name,
+                "title": sighting.title,
+                "affiliation": sighting.affiliation,
+            }
+            if (
+                same_entry(was, written)
+                if same
+                else not contexts_conflict(
+                    Known.of(titles=[sighting.title], orgs=[sighting.affiliation]), stated
+                )
+            ):
+                return sighting, sighting.key
+    taken = {sighting.key for sighting in namesakes}
+    if key not in taken:
+        return None, key
+    number = len(taken) + 1
+    while f"{key[:396]}#{number}" in taken:
+        number += 1
+    return None, f"{key[:396]}#{number}"
 
 
 def _signature_get_or_create(

@@ -13,7 +13,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from people.matching.identity import Candidate, Known, entry_joins
 from people.matching.normalize import ParsedName, clean_whitespace, fold, name_key, parse_name
+from people.merging import followers
 from people.models import (
     Affiliation,
     Organization,
@@ -388,18 +390,85 @@ def person_survivor(person: Person) -> Person:
     return person
 
 
-def person_resolve(*, name: str, source: Any = None) -> Person:
-    """The person a new entry names: an existing one when exactly one active
-    person has the same normalised name, otherwise a new person.
-
-    Two active people sharing a name (homonyms) are never guessed between: the
-    entry gets a new person and the matcher weighs the context afterwards.
-    """
+def person_resolve(
+    *, name: str, source: Any = None, title: str = "", affiliation: str = ""
+) -> Person:
+    """The person a new entry names: an existing one only when the identity
+    rules say it is certain (``people.matching.identity``), otherwise a new
+    person, for the next match run to weigh against the others."""
     key = parse_name(name).key
-    candidates = list(Person.objects.filter(name_key=key, merged_into__isnull=True)[:2])
-    if len(candidates) == 1:
-        return candidates[0]
+    [found] = people_for_entries(
+        keys=[key],
+        stated=[Known.of(titles=[title], orgs=[affiliation])],
+        source_id=getattr(source, "pk", None),
+    )
+    if found is not None:
+        return Person.objects.get(pk=found)
     return person_create(name=name, source=source)
+
+
+def people_known_by(person_ids: Iterable[int]) -> dict[int, tuple[Known, set[int]]]:
+    """What each person is known by (titles' fields and organisations, from
+    their affiliations and what their entries stated) and the sources listing
+    them, read set-based."""
+    ids = sorted(set(person_ids))
+    titles: dict[int, set[str]] = defaultdict(set)
+    orgs: dict[int, set[str]] = defaultdict(set)
+    for chunk in chunked(ids):
+        for pk, org, role in Affiliation.objects.filter(
+            among(Affiliation, "person", chunk)
+        ).values_list("person_id", "organization__name", "role"):
+            orgs[pk].add(org)
+            titles[pk].add(role)
+    context = followers.context(ids)
+    empty = followers.Context()
+    return {
+        pk: (
+            Known.of(
+                titles=titles[pk] | context.get(pk, empty).titles,
+                orgs=orgs[pk] | context.get(pk, empty).orgs,
+            ),
+            context.get(pk, empty).listings,
+        )
+        for pk in ids
+    }
+
+
+def people_for_entries(
+    *, keys: Sequence[str], stated: Sequence[Known], source_id: int | None
+) -> list[int | None]:
+    """For each new entry of one source (its normalised name and what it
+    states), in order, the active person it joins at once, or None when it is
+    to get a person of its own (``people.matching.identity.entry_joins``). An
+    entry joining a person puts them on the source's list, so a later entry
+    of the same name in the batch is another person."""
+    candidates: dict[str, list[int]] = defaultdict(list)
+    for chunk in chunked(sorted(set(keys))):
+        for key, person_id in Person.objects.filter(
+            name_key__in=chunk, merged_into__isnull=True
+        ).values_list("name_key", "id"):
+            candidates[key].append(person_id)
+    single = sorted(found[0] for found in candidates.values() if len(found) == 1)
+    known = people_known_by(single)
+    joined: set[int] = set()
+    people: list[int | None] = []
+    for key, entry in zip(keys, stated, strict=True):
+        found = candidates.get(key, [])
+        choice = entry_joins(
+            entry,
+            [
+                Candidate(
+                    person=pk,
+                    known=known[pk][0] if pk in known else Known(),
+                    on_this_list=pk in joined or (pk in known and source_id in known[pk][1]),
+                )
+                for pk in found
+            ],
+        )
+        if choice is not None:
+            joined.add(choice)
+        people.append(choice)
+    return people
 
 
 @transaction.atomic

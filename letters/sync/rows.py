@@ -13,6 +13,7 @@ from django.db import connection
 from letters.models import Sighting, Source
 from letters.services import Entry
 from letters.sync.names import Names
+from people.matching.identity import same_entry
 
 VALUE_FIELDS = ("name", "title", "affiliation", "country", "signed_on", "url", "extra")
 
@@ -70,9 +71,10 @@ def load_existing(source: Source) -> dict[str, Existing]:
 def rows_by_key(
     entries: list[Entry], existing: dict[str, Existing], names: Names
 ) -> tuple[dict[str, Row], list[dict[str, Any]]]:
-    """Key every entry; the same key twice in one file is one entry when the rows
-    agree, and separate entries (``key#2``...) when they do not, such as two
-    people of one name with different affiliations. Returns the rows and the
+    """Key every entry; the same key twice in one file is one entry written
+    twice when the rows agree on name, title and affiliation, and separate
+    entries (``key#2``...) when they do not, such as two people of one name
+    with different affiliations: two entries of one list are two people. Returns the rows and the
     entries written twice (name and position)."""
     # A name written as an existing sighting's name has that sighting's key.
     key_of_name = {
@@ -98,7 +100,7 @@ def rows_by_key(
                 key = f"name:{names.key(values['name'])}"[:396]
         if key in rows:
             seen_values = variants.setdefault(key, [rows[key].values])
-            if values in seen_values:
+            if any(same_entry(values, seen) for seen in seen_values):
                 duplicates.append({"name": values["name"], "position": entry.position})
                 continue
             seen_values.append(values)

@@ -4,7 +4,6 @@ back and gone, every entry seen, and the names of people."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -20,8 +19,9 @@ from letters.models import (
 from letters.sync.compare import before_after, jsonable
 from letters.sync.names import Names
 from letters.sync.rows import VALUE_FIELDS, Existing, Row
-from people.models import Person, PersonName
-from people.services import people_refresh_search_texts, person_create_many
+from people.matching.identity import Known
+from people.models import PersonName
+from people.services import people_for_entries, people_refresh_search_texts, person_create_many
 from tracker.bulk import chunked, insert_rows, update_rows
 
 
@@ -37,53 +37,31 @@ def _cut(text: str, model: type, name: str) -> str:
 def _resolve_people(
     source: Source, rows: list[Row], names: Names, at: datetime
 ) -> tuple[list[int], set[int]]:
-    """Each new row's person: the one active person with its normalised name,
-    else a new person (one per name; one per row when several people share it).
-    Returns the person of each row and the ids of the people created."""
+    """Each new row's person, by the identity rules every path follows
+    (``people.services.people_for_entries``): a known person only when that is
+    certain, otherwise a person of its own, one per row. Returns the person of
+    each row and the ids of the people created."""
     names.parse_many(row.values["name"] for row in rows)
-    row_keys = [names.key(row.values["name"]) for row in rows]
-    wanted = sorted(set(row_keys))
-    candidates: dict[str, list[int]] = defaultdict(list)
-    for chunk in chunked(wanted):
-        for name_key, person_id in Person.objects.filter(
-            name_key__in=chunk, merged_into__isnull=True
-        ).values_list("name_key", "id"):
-            candidates[name_key].append(person_id)
-
-    people: list[tuple[str, int]] = []  # ("old", person id) or ("new", index in new_rows)
-    new_rows: list[Row] = []
-    spellings: list[list[str]] = []
-    new_for_key: dict[str, int] = {}
-    for row, name_key in zip(rows, row_keys, strict=True):
-        found = candidates.get(name_key, [])
-        if len(found) == 1:
-            people.append(("old", found[0]))
-            continue
-        if not found and name_key in new_for_key:
-            index = new_for_key[name_key]
-        else:
-            index = len(new_rows)
-            if not found:
-                new_for_key[name_key] = index
-            new_rows.append(row)
-            spellings.append([])
-        people.append(("new", index))
-        name = _cut(row.values["name"], PersonName, "name")
-        if name not in spellings[index]:
-            spellings[index].append(name)
-
-    new_ids = person_create_many(
-        people=[
-            (row.values["name"], written[1:])
-            for row, written in zip(new_rows, spellings, strict=True)
+    found = people_for_entries(
+        keys=[names.key(row.values["name"]) for row in rows],
+        stated=[
+            Known.of(titles=[row.values["title"]], orgs=[row.values["affiliation"]]) for row in rows
         ],
-        source=source,
-        at=at,
-        parse=names.parse,
-        key=names.key,
+        source_id=source.pk,
     )
-    person_ids = [person_id if kind == "old" else new_ids[person_id] for kind, person_id in people]
-    return person_ids, set(new_ids)
+    new_rows = [row for row, person_id in zip(rows, found, strict=True) if person_id is None]
+    new_ids = iter(
+        person_create_many(
+            people=[(row.values["name"], []) for row in new_rows],
+            source=source,
+            at=at,
+            parse=names.parse,
+            key=names.key,
+        )
+    )
+    person_ids = [next(new_ids) if person_id is None else person_id for person_id in found]
+    created = set(person_ids) - {person_id for person_id in found if person_id is not None}
+    return person_ids, created
 
 
 def add(

@@ -76,6 +76,10 @@ def _pairs(scored: Scored, chosen: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(scored.a[chosen].tolist(), scored.b[chosen].tolist(), strict=True))
 
 
+# Name bits within which two namesakes count as equally close to a third record.
+_AS_CLOSE = 1.0
+
+
 def combine(
     size: int,
     scored: Scored,
@@ -101,6 +105,19 @@ def combine(
         ),
         "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
     }
+    if contextless is not None and len(context):
+        # A record without context whose name is as close to both sides of a
+        # pair kept apart by context (an actor and a radio host of the same
+        # name) could be either, even when blocking paired it with one side
+        # only: it goes to review instead of to either.
+        conflicted = np.full(size, -np.inf)
+        np.maximum.at(conflicted, scored.a[context], scored.name_bits[context])
+        np.maximum.at(conflicted, scored.b[context], scored.name_bits[context])
+        a, b, names = scored.a[auto], scored.b[auto], scored.name_bits[auto]
+        either = (contextless[a] & (conflicted[b] >= names - _AS_CLOSE)) | (
+            contextless[b] & (conflicted[a] >= names - _AS_CLOSE)
+        )
+        auto = auto[~either]
     clustering = cluster(size, scored.a[auto], scored.b[auto], scored.bits[auto], **constraints)
     if contextless is not None:
         # A record without context that would join two people kept apart (an

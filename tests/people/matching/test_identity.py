@@ -1,0 +1,45 @@
+"""The identity rules, as pure functions."""
+
+from people.matching.identity import Candidate, Known, contexts_conflict, entry_joins, same_entry
+
+
+def known(title: str = "", org: str = "") -> Known:
+    return Known.of(titles=[title], orgs=[org])
+
+
+def test_other_fields_conflict_and_a_shared_field_agrees_across_organisations():
+    assert contexts_conflict(known("Actor"), known("Broadcaster", "BBC Radio 2"))
+    assert contexts_conflict(known("Director", "ARRAY"), known("Writer", "Society of Authors"))
+    assert not contexts_conflict(known("Actor", "Warner Bros."), known("Actress", "A24"))
+
+
+def test_stating_nothing_never_conflicts():
+    assert not contexts_conflict(known(), known("Actor", "SAG-AFTRA"))
+    assert known().states_nothing
+
+
+def test_organisations_compare_by_key_whatever_the_word_order():
+    assert not contexts_conflict(known(org="University of Oxford"), known(org="Oxford University"))
+    assert contexts_conflict(known(org="University of Oxford"), known(org="BBC"))
+
+
+def test_an_entry_joins_the_one_person_of_its_name_only_when_nothing_disagrees():
+    actor = Candidate(person=1, known=known("Actor"), on_this_list=False)
+    assert entry_joins(known("Actress"), [actor]) == 1
+    assert entry_joins(known(), [actor]) == 1
+    assert entry_joins(known("Broadcaster"), [actor]) is None
+
+
+def test_an_entry_never_guesses_between_namesakes_nor_joins_someone_on_its_own_list():
+    first = Candidate(person=1, known=known(), on_this_list=False)
+    second = Candidate(person=2, known=known(), on_this_list=False)
+    listed = Candidate(person=3, known=known(), on_this_list=True)
+    assert entry_joins(known(), [first, second]) is None
+    assert entry_joins(known(), [listed]) is None
+    assert entry_joins(known(), []) is None
+
+
+def test_one_entry_written_twice_is_the_same_name_title_and_affiliation():
+    one = {"name": "McCartney, Sir Paul", "title": "Musician", "affiliation": ""}
+    assert same_entry(one, {"name": "PAUL MCCARTNEY", "title": "musician", "affiliation": ""})
+    assert not same_entry(one, {"name": "Paul McCartney", "title": "Producer", "affiliation": ""})

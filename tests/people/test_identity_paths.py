@@ -1,0 +1,137 @@
+"""Every entry path follows the identity rules: a sync, an import, an API or
+an editor's entry never folds two people into one."""
+
+import pytest
+
+from letters.models import Signature
+from letters.services import Entry, signature_record, signature_record_manual
+from people.merging.runs import run_now
+from people.models import Person
+from tests.factories import make_letter, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+def record(source, name, title="", affiliation=""):
+    return signature_record(
+        letter=source.letter,
+        source=source,
+        entry=Entry(name=name, title=title, affiliation=affiliation),
+    ).signature.person
+
+
+def test_two_chris_evans_of_other_fields_on_one_list_stay_two_people():
+    source = make_source(make_letter(), name="Letter site", kind="letter_site")
+    actor = record(source, "Chris Evans", "Actor")
+    broadcaster = record(source, "Chris Evans", "Broadcaster", "BBC Radio 2")
+    assert actor != broadcaster
+    assert Signature.objects.filter(letter=source.letter).count() == 2
+
+
+def test_two_chris_evans_stay_apart_across_two_sources_and_across_two_letters():
+    letter = make_letter()
+    site = make_source(letter, name="Letter site", kind="letter_site")
+    press = make_source(letter, name="Newspaper", kind="press")
+    other = make_source(make_letter(), name="Other site", kind="letter_site")
+    actor = record(site, "Chris Evans", "Actor")
+    assert record(press, "Chris Evans", "Broadcaster", "BBC Radio 2") != actor
+    assert record(other, "Elvira Carrera", "Director", "ARRAY") != record(
+        site, "elvira carrera", "Writer", "Society of Authors"
+    )
+
+
+def test_the_same_person_from_another_source_joins_when_nothing_disagrees():
+    letter = make_letter()
+    site = make_source(letter, name="Letter site", kind="letter_site")
+    press = make_source(letter, name="Newspaper", kind="press")
+    assert record(site, "Maggie Gyllenhaal", "Actor") == record(press, "Maggie Gyllenhaal")
+
+
+def test_an_editor_s_entry_of_another_field_gets_a_person_of_its_own():
+    letter = make_letter()
+    site = make_source(letter, name="Letter site", kind="letter_site")
+    actor = record(site, "Chris Evans", "Actor")
+    typed = signature_record_manual(
+        letter=make_letter(), name="Chris Evans", title="Radio presenter", by=None
+    )
+    assert typed.person != actor
+
+
+NAMESAKES = [
+    ("Jake Gyllenhaal", "Maggie Gyllenhaal"),
+    ("Lana Wachowski", "Lilly Wachowski"),
+    ("Sam Mendes", "Eva Mendes"),
+    ("Ron Howard", "Bryce Dallas Howard"),
+]
+
+
+def test_namesakes_stay_apart_after_entry_and_a_full_run():
+    letter = make_letter()
+    site = make_source(letter, name="Letter site", kind="letter_site")
+    press = make_source(letter, name="Newspaper", kind="press")
+    people = [(record(site, a), record(press, b)) for a, b in NAMESAKES]
+
+    run_now(full=True)
+
+    for first, second in people:
+        first.refresh_from_db(), second.refresh_from_db()
+        assert (first.merged_into_id or first.pk) != (second.merged_into_id or second.pk)
+
+
+def test_a_third_chris_evans_stating_nothing_joins_neither():
+    first, second, third = make_letter(), make_letter(), make_letter()
+    actor = record(make_source(first, name="Site 1", kind="letter_site"), "Chris Evans", "Actor")
+    broadcaster = record(
+        make_source(second, name="Site 2", kind="letter_site"),
+        "Chris Evans",
+        "Broadcaster",
+        "BBC Radio 2",
+    )
+    nobody = record(make_source(third, name="Site 3", kind="letter_site"), "Chris Evans")
+    assert len({actor.pk, broadcaster.pk, nobody.pk}) == 3
+
+    run_now(full=True)
+
+    active = set(Person.objects.filter(merged_into__isnull=True).values_list("pk", flat=True))
+    assert {actor.pk, broadcaster.pk, nobody.pk} <= active
+
+
+def imported(source, body: bytes):
+    from letters.sync import import_file
+
+    run = import_file(source=source, content=body, format="csv")
+    assert run.outcome == "succeeded", run.error
+    return run
+
+
+def test_a_list_naming_two_chris_evans_of_other_fields_gives_two_people_and_signatures():
+    source = make_source(make_letter(), name="Organisers' sheet", kind="feed", format="csv")
+
+    imported(
+        source,
+        b'name,title,affiliation\nChris Evans,Actor,\nChris Evans,"Broadcaster",BBC Radio 2\n',
+    )
+
+    signatures = Signature.objects.filter(letter=source.letter)
+    assert signatures.count() == 2
+    assert len({s.person_id for s in signatures}) == 2
+
+
+def test_imports_of_two_letters_keep_same_named_people_of_other_organisations_apart():
+    first = make_source(make_letter(), name="Sheet 1", kind="feed", format="csv")
+    second = make_source(make_letter(), name="Sheet 2", kind="feed", format="csv")
+
+    imported(first, b"name,title,affiliation\nElvira Carrera,Director,ARRAY\n")
+    imported(second, b"name,title,affiliation\nelvira carrera,Writer,Society of Authors\n")
+
+    assert Person.objects.filter(name_key="elvira carrera").count() == 2
+
+
+def test_an_import_joins_a_known_person_when_nothing_disagrees():
+    first = make_source(make_letter(), name="Sheet 1", kind="feed", format="csv")
+    second = make_source(make_letter(), name="Sheet 2", kind="feed", format="csv")
+
+    imported(first, b"name,title\nAva DuVernay,Director\n")
+    imported(second, b"name,title\nAva DuVernay,Filmmaker\n")
+
+    assert Person.objects.filter(name_key="ava duvernay").count() == 1
