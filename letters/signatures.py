@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange, Source
-from people.merging.followers import Context, Join, SplitMove
+from people.merging.followers import Context, Entry, Join, SplitMove
 from tracker.bulk import among, chunked, insert_rows, update_rows
 from tracker.errors import DomainError
 from tracker.locks import letter_locks_from
@@ -78,6 +78,21 @@ class SignatureFollower:
 
     def context(self, person_ids: Sequence[int]) -> dict[int, Context]:
         return signatures_context(person_ids)
+
+    def entries(self, person_ids: Sequence[int]) -> dict[int, list[Entry]]:
+        found: dict[int, list[Entry]] = defaultdict(list)
+        for chunk in chunked(sorted(set(person_ids))):
+            for pk, person, source, name, title, affiliation in (
+                Sighting.objects.filter(
+                    signature__person_id__in=chunk, signature__merged_into__isnull=True
+                )
+                .order_by("first_seen_at", "pk")
+                .values_list(
+                    "pk", "signature__person_id", "source_id", "name", "title", "affiliation"
+                )
+            ):
+                found[person].append(Entry(pk, source, name, title, affiliation))
+        return dict(found)
 
     def spelling_rank(self, source_ids: Iterable[int]) -> dict[int, tuple]:
         ids = sorted(set(source_ids))

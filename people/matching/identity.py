@@ -82,3 +82,39 @@ def same_entry(one: dict, other: dict) -> bool:
         fold(one.get(name) or "") == fold(other.get(name) or "")
         for name in ("title", "affiliation")
     )
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One entry of one source's list, as stored: for regrouping what a person holds."""
+
+    id: int
+    source: int
+    written: dict
+    known: Known
+
+
+def apart_groups(entries: list[Listed]) -> list[list[int]]:
+    """The entries of one person grouped as the rules keep them: an entry goes
+    with the first group it agrees with, never beside another entry of its own
+    source's list (unless it is that entry written twice) nor beside context
+    it conflicts with. An entry stating nothing stays in the first group it
+    fits. The first group is the person's; each other one is someone else."""
+    groups: list[list[Listed]] = []
+    for entry in entries:
+        for group in groups:
+            if any(
+                other.source == entry.source and not same_entry(other.written, entry.written)
+                for other in group
+            ):
+                continue
+            known = Known()
+            for other in group:
+                known = known | other.known
+            if contexts_conflict(known, entry.known):
+                continue
+            group.append(entry)
+            break
+        else:
+            groups.append([entry])
+    return [[entry.id for entry in group] for group in groups]

@@ -45,6 +45,17 @@ class SplitMove:
     remaining: set[tuple[str, int | None]]
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One item a follower holds for a person (a sighting), as the source wrote it."""
+
+    id: int
+    source: int
+    name: str
+    title: str
+    affiliation: str
+
+
 class Follower(Protocol):
     def lock(self, person_ids: Iterable[int]) -> None:
         """Take the locks this app's writers take, before any row is read."""
@@ -68,6 +79,9 @@ class Follower(Protocol):
 
     def context(self, person_ids: Sequence[int]) -> dict[int, Context]:
         """Each person's context, for the matcher."""
+
+    def entries(self, person_ids: Sequence[int]) -> dict[int, list[Entry]]:
+        """Each person's entries (the items ``split`` moves), oldest first."""
 
     def spelling_rank(self, source_ids: Iterable[int]) -> dict[int, tuple]:
         """How much each source's spelling of a name is to be trusted, as a sort key."""
@@ -109,3 +123,11 @@ def spelling_rank(source_ids: Iterable[int]) -> dict[int, tuple]:
     for follower in _FOLLOWERS:
         ranks.update(follower.spelling_rank(ids))
     return ranks
+
+
+def entries(person_ids: Sequence[int]) -> dict[int, list[Entry]]:
+    found: dict[int, list[Entry]] = {}
+    for follower in _FOLLOWERS:
+        for pk, items in follower.entries(person_ids).items():
+            found.setdefault(pk, []).extend(items)
+    return found

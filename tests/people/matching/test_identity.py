@@ -43,3 +43,33 @@ def test_one_entry_written_twice_is_the_same_name_title_and_affiliation():
     one = {"name": "McCartney, Sir Paul", "title": "Musician", "affiliation": ""}
     assert same_entry(one, {"name": "PAUL MCCARTNEY", "title": "musician", "affiliation": ""})
     assert not same_entry(one, {"name": "Paul McCartney", "title": "Producer", "affiliation": ""})
+
+
+def listed(pk: int, source: int, title: str = "", org: str = "", name: str = "Chris Evans"):
+    from people.matching.identity import Listed
+
+    return Listed(
+        id=pk,
+        source=source,
+        written={"name": name, "title": title, "affiliation": org},
+        known=known(title, org),
+    )
+
+
+def test_entries_of_one_list_or_of_conflicting_fields_fall_into_groups_of_their_own():
+    from people.matching.identity import apart_groups
+
+    entries = [
+        listed(1, source=10, title="Actor"),
+        listed(2, source=10, title="Broadcaster", org="BBC Radio 2"),
+        listed(3, source=20, title="Actor"),
+        listed(4, source=30, title="Radio presenter", org="BBC Radio 2"),
+        listed(5, source=40),
+    ]
+    assert apart_groups(entries) == [[1, 3, 5], [2, 4]]
+
+
+def test_one_entry_written_twice_stays_in_one_group():
+    from people.matching.identity import apart_groups
+
+    assert apart_groups([listed(1, 10, "Actor"), listed(2, 10, "actor")]) == [[1, 2]]
