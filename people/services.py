@@ -13,6 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from people import organization_hooks
 from people.matching.normalize import ParsedName, clean_whitespace, fold, name_key, parse_name
 from people.models import (
     Affiliation,
@@ -136,6 +137,7 @@ def organization_create(
     )
     _validate_organization(organization)
     organization.save()
+    organization_hooks.organization_named(organization.pk)
     return organization
 
 
@@ -162,6 +164,9 @@ def organization_update(*, organization: Organization, **fields: Any) -> Organiz
     organization.search_text = _organization_search_text(organization.name, organization.aliases)
     _validate_organization(organization)
     organization.save()
+    if {"name", "aliases"} & fields.keys():
+        # Affiliations stated before may now resolve to it.
+        organization_hooks.organization_named(organization.pk)
     return organization
 
 
