@@ -6,8 +6,12 @@ class LettersConfig(AppConfig):
     verbose_name = "Letters, sources and signatures"
 
     def ready(self) -> None:
+        from letters.affiliations import organization_named
         from letters.signatures import SignatureFollower
+        from people import organization_hooks
         from people.merging import followers
 
         # Signatures and sightings follow people's merges, undos and splits.
         followers.register(SignatureFollower())
+        # Affiliations stated before an organization was known link to it once it is.
+        organization_hooks.register(organization_named)

@@ -311,6 +311,21 @@ class Signature(models.Model):
         related_name="signatures",
         help_text="The organization the stated affiliation refers to, when known.",
     )
+    organization_source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The source whose stated affiliation the organization was found by; "
+        "empty when an editor chose it.",
+    )
+    organization_by_hand = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="An editor chose the organization (or chose none): affiliations "
+        "resolved later leave it as it is.",
+    )
     signed_on = models.DateField(null=True, blank=True)
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()

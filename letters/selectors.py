@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -165,9 +165,11 @@ def letter_list(
     search: str = "",
     status: str = "",
     language: str = "",
-    target_id: int | None = None,
+    target_ids: Sequence[int] | None = None,
     target_role: str = "",
 ) -> QuerySet[Letter]:
+    """Letters, filtered; ``target_ids`` are organizations any of which the
+    letter is sent to or about (none of them: no letter)."""
     letters = Letter.objects.prefetch_related(
         Prefetch(
             "letter_targets",
@@ -178,10 +180,12 @@ def letter_list(
         letters = letters.filter(status=status)
     if language:
         letters = letters.filter(language__iexact=language)
-    if target_id is not None or target_role:
+    if target_ids is not None and not target_ids:
+        return letters.none()
+    if target_ids is not None or target_role:
         targets = LetterTarget.objects.filter(letter=OuterRef("pk"))
-        if target_id is not None:
-            targets = targets.filter(organization_id=target_id)
+        if target_ids is not None:
+            targets = targets.filter(organization_id__in=target_ids)
         if target_role:
             targets = targets.filter(role=target_role)
         letters = letters.filter(Exists(targets))
@@ -250,14 +254,16 @@ def signatures_with_source(signatures: QuerySet, source_id: int) -> QuerySet:
     )
 
 
-def signatures_with_organization(signatures: QuerySet, organization_id: int) -> QuerySet:
-    """Signed in the organization's name, or by someone affiliated with it."""
+def signatures_with_organization(signatures: QuerySet, organization_ids: Sequence[int]) -> QuerySet:
+    """Signed in the name of one of these organizations, or by someone
+    affiliated with one (none of them: no signature)."""
+    if not organization_ids:
+        return signatures.none()
+    ids = list(organization_ids)
     return signatures.filter(
-        Q(organization_id=organization_id)
+        Q(organization_id__in=ids)
         | Exists(
-            Affiliation.objects.filter(
-                person_id=OuterRef("person_id"), organization_id=organization_id
-            )
+            Affiliation.objects.filter(person_id=OuterRef("person_id"), organization_id__in=ids)
         )
     )
 

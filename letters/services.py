@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from letters import affiliations
 from letters.models import (
     Letter,
     LetterTarget,
@@ -506,6 +507,8 @@ def signature_record(
             signature.last_seen_at = at
             signature.save(update_fields=["last_seen_at", "updated_at"])
 
+    if values["affiliation"] and (created or changed):
+        affiliations.signature_link(signature, at=at)
     person_add_name(person=signature.person, name=values["name"], source=source)
     return RecordResult(
         signature=signature,
@@ -723,7 +726,10 @@ def signature_update_stated(
     if affiliation is not _UNCHANGED:
         signature.affiliation = clean_whitespace(affiliation or "")
     if organization is not _UNCHANGED:
+        # The editor's choice, even of none: resolving affiliations leaves it alone.
         signature.organization = organization
+        signature.organization_source = None
+        signature.organization_by_hand = True
     if signed_on is not _UNCHANGED:
         signature.signed_on = signed_on
     if needs_review is not _UNCHANGED or review_reason is not _UNCHANGED:
@@ -733,6 +739,8 @@ def signature_update_stated(
             signature.review_reason if review_reason is _UNCHANGED else review_reason,
         )
     signature.save()
+    if signature.affiliation and affiliation is not _UNCHANGED:
+        affiliations.signature_link(signature, at=signature.updated_at)
     return signature
 
 

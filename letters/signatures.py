@@ -44,6 +44,9 @@ KEPT_FIELDS = (
     "review_cause",
     "title",
     "affiliation",
+    "organization_id",
+    "organization_source_id",
+    "organization_by_hand",
 )
 _SIGNATURE_FIELDS = ("pk", "letter_id", "person_id", *KEPT_FIELDS)
 
@@ -230,6 +233,10 @@ def _absorb(kept: dict, other: dict) -> None:
         kept["review_cause"] = other["review_cause"]
     kept["title"] = kept["title"] or other["title"]
     kept["affiliation"] = kept["affiliation"] or other["affiliation"]
+    if kept["organization_id"] is None and not kept["organization_by_hand"]:
+        kept["organization_id"] = other["organization_id"]
+        kept["organization_source_id"] = other["organization_source_id"]
+        kept["organization_by_hand"] = other["organization_by_hand"]
 
 
 def _review_cause_of(before: dict[str, Any]) -> str:
@@ -293,6 +300,8 @@ def restore_signatures(
                 )
             )
         for name in KEPT_FIELDS:
+            if name not in before and name != "review_cause":
+                continue  # recorded before the field was kept: left as it is
             value = before[name] if name in before else _review_cause_of(before)
             setattr(
                 kept,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
@@ -20,6 +20,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from people.matching.normalize import fold
+from people.matching.organizations import organization_key
 from people.models import (
     Affiliation,
     MatchJudgement,
@@ -83,10 +84,12 @@ def person_list(
     *,
     search: str = "",
     letter_slug: str = "",
-    organization_id: int | None = None,
+    organization_ids: Iterable[int] | None = None,
     include_removed: bool = False,
 ) -> QuerySet[Person]:
-    """Active people (not merged into another), filtered and searched."""
+    """Active people (not merged into another), filtered and searched;
+    ``organization_ids``: affiliated with one of these organizations or
+    signed in its name (none of them: nobody)."""
     from letters.models import Signature
 
     people = Person.objects.filter(merged_into__isnull=True).only(
@@ -99,14 +102,13 @@ def person_list(
         if not include_removed:
             signed = signed.exclude(status=Signature.Status.REMOVED)
         people = people.filter(Exists(signed))
-    if organization_id is not None:
+    if organization_ids is not None:
+        ids = list(organization_ids)
+        if not ids:
+            return people.none()
         people = people.filter(
-            Exists(
-                Affiliation.objects.filter(person=OuterRef("pk"), organization_id=organization_id)
-            )
-            | Exists(
-                Signature.objects.filter(person=OuterRef("pk"), organization_id=organization_id)
-            )
+            Exists(Affiliation.objects.filter(person=OuterRef("pk"), organization_id__in=ids))
+            | Exists(Signature.objects.filter(person=OuterRef("pk"), organization_id__in=ids))
         )
     if search:
         people = queryset_search(people, search)
@@ -219,6 +221,54 @@ def organization_list(*, search: str = "", kind: str = "", country: str = "") ->
     if search:
         organizations = queryset_search(organizations, search)
     return organizations
+
+
+def organization_keys() -> dict[str, int]:
+    """The organization each key of a name or alias stands for, in one query.
+    A key two organizations share is left out: an affiliation stated so is
+    linked to neither."""
+    owners: dict[str, set[int]] = {}
+    for pk, name, aliases in Organization.objects.order_by().values_list("pk", "name", "aliases"):
+        texts = [name, *(alias for alias in aliases or [] if isinstance(alias, str))]
+        for key in {organization_key(text) for text in texts} - {""}:
+            owners.setdefault(key, set()).add(pk)
+    return {key: next(iter(ids)) for key, ids in owners.items() if len(ids) == 1}
+
+
+def organization_resolver() -> Callable[[str], int | None]:
+    """The organization an affiliation as stated refers to, by the key of its
+    name or an alias, or None. The keys (``organization_keys``) are read once,
+    when the first affiliation is resolved."""
+    keys: dict[str, int] | None = None
+    found: dict[str, int | None] = {}
+
+    def resolve(text: str) -> int | None:
+        nonlocal keys
+        if not text:
+            return None
+        if text not in found:
+            if keys is None:
+                keys = organization_keys()
+            found[text] = keys.get(organization_key(text)) if keys else None
+        return found[text]
+
+    return resolve
+
+
+def organization_and_below(reference: int | str) -> list[int]:
+    """The organization with this id (a number) or slug, and every one under it,
+    however deep (a studio under its company), in one query; empty for none."""
+    table = connection.ops.quote_name(Organization._meta.db_table)
+    column = "id" if isinstance(reference, int) else "slug"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE tree(id) AS ("  # noqa: S608 - the names are ours
+            f"  SELECT id FROM {table} WHERE {column} = %s"
+            f"  UNION SELECT o.id FROM {table} o JOIN tree ON o.parent_id = tree.id"
+            ") SELECT id FROM tree ORDER BY id",
+            [reference],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def organization_affiliated(organization: Organization) -> tuple[list[Affiliation], int]:

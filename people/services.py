@@ -13,6 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from people import organization_hooks
 from people.matching.identity import Candidate, Known, entry_joins
 from people.matching.normalize import ParsedName, clean_whitespace, fold, name_key, parse_name
 from people.merging import followers
@@ -138,6 +139,7 @@ def organization_create(
     )
     _validate_organization(organization)
     organization.save()
+    organization_hooks.organization_named(organization.pk)
     return organization
 
 
@@ -164,6 +166,9 @@ def organization_update(*, organization: Organization, **fields: Any) -> Organiz
     organization.search_text = _organization_search_text(organization.name, organization.aliases)
     _validate_organization(organization)
     organization.save()
+    if {"name", "aliases"} & fields.keys():
+        # Affiliations stated before may now resolve to it.
+        organization_hooks.organization_named(organization.pk)
     return organization
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import django_filters
 from django import forms
@@ -11,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 MAX_ID = 2**63 - 1
+_SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 
 
 class IdField(forms.IntegerField):
@@ -25,6 +27,31 @@ class IdFilter(django_filters.Filter):
     """A whole, positive id: "1.5" or "-3" is refused rather than rounded."""
 
     field_class = IdField
+
+
+class IdOrSlugField(forms.Field):
+    """A whole, positive id (digits only, read as an id) or a slug: an int or
+    a str. "1.5" or "a b" is refused."""
+
+    default_error_messages = {"invalid": "Give an id (a whole number) or a slug."}
+    max_length = 200
+
+    def to_python(self, value):
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return None
+        if text.isascii() and text.isdigit():
+            return IdField(required=False).clean(text)
+        if len(text) > self.max_length or not _SLUG.fullmatch(text):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return text
+
+
+class IdOrSlugFilter(django_filters.CharFilter):
+    """An id or a slug, for a filter that takes either. A text in the schema,
+    with its help text as the description (which a schema override would drop)."""
+
+    field_class = IdOrSlugField
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):

@@ -7,8 +7,15 @@ from django.db.models import QuerySet
 
 from letters import selectors
 from letters.models import Letter, LetterTarget, Signature, Source, SyncRun
-from tracker.filters import IdFilter, IsoDateTimeFilter
+from people.selectors import organization_and_below
+from tracker.filters import IdFilter, IdOrSlugFilter, IsoDateTimeFilter
 
+# An organization named by id or slug stands for itself and those under it.
+_UNDER = (
+    " Give its id or its slug (digits are read as an id); the organizations under it "
+    "(a studio under its company), however deep, count as it. An unknown id or slug "
+    "finds nothing."
+)
 _SEARCH_HELP = (
     "Signatories whose name (any spelling a source used) matches, ignoring case and "
     "accents and tolerating typos."
@@ -19,18 +26,19 @@ class LetterFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(max_length=200, help_text="Words of the title or slug.")
     status = django_filters.ChoiceFilter(choices=Letter.Status.choices)
     language = django_filters.CharFilter(max_length=16)
-    target = IdFilter(help_text="Only letters sent to or about the organization with this id.")
+    target = IdOrSlugFilter(help_text="Only letters sent to or about the organization." + _UNDER)
     target_role = django_filters.ChoiceFilter(
         choices=LetterTarget.Role.choices, help_text="With `target`: only in this role."
     )
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         data = self.form.cleaned_data
+        target = data.get("target")
         return selectors.letter_list(
             search=data.get("search") or "",
             status=data.get("status") or "",
             language=data.get("language") or "",
-            target_id=data.get("target"),
+            target_ids=None if target is None else organization_and_below(target),
             target_role=data.get("target_role") or "",
         )
 
@@ -44,10 +52,10 @@ class SignatureFilter(django_filters.FilterSet):
     source = IdFilter(
         method="filter_source", help_text="Only signatures the source with this id lists."
     )
-    organization = IdFilter(
+    organization = IdOrSlugFilter(
         method="filter_organization",
-        help_text="Only signatures made in the organization's name or by people "
-        "affiliated with it.",
+        help_text="Only signatures made in the organization's name (the affiliation "
+        "stated, when it names the organization) or by people affiliated with it." + _UNDER,
     )
     search = django_filters.CharFilter(
         method="filter_search", max_length=200, help_text=_SEARCH_HELP
@@ -76,8 +84,8 @@ class SignatureFilter(django_filters.FilterSet):
     def filter_source(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
         return selectors.signatures_with_source(queryset, value)
 
-    def filter_organization(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        return selectors.signatures_with_organization(queryset, value)
+    def filter_organization(self, queryset: QuerySet, name: str, value: int | str) -> QuerySet:
+        return selectors.signatures_with_organization(queryset, organization_and_below(value))
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return selectors.signatures_matching(queryset, value)

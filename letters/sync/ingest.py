@@ -30,6 +30,7 @@ from letters.sync import write
 from letters.sync.compare import Comparison, before_after, compare
 from letters.sync.names import Names
 from letters.sync.rows import load_existing, rows_by_key
+from people.selectors import organization_resolver
 from tracker import locks
 
 DIFF_LIMIT = 1000
@@ -87,10 +88,12 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
         found = compare(rows, existing)
 
     names_to_add: list[tuple[int, str]] = []  # (signature id, name as written)
+    # Organizations' names and aliases, read once for the run's affiliations.
+    resolve = organization_resolver()
     with phase("add"):
-        people = write.add(source, run, found.added, at, names, names_to_add)
+        people = write.add(source, run, found.added, at, names, names_to_add, resolve)
     with phase("change"):
-        write.change(run, found.changed, at, names_to_add)
+        write.change(run, found.changed, at, names_to_add, resolve)
         write.back(run, found.back, at)
         write.gone(source, run, found.gone, at)
         write.touch(run, found.seen, at)

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from letters.affiliations import Resolve, organization_stated, signatures_link
 from letters.models import (
     Sighting,
     SightingEvent,
@@ -21,6 +22,7 @@ from letters.sync.names import Names
 from letters.sync.rows import VALUE_FIELDS, Existing, Row
 from people.matching.identity import Known
 from people.models import PersonName
+from people.selectors import organization_resolver
 from people.services import people_for_entries, people_refresh_search_texts, person_create_many
 from tracker.bulk import chunked, insert_rows, update_rows
 
@@ -71,11 +73,14 @@ def add(
     at: datetime,
     names: Names,
     names_to_add: list[tuple[int, str]],
+    resolve: Resolve | None = None,
 ) -> set[int]:
     """Create the sightings of new entries, with their people and signatures;
-    return the ids of those people."""
+    return the ids of those people. A signature with no organization takes the
+    one its affiliation names (``resolve``, read once per run)."""
     if not rows:
         return set()
+    resolve = resolve or organization_resolver()
     person_ids, created = _resolve_people(source, rows, names, at)
 
     # The signature each row supports: an existing one (followed through a
@@ -88,21 +93,32 @@ def add(
         ).values_list("person_id", "id", "merged_into_id"):
             signature_of_person[person_id] = {"id": merged_into_id or id_, "new": False}
     current = {
-        id_: (title, affiliation, last_seen_at, person_id)
+        row[0]: row[1:]
         for chunk in chunked(sorted({s["id"] for s in signature_of_person.values()}))
-        for id_, title, affiliation, last_seen_at, person_id in Signature.objects.filter(
-            id__in=chunk
-        ).values_list("id", "title", "affiliation", "last_seen_at", "person_id")
+        for row in Signature.objects.filter(id__in=chunk).values_list(
+            "id",
+            "title",
+            "affiliation",
+            "last_seen_at",
+            "person_id",
+            "organization_id",
+            "organization_by_hand",
+        )
     }
     for signature in signature_of_person.values():
-        title, affiliation, last_seen_at, person_id = current[signature["id"]]
+        title, affiliation, last_seen_at, person_id, organization, by_hand = current[
+            signature["id"]
+        ]
         signature.update(
             title=title,
             affiliation=affiliation,
             last_seen_at=last_seen_at,
             person_id=person_id,
             touched=False,
+            linkable=organization is None and not by_hand,
         )
+    # Signatures stored without an organization that an added entry may name.
+    to_link: set[int] = set()
 
     new_signatures: list[dict[str, Any]] = []
     row_signature: list[dict[str, Any]] = []
@@ -117,6 +133,7 @@ def add(
                 "affiliation": values["affiliation"],
                 "signed_on": values["signed_on"],
                 "evidence_url": values["url"] or source.url,
+                "stated": [],
             }
             new_signatures.append(signature)
         else:
@@ -126,8 +143,15 @@ def add(
                 signature.update(affiliation=values["affiliation"], touched=True)
             if not signature["new"] and signature["last_seen_at"] < at:
                 signature.update(last_seen_at=at, touched=True)
+        if signature["new"]:
+            signature["stated"].append((values["affiliation"], source.pk))
+        elif signature["linkable"] and resolve(values["affiliation"]) is not None:
+            to_link.add(signature["id"])
         row_signature.append(signature)
 
+    for signature in new_signatures:
+        stated = organization_stated(signature["affiliation"], signature.pop("stated"), resolve)
+        signature["organization_id"], signature["organization_source_id"] = stated or (None, None)
     ids = insert_rows(
         Signature,
         [
@@ -136,6 +160,8 @@ def add(
             "status",
             "title",
             "affiliation",
+            "organization_id",
+            "organization_source_id",
             "signed_on",
             "first_seen_at",
             "last_seen_at",
@@ -152,6 +178,8 @@ def add(
                 Signature.Status.LISTED,
                 signature["title"],
                 signature["affiliation"],
+                signature["organization_id"],
+                signature["organization_source_id"],
                 signature["signed_on"],
                 at,
                 at,
@@ -242,6 +270,7 @@ def add(
         ),
         count=len(rows),
     )
+    signatures_link(to_link, at=at, resolve=resolve)
     # People made by this run have their names already.
     for row, signature in zip(rows, row_signature, strict=True):
         if signature["person_id"] not in created:
@@ -254,11 +283,14 @@ def change(
     changed: list[tuple[Row, Existing, set[str]]],
     at: datetime,
     names_to_add: list[tuple[int, str]],
+    resolve: Resolve | None = None,
 ) -> None:
     """Record the new values of changed entries, and the previous ones in their
-    history; a new spelling becomes one of the person's names (see person_names)."""
+    history; a new spelling becomes one of the person's names (see person_names).
+    A signature with no organization takes the one a changed affiliation names."""
     if not changed:
         return
+    resolve = resolve or organization_resolver()
     insert_rows(
         SightingEvent,
         ["sighting_id", "run_id", "kind", "at", "before", "after"],
@@ -284,6 +316,15 @@ def change(
     for row, sighting, differing in changed:
         if "name" in differing:
             names_to_add.append((sighting.signature_id, row.values["name"]))
+    signatures_link(
+        {
+            sighting.signature_id
+            for row, sighting, differing in changed
+            if "affiliation" in differing and resolve(row.values["affiliation"]) is not None
+        },
+        at=at,
+        resolve=resolve,
+    )
 
 
 def back(run: SyncRun, back: list[tuple[Row, Existing]], at: datetime) -> None:

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from people import selectors
 from people.models import MatchJudgement, Organization
-from tracker.filters import IdFilter
+from tracker.filters import IdFilter, IdOrSlugFilter
 
 _SEARCH_HELP = (
     "Name search ignoring case and accents and tolerating typos: `cuaron` finds "
@@ -20,9 +20,11 @@ class PersonFilter(django_filters.FilterSet):
     letter = django_filters.CharFilter(
         max_length=200, help_text="Only people who signed the letter with this slug."
     )
-    organization = IdFilter(
-        help_text="Only people affiliated with the organization with this id, or who "
-        "signed in its name.",
+    organization = IdOrSlugFilter(
+        help_text="Only people affiliated with the organization, or who signed in its "
+        "name. Give its id or its slug (digits are read as an id); the organizations "
+        "under it (a studio under its company), however deep, count as it. An unknown "
+        "id or slug finds nobody.",
     )
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
@@ -32,7 +34,9 @@ class PersonFilter(django_filters.FilterSet):
         return selectors.person_list(
             search=data.get("search") or "",
             letter_slug=data.get("letter") or "",
-            organization_id=organization,
+            organization_ids=None
+            if organization is None
+            else selectors.organization_and_below(organization),
             include_removed=bool(request and request.user.is_staff),
         )
 

@@ -160,6 +160,24 @@ def test_it_filters_letters_by_status_target_and_search(anon):
     assert [item["slug"] for item in by_search["results"]] == [about_openai.slug]
 
 
+def test_it_filters_letters_by_a_targets_slug_or_id_with_those_under_it(anon):
+    company = make_organization("Alphabet", slug="alphabet", kind="company")
+    deepmind = make_organization("Google DeepMind", kind="company", parent=company)
+    to_company = make_letter(title="To Alphabet")
+    about_deepmind = make_letter(title="On DeepMind")
+    letter_services.letter_target_set(letter=to_company, organization=company, role="addressee")
+    letter_services.letter_target_set(letter=about_deepmind, organization=deepmind, role="subject")
+
+    def slugs(target) -> set[str]:
+        return {
+            item["slug"] for item in anon.get("/api/letters/", {"target": target}).json()["results"]
+        }
+
+    assert slugs("alphabet") == slugs(company.pk) == {to_company.slug, about_deepmind.slug}
+    assert slugs(deepmind.slug) == {about_deepmind.slug}
+    assert slugs("nowhere") == set()
+
+
 def test_it_answers_an_unknown_letter_with_a_404_in_the_error_format(anon):
     response = anon.get("/api/letters/no-such-letter/")
 

@@ -163,6 +163,26 @@ def test_it_hides_a_removed_signature_from_a_persons_public_record(anon, staff_c
     assert len(staff_client.get(f"/api/people/{fake.person_id}/").json()["signatures"]) == 1
 
 
+def test_it_filters_people_by_an_organizations_slug_or_id_with_those_under_it(anon):
+    company = make_organization("Walt Disney Company", slug="disney", kind="company")
+    studio = make_organization("Pixar Animation Studios", kind="studio", parent=company)
+    people_services.affiliation_create(person=make_person("Bob Iger"), organization=company)
+    letter = make_letter()
+    letter_services.signature_record(
+        letter=letter,
+        source=make_source(letter),
+        entry=letter_services.Entry(name="Pete Docter", affiliation="Pixar Animation Studios"),
+    )
+    make_person("Mike De Luca")
+
+    def names(organization) -> list[str]:
+        return _names(anon.get("/api/people/", {"organization": organization}))
+
+    assert names("disney") == names(company.pk) == ["Pete Docter", "Bob Iger"]
+    assert names(studio.slug) == ["Pete Docter"]
+    assert names("nowhere") == []
+
+
 def test_it_answers_an_unknown_person_with_a_404(anon):
     response = anon.get("/api/people/99999999/")
 

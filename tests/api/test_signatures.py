@@ -165,6 +165,96 @@ def test_it_filters_signatures_by_status_source_and_organization(anon):
     assert ids("?status=verified&status=listed") == [in_press.pk, affiliated.pk, verified.pk]
 
 
+def test_signatures_stating_an_organization_created_through_the_api_are_found_by_it(
+    editor_client, anon, django_capture_on_commit_callbacks
+):
+    letter = make_letter()
+    stated = _record(letter, make_source(letter), "Billy Ray", affiliation="WGA")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        created = editor_client.post(
+            "/api/organizations/",
+            {"name": "Writers Guild of America", "kind": "union", "aliases": ["WGA"]},
+            format="json",
+        )
+    later = editor_client.post(
+        f"/api/letters/{letter.slug}/signatures/",
+        {"name": "Tony Gilroy", "affiliation": "Writers Guild of America"},
+        format="json",
+    )
+    organization = created.json()["id"]
+
+    nested = anon.get(f"/api/letters/{letter.slug}/signatures/?organization={organization}")
+    every = anon.get(f"/api/signatures/?organization={organization}")
+    expected = [stated.pk, later.json()["id"]]
+    assert [item["id"] for item in nested.json()["results"]] == expected
+    assert [item["id"] for item in every.json()["results"]] == expected
+
+
+def test_it_filters_signatures_by_an_organizations_slug_or_id_with_those_under_it(anon):
+    letter = make_letter()
+    press = make_source(letter)
+    company = make_organization("Walt Disney Company", slug="disney", kind="company")
+    studio = make_organization("Pixar Animation Studios", kind="studio", parent=company)
+    make_organization("Warner Bros.", kind="studio")
+    at_company = _record(letter, press, "Bob Iger", affiliation="Walt Disney Company")
+    at_studio = _record(letter, press, "Pete Docter", affiliation="Pixar Animation Studios")
+    _record(letter, press, "Mike De Luca", affiliation="Warner Bros.")
+    url = f"/api/letters/{letter.slug}/signatures/"
+
+    def ids(organization) -> list[int]:
+        response = anon.get(url, {"organization": organization})
+        return [item["id"] for item in response.json()["results"]]
+
+    assert ids("disney") == ids(company.pk) == [at_company.pk, at_studio.pk]
+    assert ids(studio.slug) == ids(studio.pk) == [at_studio.pk]
+
+
+def test_an_unknown_organization_slug_or_id_finds_no_signature(anon):
+    letter = make_letter()
+    _record(letter, make_source(letter), "Bob Iger", affiliation="Walt Disney Company")
+    make_organization("Walt Disney Company")
+
+    for organization in ("nowhere", "99999999"):
+        response = anon.get("/api/signatures/", {"organization": organization})
+        assert (response.status_code, response.json()["results"]) == (200, [])
+
+
+def test_it_refuses_an_organization_that_is_neither_an_id_nor_a_slug(anon):
+    response = anon.get("/api/signatures/", {"organization": "1.5"})
+
+    assert (response.status_code, response.json()["field"]) == (400, "organization")
+
+
+def test_the_schema_says_the_organization_filter_takes_a_slug_or_an_id_with_those_under_it(anon):
+    schema = anon.get("/api/schema/?format=json").json()
+
+    [parameter] = [
+        parameter
+        for parameter in schema["paths"]["/api/signatures/"]["get"]["parameters"]
+        if parameter["name"] == "organization"
+    ]
+    assert parameter["schema"] == {"type": "string"}
+    assert "id or its slug" in parameter["description"]
+    assert "under it" in parameter["description"]
+
+
+def test_a_page_of_an_organizations_signatures_costs_one_query_more_for_those_under_it(
+    anon, django_assert_num_queries
+):
+    letter = make_letter()
+    company = make_organization("Walt Disney Company", slug="disney")
+    for n in range(4):
+        studio = make_organization(f"Studio {n}", parent=company)
+        _record(letter, make_source(letter), f"Person {n}", affiliation=studio.name)
+
+    # 1. the organization and those under it, 2. the letter by slug, 3. the page
+    with django_assert_num_queries(3):
+        response = anon.get(f"/api/letters/{letter.slug}/signatures/?organization=disney")
+
+    assert len(response.json()["results"]) == 4
+
+
 def test_it_finds_signatures_by_any_spelling_ignoring_accents_and_typos(anon):
     letter = make_letter()
     cuaron = make_signature(letter, "Alfonso Cuarón")

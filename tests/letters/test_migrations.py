@@ -9,7 +9,7 @@ from django.apps import apps
 from django.db import connection
 
 from letters.models import Signature
-from tests.factories import make_letter, make_signature
+from tests.factories import make_letter, make_organization, make_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +40,23 @@ def test_the_review_cause_step_tells_the_syncs_gone_flags_from_the_editors():
             pk__in=[gone.pk, editor.pk, look_alike.pk, unflagged.pk]
         )
     ) == {gone.pk: "gone", editor.pk: "editor", look_alike.pk: "editor", unflagged.pk: ""}
+
+
+organization_source_migration = import_module(
+    "letters.migrations.0005_signature_organization_source"
+)
+
+
+def test_the_organization_source_step_makes_the_organizations_set_before_the_editors():
+    letter = make_letter()
+    chosen, unlinked = make_signature(letter, "Billy Ray"), make_signature(letter, "Tony Gilroy")
+    # Before the step only an editor could set an organization.
+    Signature.objects.filter(pk=chosen.pk).update(organization=make_organization("WGA"))
+
+    organization_source_migration.editors_organizations(apps, None)
+
+    assert dict(
+        Signature.objects.filter(pk__in=[chosen.pk, unlinked.pk]).values_list(
+            "pk", "organization_by_hand"
+        )
+    ) == {chosen.pk: True, unlinked.pk: False}

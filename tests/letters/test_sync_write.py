@@ -5,13 +5,15 @@ entries back and gone, when each was last seen, and people's names
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from letters.models import Sighting, Signature, Source
 from letters.selectors import sightings_seen, signatures_seen
-from letters.services import signature_update_stated
-from people.models import Person
-from tests.factories import make_person, make_signature
+from letters.services import signature_record_manual, signature_update_stated
+from people.models import Organization, Person
+from tests.factories import make_organization, make_person, make_signature
 from tests.letters.fixtures.syncs import source_for, sync
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_sources_allowed")]
@@ -256,3 +258,74 @@ def test_it_tells_when_each_entry_was_last_seen(letter, feeds):
     signatures = {s.person.display_name: s for s in signatures_seen(Signature.objects.all())}
     assert signatures["Cate Blanchett"].seen_at == source.last_synced_at
     assert signatures["Ron Howard"].seen_at == second_synced_at
+
+
+def organization_of(person_name: str) -> tuple[int | None, int | None]:
+    return Signature.objects.values_list("organization_id", "organization_source_id").get(
+        person__display_name=person_name
+    )
+
+
+def test_new_signatures_are_linked_to_the_organization_their_affiliation_names(letter, feeds):
+    dirty_films = make_organization("Dirty Films")
+    source = source_for(letter, feeds, FULL)
+
+    sync(source)
+
+    assert organization_of("Cate Blanchett") == (dirty_films.pk, source.pk)
+    assert organization_of("Ava DuVernay") == (None, None)
+    assert organization_of("Ron Howard") == (None, None)
+
+
+def test_a_stored_signature_an_added_entry_names_an_organization_for_is_linked(letter, feeds):
+    array = make_organization("ARRAY", aliases=["Array Now"])
+    make_signature(letter, "Ava DuVernay")
+    source = source_for(letter, feeds, b"name,affiliation\nAva Duvernay,Array Now\n")
+
+    sync(source)
+
+    assert organization_of("Ava DuVernay") == (array.pk, source.pk)
+
+
+def test_a_changed_affiliation_links_a_signature_without_an_organization(letter, feeds):
+    dirty_films = make_organization("Dirty Films")
+    source = source_for(letter, feeds, b"name,affiliation\nCate Blanchett,Freelance\n")
+    sync(source)
+    feeds.serve("/signatories.csv", b"name,affiliation\nCate Blanchett,Dirty Films\n")
+
+    sync(source)
+
+    assert organization_of("Cate Blanchett") == (dirty_films.pk, source.pk)
+
+
+def test_a_run_leaves_an_editors_organization_as_it_is(letter, feeds):
+    make_organization("Dirty Films")
+    lucasfilm = make_organization("Lucasfilm")
+    signature = signature_record_manual(
+        letter=letter, name="Cate Blanchett", title="Actress", by=None
+    )
+    signature_update_stated(signature=signature, organization=lucasfilm)
+    # The shared field makes the list's entry the same person (identity rules).
+    source = source_for(
+        letter, feeds, b"name,title,affiliation\nCate Blanchett,Actor,Dirty Films\n"
+    )
+
+    sync(source)
+
+    assert organization_of("Cate Blanchett") == (lucasfilm.pk, None)
+
+
+def test_a_run_reads_the_organizations_once_whatever_its_rows(letter, feeds):
+    make_organization("Dirty Films")
+    make_organization("ARRAY")
+    source = source_for(letter, feeds, b"name,affiliation\nCate Blanchett,Freelance\n")
+    sync(source)
+    many = "".join(f"Person Number{n},Dirty Films\n" for n in range(20))
+    feeds.serve("/signatories.csv", f"name,affiliation\nCate Blanchett,ARRAY\n{many}".encode())
+
+    with CaptureQueriesContext(connection) as queries:
+        sync(source)
+
+    organization_table = f'FROM "{Organization._meta.db_table}"'
+    assert sum(organization_table in query["sql"] for query in queries.captured_queries) == 1
+    assert Signature.objects.filter(organization__isnull=False).count() == 21
