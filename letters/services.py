@@ -32,6 +32,7 @@ from letters.models import (
 )
 from people.matching.identity import Known, contexts_conflict, same_entry
 from people.matching.normalize import clean_whitespace, fold, parse_name
+from people.merging.runs import match_queue
 from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
 from tracker import locks
@@ -440,7 +441,7 @@ def signature_record(
         )
     else:
         sighting, key = _same_entry(source, key, values)
-    created = changed = signature_created = False
+    created = changed = renamed = signature_created = False
     if sighting is None:
         if person is None:
             locks.name_lock(parse_name(values["name"]).key)
@@ -491,6 +492,7 @@ def signature_record(
             for name in differing:
                 setattr(sighting, name, values[name])
             changed = True
+            renamed = "name" in differing
         if not sighting.present:
             SightingEvent.objects.create(
                 sighting=sighting, run=run, kind=SightingEvent.Kind.BACK, at=at
@@ -510,6 +512,9 @@ def signature_record(
     if values["affiliation"] and (created or changed):
         affiliations.signature_link(signature, at=at)
     person_add_name(person=signature.person, name=values["name"], source=source)
+    if created or renamed:
+        # A new entry or a respelling may duplicate someone listed already.
+        match_queue([signature.person_id])
     return RecordResult(
         signature=signature,
         sighting=sighting,

@@ -290,6 +290,39 @@ class MatchRunBlock(models.Model):
         return f"Block {self.number} of match run {self.run_id}"
 
 
+class MatchQueueEntry(models.Model):
+    """A person waiting for an incremental match run: added or respelled by an
+    entry or a sync. The database, not the broker, holds who waits, so a broker
+    that is down or lost a job loses no one (``people.merging.runs.match_queue``)."""
+
+    person = models.OneToOneField(
+        "Person", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["queued_at", "person"]
+        verbose_name_plural = "match queue entries"
+
+    def __str__(self) -> str:
+        return f"Person {self.person_id} waits for matching"
+
+
+class MatchQueueSend(models.Model):
+    """One row: whether a job to match the queued people is on its way to a
+    worker (``sent_at``), so that a burst of entries sends one job; ``error``
+    marks a job the broker could not take, for ``tracker.resend`` to send again."""
+
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="match_queue_send_one_row")]
+
+    def __str__(self) -> str:
+        return f"Matching of the queue sent at {self.sent_at}" if self.sent_at else "Not sent"
+
+
 class NameKey(models.Model):
     """A written name as the duplicate finder reads it, kept between runs: its
     folded parts, their sounds and its blocking keys.

@@ -370,9 +370,9 @@ def _queue_matching(person_ids: set[int]) -> None:
     if not person_ids:
         return
     try:
-        from people.merging.runs import match_after_sync
+        from people.merging.runs import match_queue
 
-        match_after_sync(person_ids)
+        match_queue(person_ids)
     except Exception:
         logger.exception("Could not queue matching for %s people", len(person_ids))
 

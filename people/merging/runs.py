@@ -14,6 +14,10 @@ plain call in one process (``run_now``); both paths call the same functions:
    pending judgements, and record the counts, in one transaction.
 
 One run at a time: a partial unique index on ``MatchRun.status = 'running'``.
+
+The people that entries and syncs add or respell wait in ``MatchQueueEntry``
+(``match_queue``); one job per burst takes them all into one incremental run
+(``queue_match``), and ``queue_resend`` sends that job again when it was lost.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from people.merging.merge import MergePair, person_merge_many
 from people.models import (
     Affiliation,
     MatchJudgement,
+    MatchQueueEntry,
+    MatchQueueSend,
     MatchRun,
     MatchRunBlock,
     NameKey,
@@ -225,34 +231,124 @@ def match_request(*, full: bool = True, by: Any = None, person_ids: Iterable[int
     return run
 
 
-def match_after_sync(person_ids: Iterable[int]) -> None:
-    """Queue an incremental run for the people a sync added or changed, once the
-    sync's transaction commits. A run already going on makes the task wait and
-    retry, so no sync's people are left unmatched."""
+# --- The queue of people waiting for an incremental run -------------------------------
+
+# How long an incremental run waits for one going on before asking again.
+BUSY_RETRY_SECONDS = 30
+
+
+def match_queue(person_ids: Iterable[int]) -> None:
+    """Queue people an entry or a sync added or respelled for an incremental run.
+
+    They are written to the queue in the caller's transaction; once it commits,
+    the job that matches the queue is sent ``MATCHING_DEBOUNCE_SECONDS`` later,
+    unless one is already on its way: a burst of entries, or a sync and entries
+    at once, give one run. A broker that cannot take the job loses no one: the
+    people stay queued and ``match_runs_resend`` sends the job again."""
     ids = sorted({int(pk) for pk in person_ids})
-    if ids:
-        transaction.on_commit(lambda: _send_incremental(ids))
+    if not ids:
+        return
+    for chunk in chunked(ids):
+        MatchQueueEntry.objects.bulk_create(
+            [MatchQueueEntry(person_id=pk) for pk in chunk], ignore_conflicts=True
+        )
+    transaction.on_commit(queue_send, robust=True)
 
 
-def _send_incremental(ids: list[int]) -> None:
-    """Send the incremental run's task; when the broker cannot take it, record
-    the run as unsent instead, for ``match_runs_resend`` to send once the
-    broker is back (with a run already going on, the next full run covers them)."""
-    from people.merging.tasks import match_incremental
+def _queue_marker() -> Any:
+    return MatchQueueSend.objects.filter(pk=1)
+
+
+def _queue_marker_claim(now: datetime) -> bool:
+    """Mark the queue's job as on its way, unless it already is: a conditional
+    update, so that of many senders at once one sends."""
+    if _queue_marker().filter(sent_at__isnull=True).update(sent_at=now, error=""):
+        return True
+    if _queue_marker().exists():
+        return False
+    try:
+        with transaction.atomic():
+            MatchQueueSend.objects.create(pk=1, sent_at=now)
+    except IntegrityError:
+        return False  # another sender made the row, and sends
+    return True
+
+
+def _queue_job_send(countdown: float) -> bool:
+    from people.merging.tasks import match_queued
+
+    return resend.send(
+        lambda: match_queued.apply_async(countdown=countdown),
+        run=_queue_marker(),
+        what="the matching of the queued people",
+    )
+
+
+def queue_send() -> bool:
+    """Send the job that matches the queue after the debounce, unless one is
+    on its way; whether this call sent it."""
+    if not _queue_marker_claim(timezone.now()):
+        return False
+    return _queue_job_send(settings.MATCHING_DEBOUNCE_SECONDS)
+
+
+class _Busy(Exception):
+    """Another run is going on: the queue waits, as it was."""
+
+
+def queue_match() -> MatchRun | None:
+    """One incremental run on everyone queued, or None when no one is.
+
+    The queue is taken and the run started in one transaction, holding the
+    queue's row so that two jobs at once take each person once. From the moment
+    it is taken, a new entry sends a job of its own. With a run going on,
+    nothing is taken and the job is sent again ``BUSY_RETRY_SECONDS`` later."""
+    from people.merging.tasks import match_plan
 
     try:
-        match_incremental.delay(ids)
-    except resend.BROKER_ERRORS:
-        run = run_start(mode=MatchRun.Mode.INCREMENTAL, focus=ids)
-        if run is None:
-            logger.exception(
-                "Could not queue matching for %s people while a run is going on; "
-                "the next full run covers them",
-                len(ids),
+        with transaction.atomic():
+            MatchQueueSend.objects.select_for_update().get_or_create(pk=1)
+            _queue_marker().update(sent_at=None, error="")
+            ids = list(
+                MatchQueueEntry.objects.select_for_update(skip_locked=True)
+                .order_by("person_id")
+                .values_list("person_id", flat=True)
             )
-            return
-        MatchRun.objects.filter(pk=run.pk).update(error=resend.UNSENT)
-        logger.warning("Broker unreachable: match run %s waits to be sent", run.pk)
+            if not ids:
+                return None
+            if MatchRun.objects.filter(
+                status=MatchRun.Status.RUNNING, started_at__gte=timezone.now() - _stale_after()
+            ).exists():
+                raise _Busy
+            run = run_start(mode=MatchRun.Mode.INCREMENTAL, focus=ids)
+            if run is None:
+                raise _Busy
+            for chunk in chunked(ids):
+                MatchQueueEntry.objects.filter(among(MatchQueueEntry, "person", chunk)).delete()
+            transaction.on_commit(lambda: match_plan.delay(run.pk))
+    except _Busy:
+        MatchQueueSend.objects.update_or_create(
+            pk=1, defaults={"sent_at": timezone.now(), "error": ""}
+        )
+        _queue_job_send(BUSY_RETRY_SECONDS)
+        return None
+    logger.info("Match run %s started on %s queued people", run.pk, len(ids))
+    return run
+
+
+def queue_resend(*, stalled_after: timedelta) -> bool:
+    """Send the queue's job again when people wait and none is on its way: the
+    broker could not take it, lost it (none ran for ``stalled_after``), or the
+    process that queued them stopped before sending (``tracker.resend``)."""
+    if not MatchQueueEntry.objects.exists():
+        return False
+    now = timezone.now()
+    MatchQueueSend.objects.get_or_create(pk=1)
+    stale = Q(sent_at__isnull=True) | Q(sent_at__lt=now - stalled_after)
+    if not resend.claim(_queue_marker(), stale=stale, sent_at=now):
+        return False
+    logger.info("Sent the matching of the queued people again")
+    return _queue_job_send(0)
 
 
 def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()) -> MatchRun:

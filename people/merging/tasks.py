@@ -3,9 +3,14 @@
 A run fans out into one ``match_block`` task per block; the last block to
 finish queues ``match_combine``. Every step is safe to run twice.
 
+People that entries and syncs add or respell wait in the database
+(``MatchQueueEntry``); ``match_queued``, sent once per burst after
+``MATCHING_DEBOUNCE_SECONDS``, starts one incremental run on all of them.
+
 The database, not the broker, says what is left to do: a step the broker could
 not take (Redis down) or lost (Redis restarted) is sent again by
-``match_runs_resend``, which beat runs every minute (``tracker.resend``).
+``match_runs_resend``, which beat runs every minute (``tracker.resend``), as
+is the queue's job when none is on its way.
 """
 
 from __future__ import annotations
@@ -18,16 +23,24 @@ from django.conf import settings
 from django.db import OperationalError
 
 from people.merging import runs
-from people.models import MatchRun
+from people.models import MatchRun, Person
 from tracker import resend
 
 logger = logging.getLogger(__name__)
+
+QUEUE_LOST_AFTER_SECONDS = 300
 
 
 def _resend_after() -> timedelta:
     """How long a run may go without progress before its next step is sent again:
     by then any worker still at it was stopped by the task time limit."""
     return timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
+def _queue_resend_after() -> timedelta:
+    """How long the queue's job may be on its way before it is taken for lost:
+    the debounce, then a few minutes behind other matching jobs."""
+    return timedelta(seconds=settings.MATCHING_DEBOUNCE_SECONDS + QUEUE_LOST_AFTER_SECONDS)
 
 
 class RunStep(Task):
@@ -46,10 +59,6 @@ class RunStep(Task):
             what=f"{self.name} for match run {run_id}",
         )
         return sent[0] if sent else None
-
-
-class RunBusy(Exception):
-    """Another run is going on; the incremental run waits for it."""
 
 
 _RETRY = {
@@ -99,26 +108,19 @@ def match_combine(run_id: int) -> str:
         raise
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(RunBusy, OperationalError),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=20,
-)
-def match_incremental(self, person_ids: list[int]) -> int | None:
-    """The people a sync added or changed, against everyone. Waits for a run
-    already going on rather than dropping them."""
-    run = runs.run_start(mode=MatchRun.Mode.INCREMENTAL, focus=person_ids)
-    if run is None:
-        if self.request.retries >= self.max_retries:
-            return runs.run_skipped(mode=MatchRun.Mode.INCREMENTAL, by=None, focus=person_ids).pk
-        raise RunBusy()
-    match_plan.delay(run.pk)
-    return run.pk
+@shared_task(acks_late=True, ignore_result=True, **_RETRY)
+def match_queued() -> int | None:
+    """One incremental run on everyone queued for matching (entries and syncs
+    queue them, ``runs.match_queue``); with a run going on, asks again later.
+    Two at once take each person once."""
+    run = runs.queue_match()
+    return run.pk if run else None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def match_incremental(person_ids: list[int]) -> None:
+    """The people of a sync, as jobs sent before the queue carried them: queued."""
+    runs.match_queue(Person.objects.filter(pk__in=person_ids).values_list("pk", flat=True))
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -131,5 +133,8 @@ def match_full() -> int:
 def match_runs_resend() -> list[int]:
     """Send again the next step of running runs whose step the broker could not
     take, or that made no progress for longer than a step may take (beat, every
-    minute). Steps are idempotent, so a step sent twice does its work once."""
-    return runs.runs_resend(stalled_after=_resend_after())
+    minute), and the matching of the queued people when none is on its way.
+    Steps are idempotent, so a step sent twice does its work once."""
+    resent = runs.runs_resend(stalled_after=_resend_after())
+    runs.queue_resend(stalled_after=_queue_resend_after())
+    return resent

@@ -294,6 +294,8 @@ RUN_TABLES = frozenset(
         "letters_syncrun",
         "people_matchrun",
         "people_matchrunblock",
+        "people_matchqueueentry",
+        "people_matchqueuesend",
         "people_namekey",
         "django_session",
     }

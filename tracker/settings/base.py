@@ -209,7 +209,7 @@ CELERY_TASK_ROUTES: dict = {}
 CELERY_TASK_ROUTES["letters.tasks.source_sync"] = {"queue": "sync"}
 CELERY_TASK_ROUTES["letters.tasks.sources_sync_due"] = {"queue": "sync"}
 CELERY_TASK_ROUTES["people.merging.tasks.*"] = {"queue": "matching"}
-# The full duplicate finder, nightly; incremental runs follow each sync.
+# The full duplicate finder, nightly; incremental runs follow entries and syncs.
 from celery.schedules import crontab  # noqa: E402
 
 # Steps of match runs that the broker could not take or lost are sent again.
@@ -306,6 +306,10 @@ if MATCHING_REVIEW_AT > MATCHING_MERGE_AT:
         f"MATCHING_REVIEW_AT={MATCHING_REVIEW_AT:g} is above MATCHING_MERGE_AT="
         f"{MATCHING_MERGE_AT:g}; pairs are reviewed below the score at which they merge."
     )
+
+# Seconds an incremental run waits after an entry or a sync queues people, so
+# that a burst of entries is matched in one run.
+MATCHING_DEBOUNCE_SECONDS = env_int("MATCHING_DEBOUNCE_SECONDS", 10, minimum=0)
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import redis
+from django.db import connection
 
 from letters.services import Entry, signature_record, signature_record_manual
+from people.models import MatchQueueSend
 from people.services import affiliation_create, person_create
 from tests.factories import make_letter, make_organization, make_source
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -54,3 +63,45 @@ def two_chris_evans(db):
         broadcaster=[broadcaster_first.sighting, broadcaster_third.sighting],
         letters=(first, second, third),
     )
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real worker process on this test database and the test Redis db."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=(
+            f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST']}:"
+            f"{connection.settings_dict['PORT']}/{connection.settings_dict['NAME']}"
+        ),
+        DJANGO_SETTINGS_MODULE="tracker.settings.test",
+        MATCHING_PAIRS_PER_BLOCK="2",
+    )
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+    # The queue's job, if one was sent, went with the broker's contents.
+    MatchQueueSend.objects.all().delete()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tracker",
+            "worker",
+            "--queues",
+            "celery,matching",
+            "--concurrency",
+            "2",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    yield worker
+    worker.terminate()
+    worker.wait(30)

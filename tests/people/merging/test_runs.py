@@ -3,14 +3,9 @@ judgements kept, undo, one run at a time, blocks on Celery workers."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-import redis
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -22,12 +17,17 @@ from people.merging import runs
 from people.merging.decisions import judgement_decide
 from people.merging.merge import person_merge
 from people.merging.undo import merge_undo
-from people.models import MatchJudgement, MatchRun, Merge, NameKey, Person, PersonName
+from people.models import (
+    MatchJudgement,
+    MatchRun,
+    Merge,
+    NameKey,
+    Person,
+    PersonName,
+)
 from people.services import person_create, person_survivor
 from tests.factories import make_letter, make_source
 from tests.people.merging.tables import snapshot
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def sign(source, name: str, *, title: str = "", affiliation: str = "", person=None) -> Person:
@@ -293,46 +293,6 @@ def test_the_dedupe_command_runs_and_reports(signatories, capsys):
     assert "No new or changed people" in capsys.readouterr().out
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
-    """A real worker process on this test database and the test Redis db."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=(
-            f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST']}:"
-            f"{connection.settings_dict['PORT']}/{connection.settings_dict['NAME']}"
-        ),
-        DJANGO_SETTINGS_MODULE="tracker.settings.test",
-        MATCHING_PAIRS_PER_BLOCK="2",
-    )
-    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tracker",
-            "worker",
-            "--queues",
-            "celery,matching",
-            "--concurrency",
-            "2",
-            "--pool",
-            "prefork",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    yield worker
-    worker.terminate()
-    worker.wait(30)
-
-
 def _wait_for(run_id: int, seconds: float = 90) -> MatchRun:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -345,8 +305,9 @@ def _wait_for(run_id: int, seconds: float = 90) -> MatchRun:
 
 @pytest.mark.slow
 def test_a_run_split_over_blocks_on_celery_workers_gives_the_single_process_result(
-    signatories, celery_worker, monkeypatch
+    signatories, celery_worker, monkeypatch, settings
 ):
+    settings.MATCHING_DEBOUNCE_SECONDS = 1
     state = snapshot()
     judgements = set(MatchJudgement.objects.values_list("pk", flat=True))
 
@@ -370,7 +331,7 @@ def test_a_run_split_over_blocks_on_celery_workers_gives_the_single_process_resu
     # After a sync, the new people are matched on the workers too.
     _letter, site, press, _feed = ostp_letter()
     new = [sign(press, "Cate Blanchet", title="Actress"), sign(site, "Cate Blanchett")]
-    runs.match_after_sync([p.pk for p in new])
+    runs.match_queue([p.pk for p in new])
     deadline = time.monotonic() + 90
     while not MatchRun.objects.filter(mode="incremental", status="succeeded").exists():
         assert time.monotonic() < deadline, "the incremental run did not finish"
