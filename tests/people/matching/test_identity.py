@@ -73,3 +73,32 @@ def test_one_entry_written_twice_stays_in_one_group():
     from people.matching.identity import apart_groups
 
     assert apart_groups([listed(1, 10, "Actor"), listed(2, 10, "actor")]) == [[1, 2]]
+
+
+CONTEXTS = [
+    ("Actor", "", "Broadcaster", "BBC Radio 2"),
+    ("Actor", "Warner Bros.", "Actress", "A24"),
+    ("Director", "ARRAY", "Writer", "Society of Authors"),
+    ("", "University of Oxford", "", "Oxford University"),
+    ("", "", "Actor", "SAG-AFTRA"),
+    ("Musician", "", "Singer", ""),
+]
+
+
+def test_the_match_runs_weigh_context_by_the_same_rule_as_entries():
+    """``scoring.context_conflict`` (pairs, vectorised) and ``contexts_conflict``
+    (entries) are one rule: they agree on every sample."""
+    from people.matching.engine import match
+    from people.matching.records import Record
+
+    for title_a, org_a, title_b, org_b in CONTEXTS:
+        records = [
+            Record(1, ("Chris Evans",), titles=(title_a,) if title_a else (),
+                   orgs=(org_a,) if org_a else ()),
+            Record(2, ("Chris Evans",), titles=(title_b,) if title_b else (),
+                   orgs=(org_b,) if org_b else ()),
+        ]  # fmt: skip
+        result = match(records)
+        assert len(result.scored) == 1
+        expected = contexts_conflict(known(title_a, org_a), known(title_b, org_b))
+        assert bool(result.scored.conflict[0]) == expected, (title_a, org_a, title_b, org_b)
