@@ -4,12 +4,15 @@ Pairs are joined strongest first. Two clusters are never joined when any
 member of one must stay apart from any member of the other: a stored
 "different" judgement (a hard constraint, whatever the score) or, within one
 run, a pair whose context or names disagree. So "A is B" and "B is C" do not
-make A into C when A and C were judged different.
+make A into C when A and C were judged different. Nor are two clusters joined
+whose fields disagree (an actor and a radio host), even when no pair between
+them was scored: a chain through a record stating nothing never makes two
+conflicting people one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +25,9 @@ class _Clusters:
     """Union-find that keeps, per cluster, its members, and per record, whom it
     must stay apart from; a join looks through the smaller cluster's members."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, fields: Sequence[frozenset] | None = None) -> None:
+        self.record_fields = fields
+        self.cluster_fields: dict[int, frozenset] = {}
         self.parent = list(range(size))
         self.members: dict[int, list[int]] = {}
         self.apart: dict[int, list[tuple[int, int]]] = {}  # record -> [(other, strength)]
@@ -58,10 +63,20 @@ class _Clusters:
                     strongest = strength
         if strongest:
             return _OUTCOME[strongest]
+        if self.record_fields is not None:
+            small_fields, large_fields = self._fields(small), self._fields(large)
+            if small_fields and large_fields and not small_fields & large_fields:
+                return "context"
+            if small_fields | large_fields:
+                self.cluster_fields[large] = small_fields | large_fields
         self.parent[small] = large
         grown = self.members.setdefault(large, [large])
         grown.extend(self.members.pop(small, (small,)))
         return "joined"
+
+    def _fields(self, root: int) -> frozenset:
+        found = self.cluster_fields.get(root)
+        return self.record_fields[root] if found is None else found
 
 
 @dataclass
@@ -79,9 +94,11 @@ def cluster(
     judged_apart: Iterable[tuple[int, int]] = (),
     context_apart: Iterable[tuple[int, int]] = (),
     weakly_apart: Iterable[tuple[int, int]] = (),
+    fields: Sequence[frozenset] | None = None,
 ) -> Clustering:
-    """Join the pairs (a[k], b[k]) strongest first, never across a pair kept apart."""
-    clusters = _Clusters(size)
+    """Join the pairs (a[k], b[k]) strongest first, never across a pair kept
+    apart, nor between clusters whose ``fields`` (per record) disagree."""
+    clusters = _Clusters(size, fields)
     # Only records some pair would join can ever be kept apart from anyone.
     joining = np.zeros(size, dtype=bool)
     joining[a] = True

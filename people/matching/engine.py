@@ -86,6 +86,7 @@ def combine(
     *,
     judged_apart: Iterable[tuple[int, int]] = (),
     contextless: np.ndarray | None = None,
+    fields: Sequence[frozenset] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decide the scored pairs of all blocks together: cluster the pairs to
@@ -104,6 +105,7 @@ def combine(
             zip(scored.a[context].tolist(), scored.b[context].tolist(), strict=True)
         ),
         "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
+        "fields": fields,
     }
     if contextless is not None and len(context):
         # A record without context whose name is as close to both sides of a
@@ -257,6 +259,7 @@ def match(
         scored,
         judged_apart=judged,
         contextless=contextless_records(prepared),
+        fields=prepared.field_texts,
         weights=weights,
     )
     timings["combine"] = time.perf_counter() - mark

@@ -235,13 +235,12 @@ class Prepared:
             tuple(sorted({org_key(o) for o in r.orgs} - {""})) if r.orgs else () for r in records
         ]
         self.orgs = _padded(self.org_texts, context)
-        self.fields = _padded(
-            [
-                frozenset().union(*(title_fields(t) for t in r.titles)) if r.titles else ()
-                for r in records
-            ],
-            context,
-        )
+        # The fields each record's titles name, as texts, for the clustering too.
+        self.field_texts = [
+            frozenset().union(*(title_fields(t) for t in r.titles)) if r.titles else frozenset()
+            for r in records
+        ]
+        self.fields = _padded(self.field_texts, context)
         numbers = Vocabulary()
         self.letters = _padded([r.letters for r in records], numbers)
         self.listings = _padded([[-1 - x for x in r.listings] for r in records], numbers)

@@ -454,6 +454,7 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
         index = np.searchsorted(prepared.ids, pairs)
         scored = _score(prepared, index[:, 0], index[:, 1])
         contextless = prepared.ids[contextless_records(prepared)]
+        involved = set(scored_people(scored, prepared))
         result = {
             "a": prepared.ids[scored.a].tolist(),
             "b": prepared.ids[scored.b].tolist(),
@@ -463,7 +464,13 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
                 else getattr(scored, name).astype(int).tolist()
                 for name in _RESULT_COLUMNS
             },
-            "contextless": sorted(set(contextless.tolist()) & set(scored_people(scored, prepared))),
+            "contextless": sorted(set(contextless.tolist()) & involved),
+            # The fields each scored person's titles name, for the clustering.
+            "fields": {
+                str(pk): sorted(fields)
+                for pk, fields in zip(prepared.ids.tolist(), prepared.field_texts, strict=True)
+                if fields and pk in involved
+            },
             "seconds": round(time.perf_counter() - started, 3),
         }
         with transaction.atomic():
@@ -503,14 +510,17 @@ def _queue_combine_when_done(run_id: int) -> None:
 # --- Step 3: combine and apply ---------------------------------------------------------------
 
 
-def _gather(run: MatchRun) -> tuple[Scored, np.ndarray, np.ndarray]:
-    """All blocks' results as one set of scored pairs over the people involved."""
+def _gather(run: MatchRun) -> tuple[Scored, np.ndarray, np.ndarray, list[frozenset]]:
+    """All blocks' results as one set of scored pairs over the people involved,
+    with who states no context and the fields each person's titles name."""
     columns: dict[str, list] = defaultdict(list)
     contextless: set[int] = set()
+    fields_of: dict[int, frozenset] = {}
     for result in run.run_blocks.order_by("number").values_list("result", flat=True):
         for name in Scored.COLUMNS:
             columns[name].extend(result.get(name, []))
         contextless.update(result.get("contextless", []))
+        fields_of.update((int(pk), frozenset(f)) for pk, f in result.get("fields", {}).items())
     ids = np.unique(np.asarray(columns["a"] + columns["b"], dtype=np.int64))
     arrays = {}
     for name in Scored.COLUMNS:
@@ -524,7 +534,8 @@ def _gather(run: MatchRun) -> tuple[Scored, np.ndarray, np.ndarray]:
         else:
             arrays[name] = np.asarray(values, dtype=np.int64)
     scored = Scored(**arrays)
-    return scored, ids, np.isin(ids, np.fromiter(contextless, np.int64, len(contextless)))
+    fields = [fields_of.get(pk, frozenset()) for pk in ids.tolist()]
+    return scored, ids, np.isin(ids, np.fromiter(contextless, np.int64, len(contextless))), fields
 
 
 def run_combine(run_id: int) -> MatchRun:
@@ -534,12 +545,14 @@ def run_combine(run_id: int) -> MatchRun:
     if run.status != MatchRun.Status.RUNNING:
         return run
     weights = run_weights()
-    scored, ids, contextless = _gather(run)
+    scored, ids, contextless, fields = _gather(run)
     index_of = {int(pk): i for i, pk in enumerate(ids.tolist())}
     judged = [
         (index_of[a], index_of[b]) for a, b in judged_different() if a in index_of and b in index_of
     ]
-    outcome, _labels = combine(len(ids), scored, judged_apart=judged, contextless=contextless)
+    outcome, _labels = combine(
+        len(ids), scored, judged_apart=judged, contextless=contextless, fields=fields
+    )
 
     blocked = int((outcome == Outcome.BLOCKED).sum())
     with transaction.atomic():

@@ -1,0 +1,37 @@
+"""Clusters from the pairs to merge, respecting what must stay apart."""
+
+import numpy as np
+
+from people.matching.clustering import cluster
+
+ACTING, RADIO, NOTHING = frozenset({"acting"}), frozenset({"broadcasting"}), frozenset()
+
+
+def test_a_chain_through_a_record_stating_nothing_never_joins_two_fields():
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        fields=[ACTING, NOTHING, RADIO],
+    )
+    assert result.outcome == ["joined", "context"]
+    assert result.labels[0] != result.labels[2]
+
+
+def test_records_sharing_a_field_or_stating_none_are_joined():
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        fields=[ACTING, NOTHING, ACTING | RADIO],
+    )
+    assert result.outcome == ["joined", "joined"]
+    assert len(set(result.labels.tolist())) == 1
+
+
+def test_a_judged_pair_is_never_joined_even_through_a_third_record():
+    result = cluster(3, np.array([0, 1]), np.array([1, 2]), np.array([16.0, 15.0]),
+                     judged_apart=[(0, 2)])  # fmt: skip
+    assert result.outcome == ["joined", "judged"]
