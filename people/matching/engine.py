@@ -22,7 +22,7 @@ from people.matching.blocking import DEFAULT_WINDOW, Candidates, candidate_pairs
 from people.matching.clustering import cluster
 from people.matching.index import NameIndex
 from people.matching.records import Frequencies, Prepared, Record, collection_paused
-from people.matching.scoring import DEFAULT_WEIGHTS, Decision, Scored, Weights, score_pairs
+from people.matching.scoring import DEFAULT_WEIGHTS, Decision, Field, Scored, Weights, score_pairs
 
 
 class Outcome(IntEnum):
@@ -107,19 +107,20 @@ def combine(
         "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
         "fields": fields,
     }
-    if contextless is not None and len(context):
+    field_apart = context[scored.field[context] == Field.DISAGREE]
+    if contextless is not None and len(field_apart):
         # A record without context whose name is as close to both sides of a
-        # pair kept apart by context (an actor and a radio host of the same
+        # pair whose fields disagree (an actor and a radio host of the same
         # name) could be either, even when blocking paired it with one side
-        # only: it goes to review instead of to either.
+        # only: none of its merges is made, and it goes to review.
         conflicted = np.full(size, -np.inf)
-        np.maximum.at(conflicted, scored.a[context], scored.name_bits[context])
-        np.maximum.at(conflicted, scored.b[context], scored.name_bits[context])
+        np.maximum.at(conflicted, scored.a[field_apart], scored.name_bits[field_apart])
+        np.maximum.at(conflicted, scored.b[field_apart], scored.name_bits[field_apart])
         a, b, names = scored.a[auto], scored.b[auto], scored.name_bits[auto]
-        either = (contextless[a] & (conflicted[b] >= names - _AS_CLOSE)) | (
-            contextless[b] & (conflicted[a] >= names - _AS_CLOSE)
-        )
-        auto = auto[~either]
+        either = np.zeros(size, dtype=bool)
+        either[a[contextless[a] & (conflicted[b] >= names - _AS_CLOSE)]] = True
+        either[b[contextless[b] & (conflicted[a] >= names - _AS_CLOSE)]] = True
+        auto = auto[~(either[a] | either[b])]
     clustering = cluster(size, scored.a[auto], scored.b[auto], scored.bits[auto], **constraints)
     if contextless is not None:
         # A record without context that would join two people kept apart (an
