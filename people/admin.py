@@ -998,13 +998,129 @@ def _positive_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and 0 < int(value) < 2**63 else None
 
 
-@admin.register(Merge)
-class MergeAdmin(ReadOnlyAdmin):
-    """Merges are viewed only; the page of one has a form to undo it, whole or
-    for some of the records that came in with it.
+def _number_column(noun: str):
+    """The column that names a merge or split by its number: “Merge #311”."""
 
-    Undoing changes the Merge, so it needs ``people.change_merge``.
+    @admin.display(description=noun, ordering="pk")
+    def number(self, record) -> str:
+        return f"{noun.capitalize()} #{record.pk}"
+
+    return number
+
+
+def _person_column(role: str, description: str):
+    """The column of a person of a merge or split (``role`` names the field), by
+    the name recorded then, sorted by that name."""
+
+    @admin.display(description=description, ordering=f"{role}_name")
+    def column(self, record) -> str:
+        return person_then_and_now(record, role)
+
+    return column
+
+
+class UndoableRecordAdmin(ReadOnlyAdmin):
+    """Merges and splits: viewed only; the page of one has a form to undo it,
+    posted to ``<id>/undo/``. Undoing changes the record, so it needs the
+    permission to change it.
+
+    A subclass names its ``undo_form``, what its page loads (``page_related``),
+    what its undo form offers (``undo_context``) and how it undoes
+    (``undo_record``, answering the message of success).
     """
+
+    list_display_links = ["number"]
+    list_select_related = ["by"]
+    date_hierarchy = "created_at"
+    undo_form: type[forms.Form]
+    page_related: tuple[str, ...] = ()
+    # And each its ``number`` column (_number_column), named in messages too.
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_changelist(request):
+            return queryset
+        return queryset.select_related(*self.page_related)
+
+    @admin.display(description="undone", boolean=True, ordering="undone_at")
+    def undone(self, record):
+        return record.undone_at is not None
+
+    @admin.display(description="what moved")
+    def moved_pretty(self, record):
+        return pretty_json(record.moved)
+
+    # --- Undo ----------------------------------------------------------------------
+
+    def _url_name(self, view: str) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{view}"
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/undo/",
+                self.admin_site.admin_view(self.undo_view),
+                name=self._url_name("undo"),
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["undo"] = self.undo_context(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def undo_context(self, request: HttpRequest, record) -> dict[str, Any]:
+        """The template's ``undo``: the record under its model's name, and whether
+        the user may undo it."""
+        return {self.opts.model_name: record, "can_undo": self.has_undo_permission(request)}
+
+    def undo_record(self, request: HttpRequest, record, data: dict) -> SafeString:
+        """Undo ``record`` as the valid form's ``data`` says; answers the message
+        of success, raises DomainError when it cannot be undone."""
+        raise NotImplementedError
+
+    def undo_refusal(self, record, error: DomainError) -> str:
+        """What the message says when the undo is refused."""
+        return error.message
+
+    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_undo_permission(request):
+            raise PermissionDenied
+        record = self.get_object(request, unquote(object_id))
+        if record is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        page = reverse(f"admin:{self._url_name('change')}", args=[record.pk])
+        form = self.undo_form(request.POST)
+        if not form.is_valid():
+            form_refused(self, request, form, f"{self.number(record)} not undone")
+            return HttpResponseRedirect(page)
+        try:
+            message = self.undo_record(request, record, form.cleaned_data)
+        except DomainError as error:
+            self.message_user(
+                request,
+                format_html(
+                    "{} not undone: {}",
+                    self.number(record),
+                    linked(self.undo_refusal(record, error)),
+                ),
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(page)
+        self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(page)
+
+
+@admin.register(Merge)
+class MergeAdmin(UndoableRecordAdmin):
+    """Merges: the form undoes one whole or for some of the records that came in
+    with it. Undoing needs ``people.change_merge``."""
 
     change_form_template = "admin/people/merge/change_form.html"
     list_display = [
@@ -1016,11 +1132,8 @@ class MergeAdmin(ReadOnlyAdmin):
         "created_at",
         "undone",
     ]
-    list_display_links = ["number"]
     list_filter = [UndoneFilter, "automatic"]
-    list_select_related = ["by"]
     search_fields = ["survivor__search_text__contains", "merged__search_text__contains"]
-    date_hierarchy = "created_at"
     fields = [
         "merged_link",
         "survivor_link",
@@ -1035,68 +1148,28 @@ class MergeAdmin(ReadOnlyAdmin):
         "undone_by",
         "undo_reason",
     ]
+    # The page of one merge shows who the two are now, beside who they were.
+    page_related = (
+        "survivor",
+        "merged",
+        "by",
+        "undone_by",
+        "run",
+        "judgement__person_a",
+        "judgement__person_b",
+    )
+    undo_form = MergeUndoForm
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if is_changelist(request):
-            return queryset
-        # The page of one merge shows who the two are now, beside who they were.
-        return queryset.select_related(
-            "survivor",
-            "merged",
-            "by",
-            "undone_by",
-            "run",
-            "judgement__person_a",
-            "judgement__person_b",
-        )
-
-    @admin.display(description="merge", ordering="pk")
-    def number(self, merge):
-        return f"Merge #{merge.pk}"
-
-    @admin.display(description="merged (name then)", ordering="merged_name")
-    def merged_link(self, merge):
-        return person_then_and_now(merge, "merged")
-
-    @admin.display(description="into (name then)", ordering="survivor_name")
-    def survivor_link(self, merge):
-        return person_then_and_now(merge, "survivor")
-
-    @admin.display(description="undone", boolean=True, ordering="undone_at")
-    def undone(self, merge):
-        return merge.undone_at is not None
-
-    @admin.display(description="what moved")
-    def moved_pretty(self, merge):
-        return pretty_json(merge.moved)
-
-    # --- Undo ----------------------------------------------------------------------
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/undo/",
-                self.admin_site.admin_view(self.undo_view),
-                name="people_merge_undo",
-            ),
-            *super().get_urls(),
-        ]
-
-    def has_undo_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("people.change_merge")
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:
-            context["undo"] = self.undo_context(request, obj)
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    number = _number_column("merge")
+    merged_link = _person_column("merged", "merged (name then)")
+    survivor_link = _person_column("survivor", "into (name then)")
 
     def undo_context(self, request: HttpRequest, merge: Merge) -> dict:
         """What the undo form offers: the records that came in with the merge,
         each with the merge that brought it into the merged person. A bounded
         number of queries however many records (one more for each level of
         merges within merges)."""
-        context: dict[str, Any] = {"merge": merge, "can_undo": self.has_undo_permission(request)}
+        context = super().undo_context(request, merge)
         if merge.undone_at is not None:
             detail = merge.undo_detail or {}
             context["taken_out"] = [
@@ -1134,33 +1207,11 @@ class MergeAdmin(ReadOnlyAdmin):
         context["action"] = reverse("admin:people_merge_undo", args=[merge.pk])
         return context
 
-    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def undo_record(self, request: HttpRequest, merge: Merge, data: dict) -> SafeString:
         """Undo the merge for the records ticked; the others stay with the survivor."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_undo_permission(request):
-            raise PermissionDenied
-        merge = self.get_object(request, unquote(object_id))
-        if merge is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        page = reverse("admin:people_merge_change", args=[merge.pk])
-        form = MergeUndoForm(request.POST)
-        if not form.is_valid():
-            form_refused(self, request, form, f"Merge #{merge.pk} not undone")
-            return HttpResponseRedirect(page)
         came_in = merge_people(merge)
-        chosen = form.cleaned_data["people"]
-        try:
-            merge_undo(
-                merge=merge, by=request.user, reason=form.cleaned_data["reason"], people=chosen
-            )
-        except DomainError as error:
-            self.message_user(
-                request,
-                format_html("Merge #{} not undone: {}", merge.pk, linked(error.message)),
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(page)
+        chosen = data["people"]
+        merge_undo(merge=merge, by=request.user, reason=data["reason"], people=chosen)
         now = {
             person.pk: person
             for person in Person.objects.filter(pk__in=[merge.survivor_id, *came_in])
@@ -1183,17 +1234,13 @@ class MergeAdmin(ReadOnlyAdmin):
                 "stays" if len(staying) == 1 else "stay",
                 survivor.display_name,
             )
-        self.message_user(request, message, messages.SUCCESS)
-        return HttpResponseRedirect(page)
+        return message
 
 
 @admin.register(Split)
-class SplitAdmin(ReadOnlyAdmin):
-    """Splits are viewed only; the page of one has a form to undo it, which
-    merges the new person back.
-
-    Undoing changes the Split, so it needs ``people.change_split``.
-    """
+class SplitAdmin(UndoableRecordAdmin):
+    """Splits: the form undoes one by merging the new person back. Undoing needs
+    ``people.change_split``."""
 
     change_form_template = "admin/people/split/change_form.html"
     list_display = [
@@ -1204,11 +1251,8 @@ class SplitAdmin(ReadOnlyAdmin):
         "created_at",
         "undone",
     ]
-    list_display_links = ["number"]
     list_filter = [UndoneFilter]
-    list_select_related = ["by"]
     search_fields = ["person__search_text__contains", "new_person__search_text__contains"]
-    date_hierarchy = "created_at"
     fields = [
         "new_person_link",
         "split_from_link",
@@ -1222,63 +1266,26 @@ class SplitAdmin(ReadOnlyAdmin):
         "undo_reason",
         "undo_merge",
     ]
+    page_related = (
+        "person",
+        "new_person",
+        "by",
+        "undone_by",
+        "undo_merge",
+        "judgement__person_a",
+        "judgement__person_b",
+    )
+    undo_form = SplitUndoForm
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if is_changelist(request):
-            return queryset
-        return queryset.select_related(
-            "person",
-            "new_person",
-            "by",
-            "undone_by",
-            "undo_merge",
-            "judgement__person_a",
-            "judgement__person_b",
-        )
+    number = _number_column("split")
+    new_person_link = _person_column("new_person", "new person (name then)")
+    split_from_link = _person_column("person", "split from (name then)")
 
-    @admin.display(description="split", ordering="pk")
-    def number(self, split):
-        return f"Split #{split.pk}"
-
-    @admin.display(description="new person (name then)", ordering="new_person_name")
-    def new_person_link(self, split):
-        return person_then_and_now(split, "new_person")
-
-    @admin.display(description="split from (name then)", ordering="person_name")
-    def split_from_link(self, split):
-        return person_then_and_now(split, "person")
-
-    @admin.display(description="undone", boolean=True, ordering="undone_at")
-    def undone(self, split):
-        return split.undone_at is not None
-
-    @admin.display(description="what moved")
-    def moved_pretty(self, split):
-        return pretty_json(split.moved)
-
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/undo/",
-                self.admin_site.admin_view(self.undo_view),
-                name="people_split_undo",
-            ),
-            *super().get_urls(),
-        ]
-
-    def has_undo_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("people.change_split")
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:
-            context["undo"] = {
-                "split": obj,
-                "can_undo": self.has_undo_permission(request),
-                "action": reverse("admin:people_split_undo", args=[obj.pk]),
-                "merged_since": self._merged_since(obj) if obj.undone_at is None else None,
-            }
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def undo_context(self, request: HttpRequest, split: Split) -> dict:
+        context = super().undo_context(request, split)
+        context["action"] = reverse("admin:people_split_undo", args=[split.pk])
+        context["merged_since"] = self._merged_since(split) if split.undone_at is None else None
+        return context
 
     @staticmethod
     def _merged_since(split: Split) -> Merge | None:
@@ -1290,42 +1297,17 @@ class SplitAdmin(ReadOnlyAdmin):
             merged__in=[split.person_id, split.new_person_id], undone_at__isnull=True
         ).first()
 
-    def undo_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def undo_refusal(self, split: Split, error: DomainError) -> str:
+        later = self._merged_since(split) if error.code == "undo_later_first" else None
+        return error.message if later is None else f"{error.message} (merge #{later.pk})"
+
+    def undo_record(self, request: HttpRequest, split: Split, data: dict) -> SafeString:
         """Put the split's entries back with the person they were split from."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_undo_permission(request):
-            raise PermissionDenied
-        split = self.get_object(request, unquote(object_id))
-        if split is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        page = reverse("admin:people_split_change", args=[split.pk])
-        form = SplitUndoForm(request.POST)
-        if not form.is_valid():
-            form_refused(self, request, form, f"Split #{split.pk} not undone")
-            return HttpResponseRedirect(page)
-        try:
-            split = split_undo(split=split, reason=form.cleaned_data["reason"], by=request.user)
-        except DomainError as error:
-            text = error.message
-            later = self._merged_since(split) if error.code == "undo_later_first" else None
-            if later is not None:
-                text = f"{text} (merge #{later.pk})"
-            self.message_user(
-                request,
-                format_html("Split #{} not undone: {}", split.pk, linked(text)),
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(page)
+        split = split_undo(split=split, reason=data["reason"], by=request.user)
         person = Person.objects.get(pk=split.person_id)
-        self.message_user(
-            request,
-            format_html(
-                "Split #{} undone: the entries are back with {}, by {}.",
-                split.pk,
-                link_to_person(person.pk, person.display_name),
-                admin_link(split.undo_merge, f"merge #{split.undo_merge_id}"),
-            ),
-            messages.SUCCESS,
+        return format_html(
+            "Split #{} undone: the entries are back with {}, by {}.",
+            split.pk,
+            link_to_person(person.pk, person.display_name),
+            admin_link(split.undo_merge, f"merge #{split.undo_merge_id}"),
         )
-        return HttpResponseRedirect(page)

@@ -70,23 +70,35 @@ class JudgementFilter(django_filters.FilterSet):
         return selectors.judgement_list(decision=decision)
 
 
-class MergeFilter(django_filters.FilterSet):
+def _undone_filter(records: str) -> django_filters.BooleanFilter:
+    return django_filters.BooleanFilter(
+        help_text=f"true: only {records} undone since; false: only those standing."
+    )
+
+
+class UndoableRecordFilter(django_filters.FilterSet):
+    """Merges and splits, by person and whether undone. A subclass declares
+    ``person`` and ``undone`` with its words and lists with its selector."""
+
+    def select(self, *, person_id: int | None, undone: bool | None) -> QuerySet:
+        raise NotImplementedError
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        data = self.form.cleaned_data
+        return self.select(person_id=data.get("person"), undone=data.get("undone"))
+
+
+class MergeFilter(UndoableRecordFilter):
     person = IdFilter(help_text="Only merges with this person on either side.")
-    undone = django_filters.BooleanFilter(
-        help_text="true: only merges undone since; false: only those standing."
-    )
+    undone = _undone_filter("merges")
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        data = self.form.cleaned_data
-        return selectors.merge_list(person_id=data.get("person"), undone=data.get("undone"))
+    def select(self, *, person_id: int | None, undone: bool | None) -> QuerySet:
+        return selectors.merge_list(person_id=person_id, undone=undone)
 
 
-class SplitFilter(django_filters.FilterSet):
+class SplitFilter(UndoableRecordFilter):
     person = IdFilter(help_text="Only splits of this person, or that made this person.")
-    undone = django_filters.BooleanFilter(
-        help_text="true: only splits undone since; false: only those standing."
-    )
+    undone = _undone_filter("splits")
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        data = self.form.cleaned_data
-        return selectors.split_list(person_id=data.get("person"), undone=data.get("undone"))
+    def select(self, *, person_id: int | None, undone: bool | None) -> QuerySet:
+        return selectors.split_list(person_id=person_id, undone=undone)

@@ -287,7 +287,25 @@ def person_link(request, pk: int, name: str) -> dict:
     return {"id": pk, "name": name, "api_url": url}
 
 
-class MergeSerializer(serializers.ModelSerializer):
+# What a merge and a split answer alike: who undid it, its address, and each
+# person by the name it showed then (``person_then``). A subclass names its
+# ``detail_route``. (No docstring: the schema would take it for the subclasses'.)
+class UndoableRecordSerializer(serializers.ModelSerializer):
+    undone_by = serializers.CharField(source="undone_by.username", allow_null=True, default=None)
+    api_url = serializers.SerializerMethodField()
+    detail_route: str
+
+    def person_then(self, record, role: str) -> dict:
+        """The person ``role`` names, by the name recorded then."""
+        pk, name = getattr(record, f"{role}_id"), getattr(record, f"{role}_name")
+        return person_link(self.context["request"], pk, name)
+
+    def get_api_url(self, record) -> str:
+        url = reverse(self.detail_route, args=[record.pk])
+        return self.context["request"].build_absolute_uri(url)
+
+
+class MergeSerializer(UndoableRecordSerializer):
     survivor = serializers.SerializerMethodField(
         help_text="The person kept, by the name it showed when merged."
     )
@@ -300,8 +318,7 @@ class MergeSerializer(serializers.ModelSerializer):
         default=None,
         help_text="Who merged; null for the duplicate finder's automatic merges.",
     )
-    undone_by = serializers.CharField(source="undone_by.username", allow_null=True, default=None)
-    api_url = serializers.SerializerMethodField()
+    detail_route = "merge-detail"
 
     class Meta:
         model = Merge
@@ -321,14 +338,11 @@ class MergeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PersonLinkSerializer)
     def get_survivor(self, merge: Merge) -> dict:
-        return person_link(self.context["request"], merge.survivor_id, merge.survivor_name)
+        return self.person_then(merge, "survivor")
 
     @extend_schema_field(PersonLinkSerializer)
     def get_merged(self, merge: Merge) -> dict:
-        return person_link(self.context["request"], merge.merged_id, merge.merged_name)
-
-    def get_api_url(self, merge: Merge) -> str:
-        return self.context["request"].build_absolute_uri(reverse("merge-detail", args=[merge.pk]))
+        return self.person_then(merge, "merged")
 
 
 class MergeUndoDetailSerializer(serializers.Serializer):
@@ -377,7 +391,7 @@ class MergeUndoSerializer(serializers.Serializer):
     )
 
 
-class SplitSerializer(serializers.ModelSerializer):
+class SplitSerializer(UndoableRecordSerializer):
     person = serializers.SerializerMethodField(
         help_text="The person split, by the name it showed once split."
     )
@@ -388,13 +402,12 @@ class SplitSerializer(serializers.ModelSerializer):
         help_text="The ids of the sightings (entries) that moved to the new person."
     )
     by = serializers.CharField(source="by.username", allow_null=True, default=None)
-    undone_by = serializers.CharField(source="undone_by.username", allow_null=True, default=None)
     undo_merge = serializers.IntegerField(
         source="undo_merge_id",
         allow_null=True,
         help_text="Once undone: the merge that put the entries back (/api/merges/{id}/).",
     )
-    api_url = serializers.SerializerMethodField()
+    detail_route = "split-detail"
 
     class Meta:
         model = Split
@@ -415,20 +428,17 @@ class SplitSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PersonLinkSerializer)
     def get_person(self, split: Split) -> dict:
-        return person_link(self.context["request"], split.person_id, split.person_name)
+        return self.person_then(split, "person")
 
     @extend_schema_field(PersonLinkSerializer)
     def get_new_person(self, split: Split) -> dict:
-        return person_link(self.context["request"], split.new_person_id, split.new_person_name)
+        return self.person_then(split, "new_person")
 
     def get_sightings(self, split: Split) -> list[int]:
         moved = split.moved or {}
         if "entries" in moved:
             return moved["entries"]
         return sorted(record["id"] for record in moved.get("sightings", []))
-
-    def get_api_url(self, split: Split) -> str:
-        return self.context["request"].build_absolute_uri(reverse("split-detail", args=[split.pk]))
 
 
 class SplitRequestSerializer(serializers.Serializer):

@@ -11,7 +11,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -433,6 +433,39 @@ class MatchRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 # --- Merges and splits ------------------------------------------------------------
 
 
+# Merges and splits: listed, read, and undone (``POST <id>/undo/``). A subclass
+# sets its queryset, serializers, filter, pagination and the permission its
+# ``undo`` needs, does the undo (``perform_undo``) and declares the ``undo``
+# action itself, with its schema, as ``return self._undo(request)``. (No
+# docstring: the schema would take it for the subclasses' descriptions.)
+class UndoableRecordViewSet(
+    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [StaffReadModelWrite]
+    lookup_value_regex = _ID
+    # What an undo answers: the record as read again after it.
+    detail_serializer_class: type[serializers.Serializer]
+    undo_serializer_class: type[serializers.Serializer]
+
+    def perform_undo(self, record, data: dict):
+        """Undo ``record`` as the valid undo request says; answers the record."""
+        raise NotImplementedError
+
+    def detail_context(self, record) -> dict:
+        return {"request": self.request}
+
+    def _detail(self, record) -> Response:
+        record = self.get_queryset().get(pk=record.pk)
+        serializer = self.detail_serializer_class(record, context=self.detail_context(record))
+        return Response(serializer.data)
+
+    def _undo(self, request: Request) -> Response:
+        record = self.get_object()
+        serializer = self.undo_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._detail(self.perform_undo(record, serializer.validated_data))
+
+
 class MergePagination(KeysetPagination):
     ordering = ("-id",)
     page_size = 50
@@ -477,24 +510,25 @@ _MERGE_EXAMPLE = {
         responses={200: s.MergeDetailSerializer},
     ),
 )
-class MergeViewSet(
-    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class MergeViewSet(UndoableRecordViewSet):
     queryset = Merge.objects.select_related("by", "undone_by")
     serializer_class = s.MergeSerializer
+    detail_serializer_class = s.MergeDetailSerializer
+    undo_serializer_class = s.MergeUndoSerializer
     filterset_class = MergeFilter
     pagination_class = MergePagination
-    permission_classes = [StaffReadModelWrite]
     action_permissions = {"undo": "people.change_merge"}
-    lookup_value_regex = _ID
 
     def get_queryset(self) -> QuerySet[Merge]:
         return selectors.merge_list()
 
-    def _detail(self, merge: Merge) -> Response:
-        merge = self.get_queryset().get(pk=merge.pk)
-        context = {"request": self.request, "people": selectors.merge_people_named(merge)}
-        return Response(s.MergeDetailSerializer(merge, context=context).data)
+    def detail_context(self, merge: Merge) -> dict:
+        return {**super().detail_context(merge), "people": selectors.merge_people_named(merge)}
+
+    def perform_undo(self, merge: Merge, data: dict) -> Merge:
+        return undo.merge_undo(
+            merge=merge, by=self.request.user, reason=data["reason"], people=data.get("people")
+        )
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return self._detail(self.get_object())
@@ -527,16 +561,7 @@ class MergeViewSet(
     )
     @action(detail=True, methods=["post"])
     def undo(self, request: Request, pk: str) -> Response:
-        merge = self.get_object()
-        serializer = s.MergeUndoSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        merge = undo.merge_undo(
-            merge=merge,
-            by=request.user,
-            reason=serializer.validated_data["reason"],
-            people=serializer.validated_data.get("people"),
-        )
-        return self._detail(merge)
+        return self._undo(request)
 
 
 class SplitPagination(KeysetPagination):
@@ -554,19 +579,20 @@ class SplitPagination(KeysetPagination):
     ),
     retrieve=extend_schema(summary="A split"),
 )
-class SplitViewSet(
-    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class SplitViewSet(UndoableRecordViewSet):
     queryset = Split.objects.select_related("by", "undone_by")
     serializer_class = s.SplitSerializer
+    detail_serializer_class = s.SplitSerializer
+    undo_serializer_class = s.SplitUndoSerializer
     filterset_class = SplitFilter
     pagination_class = SplitPagination
-    permission_classes = [StaffReadModelWrite]
     action_permissions = {"undo": "people.change_split"}
-    lookup_value_regex = _ID
 
     def get_queryset(self) -> QuerySet[Split]:
         return selectors.split_list()
+
+    def perform_undo(self, split: Split, data: dict) -> Split:
+        return splits.split_undo(split=split, by=self.request.user, reason=data["reason"])
 
     @extend_schema(
         summary="Undo a split",
@@ -588,11 +614,4 @@ class SplitViewSet(
     )
     @action(detail=True, methods=["post"])
     def undo(self, request: Request, pk: str) -> Response:
-        split = self.get_object()
-        serializer = s.SplitUndoSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        split = splits.split_undo(
-            split=split, by=request.user, reason=serializer.validated_data["reason"]
-        )
-        split = self.get_queryset().get(pk=split.pk)
-        return Response(s.SplitSerializer(split, context={"request": request}).data)
+        return self._undo(request)
