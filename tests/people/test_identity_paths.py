@@ -146,3 +146,27 @@ def test_an_import_joins_a_known_person_when_nothing_disagrees():
     imported(second, b"name,title\nAva DuVernay,Filmmaker\n")
 
     assert Person.objects.filter(name_key="ava duvernay").count() == 1
+
+
+def test_an_incremental_run_on_a_third_chris_evans_stating_nothing_folds_no_one():
+    actor = record(
+        make_source(make_letter(), name="Site 1", kind="letter_site"),
+        "Chris Evans",
+        "Actor",
+        "Marvel Studios",
+    )
+    run_now(full=False, person_ids=[actor.pk])
+    broadcaster = record(
+        make_source(make_letter(), name="Site 2", kind="letter_site"),
+        "Chris Evans",
+        "Broadcaster",
+        "BBC Radio 2",
+    )
+    run_now(full=False, person_ids=[broadcaster.pk])
+    nobody = record(make_source(make_letter(), name="Site 3", kind="letter_site"), "Chris Evans")
+
+    run = run_now(full=False, person_ids=[nobody.pk])
+
+    assert run.merged == 0
+    active = set(Person.objects.filter(merged_into__isnull=True).values_list("pk", flat=True))
+    assert {actor.pk, broadcaster.pk, nobody.pk} <= active
