@@ -5,9 +5,9 @@ member of one must stay apart from any member of the other: a stored
 "different" judgement (a hard constraint, whatever the score) or, within one
 run, a pair whose context or names disagree. So "A is B" and "B is C" do not
 make A into C when A and C were judged different. Nor are two clusters joined
-whose fields disagree (an actor and a radio host), even when no pair between
-them was scored: a chain through a record stating nothing never makes two
-conflicting people one.
+whose fields disagree (an actor and a radio host), or that are both on one
+source's list, even when no pair between them was scored: a chain through a
+record stating nothing never makes two conflicting people one.
 """
 
 from __future__ import annotations
@@ -25,9 +25,16 @@ class _Clusters:
     """Union-find that keeps, per cluster, its members, and per record, whom it
     must stay apart from; a join looks through the smaller cluster's members."""
 
-    def __init__(self, size: int, fields: Sequence[frozenset] | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        fields: Sequence[frozenset] | None = None,
+        listings: Sequence[frozenset] | None = None,
+    ) -> None:
         self.record_fields = fields
         self.cluster_fields: dict[int, frozenset] = {}
+        self.record_listings = listings
+        self.cluster_listings: dict[int, frozenset] = {}
         self.parent = list(range(size))
         self.members: dict[int, list[int]] = {}
         self.apart: dict[int, list[tuple[int, int]]] = {}  # record -> [(other, strength)]
@@ -69,10 +76,20 @@ class _Clusters:
                 return "context"
             if small_fields | large_fields:
                 self.cluster_fields[large] = small_fields | large_fields
+        if self.record_listings is not None:
+            small_lists, large_lists = self._listings(small), self._listings(large)
+            if small_lists & large_lists:
+                return "context"  # two entries of one source's list are two people
+            if small_lists | large_lists:
+                self.cluster_listings[large] = small_lists | large_lists
         self.parent[small] = large
         grown = self.members.setdefault(large, [large])
         grown.extend(self.members.pop(small, (small,)))
         return "joined"
+
+    def _listings(self, root: int) -> frozenset:
+        found = self.cluster_listings.get(root)
+        return self.record_listings[root] if found is None else found
 
     def _fields(self, root: int) -> frozenset:
         found = self.cluster_fields.get(root)
@@ -95,10 +112,12 @@ def cluster(
     context_apart: Iterable[tuple[int, int]] = (),
     weakly_apart: Iterable[tuple[int, int]] = (),
     fields: Sequence[frozenset] | None = None,
+    listings: Sequence[frozenset] | None = None,
 ) -> Clustering:
     """Join the pairs (a[k], b[k]) strongest first, never across a pair kept
-    apart, nor between clusters whose ``fields`` (per record) disagree."""
-    clusters = _Clusters(size, fields)
+    apart, nor between clusters whose ``fields`` (per record) disagree or that
+    share one of their ``listings`` (the sources listing each record)."""
+    clusters = _Clusters(size, fields, listings)
     # Only records some pair would join can ever be kept apart from anyone.
     joining = np.zeros(size, dtype=bool)
     joining[a] = True

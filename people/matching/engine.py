@@ -87,6 +87,7 @@ def combine(
     judged_apart: Iterable[tuple[int, int]] = (),
     contextless: np.ndarray | None = None,
     fields: Sequence[frozenset] | None = None,
+    listings: Sequence[frozenset] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decide the scored pairs of all blocks together: cluster the pairs to
@@ -106,6 +107,7 @@ def combine(
         ),
         "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
         "fields": fields,
+        "listings": listings,
     }
     field_apart = context[scored.field[context] == Field.DISAGREE]
     if contextless is not None and len(field_apart):
@@ -261,6 +263,7 @@ def match(
         judged_apart=judged,
         contextless=contextless_records(prepared),
         fields=prepared.field_texts,
+        listings=[frozenset(record.listings) for record in prepared.records],
         weights=weights,
     )
     timings["combine"] = time.perf_counter() - mark

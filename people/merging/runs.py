@@ -471,6 +471,12 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
                 for pk, fields in zip(prepared.ids.tolist(), prepared.field_texts, strict=True)
                 if fields and pk in involved
             },
+            # The sources listing each scored person: one list's entries are two people.
+            "listings": {
+                str(record.id): list(record.listings)
+                for record in prepared.records
+                if record.listings and record.id in involved
+            },
             "seconds": round(time.perf_counter() - started, 3),
         }
         with transaction.atomic():
@@ -510,17 +516,21 @@ def _queue_combine_when_done(run_id: int) -> None:
 # --- Step 3: combine and apply ---------------------------------------------------------------
 
 
-def _gather(run: MatchRun) -> tuple[Scored, np.ndarray, np.ndarray, list[frozenset]]:
+def _gather(
+    run: MatchRun,
+) -> tuple[Scored, np.ndarray, np.ndarray, list[frozenset], list[frozenset]]:
     """All blocks' results as one set of scored pairs over the people involved,
     with who states no context and the fields each person's titles name."""
     columns: dict[str, list] = defaultdict(list)
     contextless: set[int] = set()
     fields_of: dict[int, frozenset] = {}
+    listings_of: dict[int, frozenset] = {}
     for result in run.run_blocks.order_by("number").values_list("result", flat=True):
         for name in Scored.COLUMNS:
             columns[name].extend(result.get(name, []))
         contextless.update(result.get("contextless", []))
         fields_of.update((int(pk), frozenset(f)) for pk, f in result.get("fields", {}).items())
+        listings_of.update((int(pk), frozenset(f)) for pk, f in result.get("listings", {}).items())
     ids = np.unique(np.asarray(columns["a"] + columns["b"], dtype=np.int64))
     arrays = {}
     for name in Scored.COLUMNS:
@@ -535,7 +545,9 @@ def _gather(run: MatchRun) -> tuple[Scored, np.ndarray, np.ndarray, list[frozens
             arrays[name] = np.asarray(values, dtype=np.int64)
     scored = Scored(**arrays)
     fields = [fields_of.get(pk, frozenset()) for pk in ids.tolist()]
-    return scored, ids, np.isin(ids, np.fromiter(contextless, np.int64, len(contextless))), fields
+    listings = [listings_of.get(pk, frozenset()) for pk in ids.tolist()]
+    contextless_mask = np.isin(ids, np.fromiter(contextless, np.int64, len(contextless)))
+    return scored, ids, contextless_mask, fields, listings
 
 
 def run_combine(run_id: int) -> MatchRun:
@@ -545,13 +557,18 @@ def run_combine(run_id: int) -> MatchRun:
     if run.status != MatchRun.Status.RUNNING:
         return run
     weights = run_weights()
-    scored, ids, contextless, fields = _gather(run)
+    scored, ids, contextless, fields, listings = _gather(run)
     index_of = {int(pk): i for i, pk in enumerate(ids.tolist())}
     judged = [
         (index_of[a], index_of[b]) for a, b in judged_different() if a in index_of and b in index_of
     ]
     outcome, _labels = combine(
-        len(ids), scored, judged_apart=judged, contextless=contextless, fields=fields
+        len(ids),
+        scored,
+        judged_apart=judged,
+        contextless=contextless,
+        fields=fields,
+        listings=listings,
     )
 
     blocked = int((outcome == Outcome.BLOCKED).sum())

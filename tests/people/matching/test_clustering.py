@@ -35,3 +35,16 @@ def test_a_judged_pair_is_never_joined_even_through_a_third_record():
     result = cluster(3, np.array([0, 1]), np.array([1, 2]), np.array([16.0, 15.0]),
                      judged_apart=[(0, 2)])  # fmt: skip
     assert result.outcome == ["joined", "judged"]
+
+
+def test_two_entries_of_one_list_are_never_joined_even_through_a_third_record():
+    first_list, second_list = frozenset({10}), frozenset({20})
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        listings=[first_list, second_list, first_list],
+    )
+    assert result.outcome == ["joined", "context"]
+    assert result.labels[0] != result.labels[2]
