@@ -29,9 +29,14 @@ from django.utils import timezone
 
 from people.merging import followers
 from people.merging.followers import Join
-from people.merging.names import DISPLAY_FIELDS, best_spelling, display_fields, refresh_search_texts
+from people.merging.names import best_spelling
 from people.models import Affiliation, MatchJudgement, MatchRun, Merge, Person, PersonName
-from people.services import person_survivor_ids
+from people.services import (
+    PERSON_NAME_FIELDS,
+    people_refresh_search_texts,
+    person_name_fields,
+    person_survivor_ids,
+)
 from tracker.bulk import among, chunked, update_rows
 from tracker.errors import Conflict, NotFound
 from tracker.locks import people_lock
@@ -331,7 +336,9 @@ def _fold(
     rank = followers.spelling_rank(
         source for rows in names_at.values() for _pk, _name, source in rows
     )
-    shown = {pk: {name: getattr(locked[pk], name) for name in DISPLAY_FIELDS} for pk in involved}
+    shown = {
+        pk: {name: getattr(locked[pk], name) for name in PERSON_NAME_FIELDS} for pk in involved
+    }
     reshown: set[int] = set()
     for join, moved in zip(joins, moves, strict=True):
         keep, gone = join.survivor, join.merged
@@ -357,7 +364,7 @@ def _fold(
         )
         if best is not None:
             moved["survivor_before"] = dict(shown[keep])
-            shown[keep] = display_fields(best)
+            shown[keep] = person_name_fields(best)
             reshown.add(keep)
 
     update_rows(
@@ -382,13 +389,13 @@ def _fold(
     )
     update_rows(
         Person,
-        [*DISPLAY_FIELDS, "updated_at"],
-        [(pk, *(shown[pk][f] for f in DISPLAY_FIELDS), at) for pk in sorted(reshown)],
+        [*PERSON_NAME_FIELDS, "updated_at"],
+        [(pk, *(shown[pk][f] for f in PERSON_NAME_FIELDS), at) for pk in sorted(reshown)],
     )
     update_rows(
         Person,
         ["merged_into_id", "merged_at", "updated_at"],
         [(join.merged, join.survivor, at, at) for join in joins],
     )
-    refresh_search_texts({pk: shown[pk]["display_name"] for pk in involved})
+    people_refresh_search_texts(display_of={pk: shown[pk]["display_name"] for pk in involved})
     return moves

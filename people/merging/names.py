@@ -1,15 +1,12 @@
-"""The name a person is shown by, and the folded texts people are searched by."""
+"""The name a person is shown by."""
 
 from __future__ import annotations
 
 from people.matching.normalize import parse_name
 from people.merging import followers
-from people.services import PERSON_NAME_FIELDS, people_refresh_search_texts, person_name_fields
 
 # A name typed by an editor without a source ranks below every source's spelling.
 _BY_HAND: tuple = ()
-DISPLAY_FIELDS = PERSON_NAME_FIELDS
-display_fields = person_name_fields
 
 
 def best_spelling(
@@ -40,8 +37,3 @@ def best_spelling(
     if current is not None and best <= current:
         return None
     return next(name for name, source in names if rank_of(source) == best)
-
-
-def refresh_search_texts(display_of: dict[int, str]) -> None:
-    """Keep the folded display name and every name seen of these people, for search."""
-    people_refresh_search_texts(display_of=display_of)

@@ -18,10 +18,15 @@ from django.utils import timezone
 
 from people.merging import followers
 from people.merging.merge import person_merge, user_or_none
-from people.merging.names import DISPLAY_FIELDS, best_spelling, display_fields, refresh_search_texts
+from people.merging.names import best_spelling
 from people.merging.undo import _judge_different
 from people.models import MatchJudgement, Person, PersonName, Split
-from people.services import person_create
+from people.services import (
+    PERSON_NAME_FIELDS,
+    people_refresh_search_texts,
+    person_create,
+    person_name_fields,
+)
 from tracker.errors import Conflict, DomainError
 from tracker.locks import people_lock
 
@@ -73,14 +78,16 @@ def person_split(*, person: Person, sightings: Sequence[int], reason: str, by: A
                 person=new_person,
                 name=name,
                 source_id=source,
-                name_key=display_fields(name)["name_key"],
+                name_key=person_name_fields(name)["name_key"],
             )
             moved["added_names"].append(copy.pk)
     _show_best_spelling(new_person, force=True)
-    before = {field: getattr(person, field) for field in DISPLAY_FIELDS}
+    before = {field: getattr(person, field) for field in PERSON_NAME_FIELDS}
     if _show_best_spelling(person, force=False):
         moved["person_before"] = before
-    refresh_search_texts({person.pk: person.display_name, new_person.pk: new_person.display_name})
+    people_refresh_search_texts(
+        display_of={person.pk: person.display_name, new_person.pk: new_person.display_name}
+    )
     judgement = _judge_different(person.pk, new_person.pk, by=by, reason=reason)
     return Split.objects.create(
         person=person,
@@ -100,14 +107,14 @@ def _show_best_spelling(person: Person, *, force: bool) -> bool:
     names = list(
         PersonName.objects.filter(person=person).order_by("pk").values_list("name", "source_id")
     )
-    shown_is_theirs = any(display_fields(name)["display_name"] == person.display_name
+    shown_is_theirs = any(person_name_fields(name)["display_name"] == person.display_name
                           for name, _source in names)  # fmt: skip
     best = best_spelling(person.display_name if shown_is_theirs or not force else "", names)
     if best is None:
         return False
-    for field, value in display_fields(best).items():
+    for field, value in person_name_fields(best).items():
         setattr(person, field, value)
-    person.save(update_fields=[*DISPLAY_FIELDS, "updated_at"])
+    person.save(update_fields=[*PERSON_NAME_FIELDS, "updated_at"])
     return True
 
 

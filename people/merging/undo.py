@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from people.merging import followers
 from people.merging.merge import cluster_roots, person_merge, user_or_none
-from people.merging.names import refresh_search_texts
 from people.models import Affiliation, MatchJudgement, Merge, Person, PersonName
+from people.services import people_refresh_search_texts
 from tracker.errors import Conflict, DomainError
 from tracker.locks import people_lock
 
@@ -151,7 +151,9 @@ def _undo_whole(merge: Merge, *, by: Any, reason: str, judge: bool) -> None:
         for field, value in moved["survivor_before"].items():
             setattr(survivor, field, value)
         survivor.save(update_fields=[*moved["survivor_before"], "updated_at"])
-    refresh_search_texts({survivor.pk: survivor.display_name, merged.pk: merged.display_name})
+    people_refresh_search_texts(
+        display_of={survivor.pk: survivor.display_name, merged.pk: merged.display_name}
+    )
     if judge:
         _judge_different(survivor.pk, merged.pk, by=by, reason=reason)
     Merge.objects.filter(pk=merge.pk).update(undone_at=now, undone_by=by, undo_reason=reason)
