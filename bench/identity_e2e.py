@@ -596,6 +596,11 @@ def main() -> None:
         help="After each import, answer the match queue with an incremental run.",
     )
     parser.add_argument("--score-only", action="store_true", help="Score what the database holds.")
+    parser.add_argument(
+        "--imports-only",
+        action="store_true",
+        help="Leave out the final full run: score what the imports (and queued runs) decided.",
+    )
     parser.add_argument("--setup", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--answer-queue", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -650,7 +655,9 @@ def main() -> None:
             if args.queued_runs:
                 answer = [python, __file__, "--answer-queue"]
                 steps.append(run_step("answer the queue", answer, log))
-        steps.append(run_step("dedupe --full", [python, "manage.py", "dedupe", "--full"], log))
+        if not args.imports_only:
+            dedupe = [python, "manage.py", "dedupe", "--full"]
+            steps.append(run_step("dedupe --full", dedupe, log))
     else:
         earlier = workdir / "result.json"
         if earlier.exists():  # the steps of the run that filled the database

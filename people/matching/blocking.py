@@ -182,11 +182,16 @@ def candidate_pairs(
         sorted_context[1:] != sorted_context[:-1]
     )
     # Records with the same name and context are each compared with the first of
-    # them (a focused one if any): enough to join them, linear however many.
+    # them (a focused one if any), enough to join them, and with their next
+    # neighbours: a record that could be either of two such records kept apart
+    # (two entries of one list) is then seen to be ambiguous. Linear however many.
     first_of_run = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
     star = ~starts
-    chain_a, chain_b = sorted_records[first_of_run[star]], sorted_records[star]
-    chain_group = sorted_names[star]
+    run_of = np.cumsum(starts) - 1
+    near_a, near_b, near_run = _windows(run_of, sorted_records, same_name_window)
+    chain_a = np.concatenate([sorted_records[first_of_run[star]], near_a])
+    chain_b = np.concatenate([sorted_records[star], near_b])
+    chain_group = np.concatenate([sorted_names[star], sorted_names[starts][near_run]])
 
     # One representative per name and context, focused records first; the
     # representatives of one name are compared with their neighbours.

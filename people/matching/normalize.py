@@ -21,6 +21,35 @@ _SPACES = re.compile(r"\s+")
 # A lone "M." before a full name is the French "Monsieur", which nameparser
 # takes for an initial.
 _FRENCH_HONORIFICS = {"m.", "mme", "mme.", "mlle", "mlle."}
+# Post-nominals of learned societies and offices that nameparser does not list:
+# "Gabrielle Buro FRS" is Gabrielle Buro, not someone whose family name is FRS.
+CONSTANTS.suffix_acronyms.add(
+    "frs",
+    "fba",
+    "frse",
+    "freng",
+    "fmedsci",
+    "frsl",
+    "frsa",
+    "frsc",
+    "facss",
+    "frcp",
+    "frcs",
+    "frcpath",
+    "frhists",
+    "frs(can)",
+    "fls",
+    "fsa",
+    "fras",
+    "frgs",
+    "ra",
+    "kc",
+    "mp",
+    "mep",
+    "msp",
+    "mla",
+    "qpm",
+)
 
 
 def fold(text: str) -> str:
@@ -68,10 +97,9 @@ def parse_name(written: str) -> ParsedName:
     human = HumanName(text)
     honorific, suffix = human.title, human.suffix
     given, middle, family = human.first, human.middle, human.last
-    if not honorific and given.lower() in _FRENCH_HONORIFICS and family:
+    if not honorific and given.lower() in _FRENCH_HONORIFICS and family and middle:
+        # "M. Jean Dupont" is Monsieur Jean Dupont; "M. Gyllenhaal" an initial.
         honorific, given, middle = given, middle, ""
-        if not given:
-            given, family = family, ""
     if text.isupper() or text.islower():
         # "MAGGIE GYLLENHAAL": restore a readable case for display, part by part
         # as nameparser would ("McCartney", "de la Cruz"), without parsing again.
@@ -220,9 +248,11 @@ def name_form(written: str) -> NameForm:
         if not family_words and len(body) <= 2:
             break
         honorifics.append(body.pop(0))
-    tail_words = family_words or body
-    while len(tail_words) > 1 and _is_post_nominal(tail_words[-1], mixed_case=mixed_case):
-        suffixes.insert(0, tail_words.pop())
+    # Post-nominals end the name: after the family name, or after the given
+    # names when the family name comes first ("Buro, Gabrielle FRS").
+    for tail_words in (family_words, body) if family_words else (body,):
+        while len(tail_words) > 1 and _is_post_nominal(tail_words[-1], mixed_case=mixed_case):
+            suffixes.insert(0, tail_words.pop())
     if not family_words:
         if len(body) == 1:
             given, middle = "", ""

@@ -105,6 +105,21 @@ def test_it_gives_a_record_without_context_to_neither_of_two_namesakes():
     assert set(result.pairs(Outcome.QUEUED)) >= {(1, 3), (2, 3)}
 
 
+@pytest.mark.parametrize("crowd", [0, 12])
+def test_it_gives_a_record_without_context_to_neither_of_two_namesakes_of_one_list(crowd):
+    # Two entries of one list stating nothing are two people; a third, on
+    # another list, could be either, even among many other entries of the name.
+    first = Record(1, ("Chris Evans",), letters=(1,), listings=(10,))
+    second = Record(2, ("Chris Evans",), letters=(1,), listings=(10,))
+    others = [Record(100 + n, ("Chris Evans",), letters=(1,), listings=(10,)) for n in range(crowd)]
+    third = Record(3, ("Chris Evans",), letters=(2,), listings=(20,))
+    result = match([first, second, *others, third])
+    assert result.clusters() == []
+    queued = set(result.pairs(Outcome.QUEUED))
+    assert (1, 3) in queued
+    assert (2, 3) in queued or crowd
+
+
 def test_it_scores_the_same_whether_split_in_blocks_or_worker_processes():
     records = variants()
     single = match(records)

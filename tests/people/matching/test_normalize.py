@@ -62,6 +62,26 @@ def test_it_keeps_post_nominals_aside():
     assert name_form("Martin Luther King Jr.").suffix == "Jr."
 
 
+@pytest.mark.parametrize(
+    "written", ["Gabrielle Buro FRS", "Dr Gabrielle Buro FRS FBA", "Buro, Gabrielle FRS"]
+)
+def test_it_keeps_the_post_nominals_of_learned_societies_aside(written):
+    assert name_form(written).key == "gabrielle buro"
+    assert parse_name(written).key == "gabrielle buro"
+    assert parse_name(written).family == "Buro"
+
+
+def test_it_reads_a_french_honorific_only_before_a_given_name():
+    assert parse_name("M. Jean Dupont").honorific == "M."
+    assert parse_name("M. Jean Dupont").key == "jean dupont"
+    # "M. Gyllenhaal" is an initial and a family name, as the matcher reads it.
+    assert (parse_name("M. Gyllenhaal").given, parse_name("M. Gyllenhaal").family) == (
+        "M.",
+        "Gyllenhaal",
+    )
+    assert parse_name("M. Gyllenhaal").key == name_form("M. Gyllenhaal").key
+
+
 def test_it_does_not_mistake_a_short_family_name_for_a_post_nominal():
     assert parts("Yo-Yo Ma") == ("yoyo", "", "ma")
     assert parts("Kim Ma") == ("kim", "", "ma")
@@ -103,7 +123,13 @@ def test_it_reads_names_given_in_separate_columns():
 
 
 def test_it_reads_names_as_the_display_parser_does():
-    for written in ["McCartney, Sir Paul", "MAGGIE GYLLENHAAL", "Alfonso Cuarón", "Ava DuVernay"]:
+    for written in [
+        "McCartney, Sir Paul",
+        "MAGGIE GYLLENHAAL",
+        "Alfonso Cuarón",
+        "Ava DuVernay",
+        "Gabrielle Buro FRS",
+    ]:
         assert name_form(written).key == parse_name(written).key
 
 
