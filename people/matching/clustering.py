@@ -30,7 +30,10 @@ class _Clusters:
         size: int,
         fields: Sequence[frozenset] | None = None,
         listings: Sequence[frozenset] | None = None,
+        orgs: Sequence[frozenset] | None = None,
     ) -> None:
+        self.record_orgs = orgs
+        self.cluster_orgs: dict[int, frozenset] = {}
         self.record_fields = fields
         self.cluster_fields: dict[int, frozenset] = {}
         self.record_listings = listings
@@ -70,12 +73,25 @@ class _Clusters:
                     strongest = strength
         if strongest:
             return _OUTCOME[strongest]
+        small_fields = large_fields = frozenset()
         if self.record_fields is not None:
             small_fields, large_fields = self._fields(small), self._fields(large)
             if small_fields and large_fields and not small_fields & large_fields:
                 return "context"
-            if small_fields | large_fields:
-                self.cluster_fields[large] = small_fields | large_fields
+        if self.record_orgs is not None:
+            # Other organisations and no shared field: apart, weakly (an editor decides).
+            small_orgs, large_orgs = self._orgs(small), self._orgs(large)
+            if (
+                small_orgs
+                and large_orgs
+                and not small_orgs & large_orgs
+                and not small_fields & large_fields
+            ):
+                return "weak"
+        if self.record_fields is not None and small_fields | large_fields:
+            self.cluster_fields[large] = small_fields | large_fields
+        if self.record_orgs is not None and small_orgs | large_orgs:
+            self.cluster_orgs[large] = small_orgs | large_orgs
         if self.record_listings is not None:
             small_lists, large_lists = self._listings(small), self._listings(large)
             if small_lists & large_lists:
@@ -90,6 +106,10 @@ class _Clusters:
     def _listings(self, root: int) -> frozenset:
         found = self.cluster_listings.get(root)
         return self.record_listings[root] if found is None else found
+
+    def _orgs(self, root: int) -> frozenset:
+        found = self.cluster_orgs.get(root)
+        return self.record_orgs[root] if found is None else found
 
     def _fields(self, root: int) -> frozenset:
         found = self.cluster_fields.get(root)
@@ -113,11 +133,12 @@ def cluster(
     weakly_apart: Iterable[tuple[int, int]] = (),
     fields: Sequence[frozenset] | None = None,
     listings: Sequence[frozenset] | None = None,
+    orgs: Sequence[frozenset] | None = None,
 ) -> Clustering:
     """Join the pairs (a[k], b[k]) strongest first, never across a pair kept
     apart, nor between clusters whose ``fields`` (per record) disagree or that
     share one of their ``listings`` (the sources listing each record)."""
-    clusters = _Clusters(size, fields, listings)
+    clusters = _Clusters(size, fields, listings, orgs)
     # Only records some pair would join can ever be kept apart from anyone.
     joining = np.zeros(size, dtype=bool)
     joining[a] = True

@@ -88,6 +88,7 @@ def combine(
     contextless: np.ndarray | None = None,
     fields: Sequence[frozenset] | None = None,
     listings: Sequence[frozenset] | None = None,
+    orgs: Sequence[frozenset] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decide the scored pairs of all blocks together: cluster the pairs to
@@ -108,6 +109,7 @@ def combine(
         "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
         "fields": fields,
         "listings": listings,
+        "orgs": orgs,
     }
     field_apart = context[scored.field[context] == Field.DISAGREE]
     if contextless is not None and len(field_apart):
@@ -264,6 +266,7 @@ def match(
         contextless=contextless_records(prepared),
         fields=prepared.field_texts,
         listings=[frozenset(record.listings) for record in prepared.records],
+        orgs=[frozenset(keys) for keys in prepared.org_texts],
         weights=weights,
     )
     timings["combine"] = time.perf_counter() - mark

@@ -477,6 +477,12 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
                 for record in prepared.records
                 if record.listings and record.id in involved
             },
+            # The organisations each scored person is known by, as keys.
+            "orgs": {
+                str(pk): list(keys)
+                for pk, keys in zip(prepared.ids.tolist(), prepared.org_texts, strict=True)
+                if keys and pk in involved
+            },
             "seconds": round(time.perf_counter() - started, 3),
         }
         with transaction.atomic():
@@ -516,21 +522,24 @@ def _queue_combine_when_done(run_id: int) -> None:
 # --- Step 3: combine and apply ---------------------------------------------------------------
 
 
+_PER_PERSON = ("fields", "listings", "orgs")
+
+
 def _gather(
     run: MatchRun,
-) -> tuple[Scored, np.ndarray, np.ndarray, list[frozenset], list[frozenset]]:
+) -> tuple[Scored, np.ndarray, np.ndarray, dict[str, list[frozenset]]]:
     """All blocks' results as one set of scored pairs over the people involved,
-    with who states no context and the fields each person's titles name."""
+    with who states no context, and per person the fields their titles name,
+    the sources listing them and the organisations they are known by."""
     columns: dict[str, list] = defaultdict(list)
     contextless: set[int] = set()
-    fields_of: dict[int, frozenset] = {}
-    listings_of: dict[int, frozenset] = {}
+    per_person: dict[str, dict[int, frozenset]] = {name: {} for name in _PER_PERSON}
     for result in run.run_blocks.order_by("number").values_list("result", flat=True):
         for name in Scored.COLUMNS:
             columns[name].extend(result.get(name, []))
         contextless.update(result.get("contextless", []))
-        fields_of.update((int(pk), frozenset(f)) for pk, f in result.get("fields", {}).items())
-        listings_of.update((int(pk), frozenset(f)) for pk, f in result.get("listings", {}).items())
+        for name, found in per_person.items():
+            found.update((int(pk), frozenset(v)) for pk, v in result.get(name, {}).items())
     ids = np.unique(np.asarray(columns["a"] + columns["b"], dtype=np.int64))
     arrays = {}
     for name in Scored.COLUMNS:
@@ -544,10 +553,12 @@ def _gather(
         else:
             arrays[name] = np.asarray(values, dtype=np.int64)
     scored = Scored(**arrays)
-    fields = [fields_of.get(pk, frozenset()) for pk in ids.tolist()]
-    listings = [listings_of.get(pk, frozenset()) for pk in ids.tolist()]
+    context = {
+        name: [found.get(pk, frozenset()) for pk in ids.tolist()]
+        for name, found in per_person.items()
+    }
     contextless_mask = np.isin(ids, np.fromiter(contextless, np.int64, len(contextless)))
-    return scored, ids, contextless_mask, fields, listings
+    return scored, ids, contextless_mask, context
 
 
 def run_combine(run_id: int) -> MatchRun:
@@ -557,7 +568,7 @@ def run_combine(run_id: int) -> MatchRun:
     if run.status != MatchRun.Status.RUNNING:
         return run
     weights = run_weights()
-    scored, ids, contextless, fields, listings = _gather(run)
+    scored, ids, contextless, context = _gather(run)
     index_of = {int(pk): i for i, pk in enumerate(ids.tolist())}
     judged = [
         (index_of[a], index_of[b]) for a, b in judged_different() if a in index_of and b in index_of
@@ -567,8 +578,7 @@ def run_combine(run_id: int) -> MatchRun:
         scored,
         judged_apart=judged,
         contextless=contextless,
-        fields=fields,
-        listings=listings,
+        **context,
     )
 
     blocked = int((outcome == Outcome.BLOCKED).sum())

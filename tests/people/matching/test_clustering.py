@@ -48,3 +48,30 @@ def test_two_entries_of_one_list_are_never_joined_even_through_a_third_record():
     )
     assert result.outcome == ["joined", "context"]
     assert result.labels[0] != result.labels[2]
+
+
+def test_a_chain_never_joins_two_organisations_without_a_shared_field():
+    marvel, virgin = frozenset({"marvel studios"}), frozenset({"virgin radio"})
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        fields=[NOTHING, NOTHING, NOTHING],
+        orgs=[marvel, frozenset(), virgin],
+    )
+    assert result.outcome == ["joined", "weak"]  # queued for an editor, not merged
+    assert result.labels[0] != result.labels[2]
+
+
+def test_two_organisations_with_a_shared_field_are_joined():
+    # An actor at two studios is still one actor.
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        fields=[ACTING, NOTHING, ACTING],
+        orgs=[frozenset({"marvel studios"}), frozenset(), frozenset({"a24"})],
+    )
+    assert result.outcome == ["joined", "joined"]
