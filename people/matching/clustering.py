@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from rapidfuzz import fuzz
 
 JUDGED, CONTEXT, WEAK = 3, 2, 1
 _OUTCOME = {JUDGED: "judged", CONTEXT: "context", WEAK: "weak"}
@@ -84,8 +85,8 @@ class _Clusters:
             if (
                 small_orgs
                 and large_orgs
-                and not small_orgs & large_orgs
                 and not small_fields & large_fields
+                and not _orgs_alike(small_orgs, large_orgs)
             ):
                 return "weak"
         if self.record_fields is not None and small_fields | large_fields:
@@ -114,6 +115,16 @@ class _Clusters:
     def _fields(self, root: int) -> frozenset:
         found = self.cluster_fields.get(root)
         return self.record_fields[root] if found is None else found
+
+
+def _orgs_alike(one: frozenset, other: frozenset) -> bool:
+    """Some organisation of one is another's, or written alike (a slip, an
+    abbreviation), as the scoring compares them."""
+    if one & other:
+        return True
+    return any(
+        fuzz.token_set_ratio(x, y) >= 90 or fuzz.ratio(x, y) >= 85 for x in one for y in other
+    )
 
 
 @dataclass

@@ -75,3 +75,16 @@ def test_two_organisations_with_a_shared_field_are_joined():
         orgs=[frozenset({"marvel studios"}), frozenset(), frozenset({"a24"})],
     )
     assert result.outcome == ["joined", "joined"]
+
+
+def test_organisations_written_alike_do_not_keep_a_chain_apart():
+    # A slip in one writing of the organisation is not another organisation.
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        fields=[NOTHING, NOTHING, NOTHING],
+        orgs=[frozenset({"zelarton university"}), frozenset(), frozenset({"zelartn university"})],
+    )
+    assert result.outcome == ["joined", "joined"]
