@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "tracker.observability.RequestIdMiddleware",
     "tracker.metrics.MetricsMiddleware",
+    # Bodies over the cap answered 413 unread; chunked bodies read (tracker/bodies.py).
+    "tracker.bodies.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,10 +231,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
+    # No endpoint takes files: multipart bodies are refused (415).
     "DEFAULT_PARSER_CLASSES": [
         "tracker.parsers.JSONParser",
         "tracker.parsers.FormParser",
-        "tracker.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
