@@ -109,4 +109,3 @@ class FormParser(parsers.FormParser):
         data = QueryDict(body, encoding=encoding)
         check_parsed({key: data.getlist(key) for key in data})
         return data
-

@@ -27,7 +27,8 @@ def multipart(fields: dict[str, str], file_bytes: int = 0) -> bytes:
     if file_bytes:
         body += (
             (
-                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+                f"--{BOUNDARY}\r\n"
+                'Content-Disposition: form-data; name="file"; filename="big.bin"\r\n'
                 "Content-Type: application/octet-stream\r\n\r\n"
             ).encode()
             + b"x" * file_bytes
