@@ -31,7 +31,7 @@ from letters.models import (
     SyncRun,
 )
 from people.matching.identity import Known, contexts_conflict, same_entry
-from people.matching.normalize import clean_whitespace, fold, parse_name
+from people.matching.normalize import clean_whitespace, fold, is_blank, parse_name
 from people.merging.runs import match_queue
 from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
@@ -76,8 +76,10 @@ def parse_claimed_count(text: str) -> int | None:
 
 
 def _validate_letter(letter: Letter) -> None:
-    if not clean_whitespace(letter.title):
-        raise DomainError("A letter needs a title.", field="title")
+    if is_blank(letter.title):
+        raise DomainError(
+            "A letter needs a title with at least one letter or digit.", field="title"
+        )
     if not letter.slug or slugify(letter.slug) != letter.slug:
         raise DomainError(
             "A slug is lower-case letters, digits and hyphens, such as 'ai-copyright-2025'.",
@@ -193,7 +195,7 @@ def source_internal_for(*, letter: Letter, kind: str) -> Source:
 
 def _validate_source(source: Source) -> None:
     source.name = clean_whitespace(source.name)
-    if not source.name:
+    if is_blank(source.name):
         raise DomainError("A source needs a name.", field="name")
     if source.kind not in Source.Kind.values:
         raise DomainError(
@@ -672,7 +674,7 @@ def signature_change_status(
             field="evidence_method",
         )
     reason = (reason or "").strip()
-    if not reason:
+    if is_blank(reason):
         raise DomainError("Say why the status changes.", field="reason")
     evidence_url = _check_url(evidence_url, "evidence_url")
     locked = Signature.objects.select_for_update().get(pk=signature.pk)

@@ -15,7 +15,14 @@ from django.utils.text import slugify
 
 from people import organization_hooks
 from people.matching.identity import Candidate, Known, entry_joins
-from people.matching.normalize import ParsedName, clean_whitespace, fold, name_key, parse_name
+from people.matching.normalize import (
+    ParsedName,
+    clean_whitespace,
+    fold,
+    is_blank,
+    name_key,
+    parse_name,
+)
 from people.merging import followers
 from people.models import (
     Affiliation,
@@ -87,7 +94,7 @@ def _unique_slug(model: type, base: str, *, exclude_pk: int | None = None) -> st
 
 
 def _validate_organization(organization: Organization) -> None:
-    if not organization.name:
+    if is_blank(organization.name):
         raise DomainError("An organization needs a name.", field="name")
     if organization.kind not in Organization.Kind.values:
         raise DomainError(
