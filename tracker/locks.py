@@ -17,6 +17,9 @@ writers can wait for each other.
   and merges of people who signed it).
 - ``name``: one writer of a new name at a time across letters, so that two
   writers of one new name create one person.
+- ``organization_tree``: one writer of organizations' parents at a time, so
+  that two changes that are each fine alone (3 under 4, 4 under 3) cannot both
+  be checked against the tree before the other and make a loop.
 
 Without PostgreSQL (the embedded SQLite default) writes are serialised by the
 database itself and the transaction locks are no-ops.
@@ -40,8 +43,9 @@ KEY_SPACES = {
     "letter": 7_460_301,
     "name": 7_460_302,
     "people": 7_460_303,
+    "organization_tree": 7_460_304,
 }
-LOCK_ORDER = ("source", "people", "letter", "name")
+LOCK_ORDER = ("source", "people", "letter", "name", "organization_tree")
 _POLL_SECONDS = 0.25
 
 
@@ -86,6 +90,13 @@ def name_lock(key: str) -> None:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KEY_SPACES["name"], key]
             )
+
+
+def organization_tree_lock() -> None:
+    """The lock of the organizations' tree of parents, for a writer that sets a parent."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [KEY_SPACES["organization_tree"]])
 
 
 # --- Session lock of a source, held across transactions ---------------------------
