@@ -312,6 +312,9 @@ if MATCHING_REVIEW_AT > MATCHING_MERGE_AT:
 # Seconds an incremental run waits after an entry or a sync queues people, so
 # that a burst of entries is matched in one run.
 MATCHING_DEBOUNCE_SECONDS = env_int("MATCHING_DEBOUNCE_SECONDS", 10, minimum=0)
+# A match run that made no progress for this long with no live worker at any of
+# its steps (its worker died) has its next step sent again by beat.
+MATCHING_STEP_LOST_AFTER_SECONDS = env_int("MATCHING_STEP_LOST_AFTER_SECONDS", 120, minimum=1)
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:
