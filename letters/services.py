@@ -220,6 +220,11 @@ def _validate_source(source: Source) -> None:
             raise Conflict(f"This letter already has its {source.kind} source.", field="kind")
     if not 0 <= source.reliability <= 100:
         raise DomainError("Reliability goes from 0 to 100.", field="reliability")
+    if not 0 <= source.max_rejected_percent <= 100:
+        raise DomainError(
+            "The share of rows a run may leave out goes from 0 to 100 (percent).",
+            field="max_rejected_percent",
+        )
     if source.sync_interval < timedelta(minutes=1):
         raise DomainError("Sync at most once a minute.", field="sync_interval")
     if not isinstance(source.options, dict):
@@ -237,6 +242,7 @@ SOURCE_EDITABLE_FIELDS = {
     "format",
     "options",
     "reliability",
+    "max_rejected_percent",
     "sync_interval",
     "enabled",
     "next_sync_at",
@@ -270,6 +276,7 @@ def source_create(
     format: str = Source.Format.NONE,  # noqa: A002 - the field's name
     options: dict | None = None,
     reliability: int | None = None,
+    max_rejected_percent: int | None = None,
     sync_interval: timedelta | None = None,
     enabled: bool = True,
 ) -> Source:
@@ -287,6 +294,8 @@ def source_create(
     )
     if sync_interval is not None:
         source.sync_interval = sync_interval
+    if max_rejected_percent is not None:
+        source.max_rejected_percent = max_rejected_percent
     _validate_source(source)
     source.save()
     return source

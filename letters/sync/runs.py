@@ -47,6 +47,8 @@ READABLE_FORMATS = (Source.Format.CSV, Source.Format.JSON, Source.Format.HTML)
 PENDING = (SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING)
 # How long a duplicate delivery waits for the worker that holds the source.
 LOCK_WAIT_SECONDS = 30
+# The rows a run left out are kept on its record up to this many (all are counted).
+REJECTED_ROWS_KEPT = 1_000
 # A run whose worker died this many times is failed rather than sent again.
 MAX_ATTEMPTS = 3
 DIED = "The worker carrying it out stopped before it finished."
@@ -292,6 +294,7 @@ def _carry_out(
             return _finish_unchanged(
                 source, run, http_status, content_hash, config_hash, etag, last_modified
             )
+        rejected: list[dict[str, Any]] = []
         with phase("parse"):
             entries = parse(
                 content,
@@ -299,7 +302,9 @@ def _carry_out(
                 options=source.options,
                 declared_encoding=declared,
                 base_url=base_url,
+                rejected=rejected,
             )
+        _check_rejected(source, run, rejected, len(entries) + len(rejected))
         with phase("write"), transaction.atomic():
             if is_postgres():
                 with connection.cursor() as cursor:
@@ -326,6 +331,8 @@ def _carry_out(
                 changed=result.changed,
                 gone=result.gone,
                 back=result.back,
+                rejected=len(rejected),
+                rejected_rows=rejected[:REJECTED_ROWS_KEPT],
                 error="",
                 content_hash=content_hash,
                 config_hash=config_hash,
@@ -364,6 +371,24 @@ def _carry_out(
         run.pk, source.pk, run.outcome, run.seen, run.added, run.changed, run.gone, run.back,
     )  # fmt: skip
     return run
+
+
+def _check_rejected(
+    source: Source, run: SyncRun, rejected: list[dict[str, Any]], rows: int
+) -> None:
+    """Fail the run when more of the file's rows cannot be read than the source
+    allows (``max_rejected_percent``), keeping the rows on its record."""
+    if not rejected or len(rejected) * 100 <= source.max_rejected_percent * rows:
+        return
+    SyncRun.objects.filter(pk=run.pk).update(
+        rejected=len(rejected), rejected_rows=rejected[:REJECTED_ROWS_KEPT]
+    )
+    shown = "; ".join(f"{row['where']}: {row['reason']}" for row in rejected[:5])
+    more = f"; and {len(rejected) - 5:,} more" if len(rejected) > 5 else ""
+    raise SyncError(
+        f"{len(rejected):,} of {rows:,} rows cannot be read, more than the "
+        f"{source.max_rejected_percent}% the source allows: {shown}{more}."
+    )
 
 
 def _queue_matching(person_ids: set[int]) -> None:
