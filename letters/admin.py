@@ -14,7 +14,7 @@ from django.core.validators import URLValidator
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from letters import services
 from letters.models import (
@@ -283,6 +283,7 @@ _SOURCE_ADD_FIELDS = [
     "options",
     "enabled",
     "reliability",
+    "max_rejected_percent",
     "sync_interval",
 ]
 
@@ -306,7 +307,18 @@ class SourceAdmin(ServiceAdmin):
     autocomplete_fields = ["letter"]
     fieldsets = [
         (None, {"fields": ["letter", "name", "kind", "url", "format", "options"]}),
-        ("Schedule", {"fields": ["enabled", "reliability", "sync_interval", "next_sync_at"]}),
+        (
+            "Schedule",
+            {
+                "fields": [
+                    "enabled",
+                    "reliability",
+                    "max_rejected_percent",
+                    "sync_interval",
+                    "next_sync_at",
+                ]
+            },
+        ),
         (
             "Last fetch",
             {"fields": ["last_synced_at", "etag", "last_modified", "content_hash", "runs_link"]},
@@ -326,7 +338,10 @@ class SourceAdmin(ServiceAdmin):
     ]
     add_fieldsets = [
         (None, {"fields": ["letter", "name", "kind", "url", "format", "options"]}),
-        ("Schedule", {"fields": ["enabled", "reliability", "sync_interval"]}),
+        (
+            "Schedule",
+            {"fields": ["enabled", "reliability", "max_rejected_percent", "sync_interval"]},
+        ),
     ]
     add_readonly_fields = ()
 
@@ -377,6 +392,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "changed",
         "gone",
         "back",
+        "rejected",
         "http_status",
     ]
     list_filter = [
@@ -405,7 +421,8 @@ class SyncRunAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        ("Counts", {"fields": [("seen", "added", "changed", "gone", "back")]}),
+        ("Counts", {"fields": [("seen", "added", "changed", "gone", "back", "rejected")]}),
+        ("Rows left out (cannot be read)", {"fields": ["rejected_rows_table"]}),
         ("What it fetched", {"fields": ["error", "content_hash", "content_link", "events_link"]}),
         ("Difference from the previous run", {"fields": ["diff_pretty"]}),
     ]
@@ -416,6 +433,23 @@ class SyncRunAdmin(ReadOnlyAdmin):
             # A first run's diff lists every name; the list does not show it.
             queryset = queryset.defer("diff")
         return queryset
+
+    @admin.display(description="rows left out")
+    def rejected_rows_table(self, run):
+        if not run.rejected_rows:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((r["where"], r["reason"]) for r in run.rejected_rows),
+        )
+        more = run.rejected - len(run.rejected_rows)
+        note = format_html("<p>and {} more</p>", f"{more:,}") if more > 0 else ""
+        return format_html(
+            "<table><thead><tr><th>where</th><th>why</th></tr></thead><tbody>{}</tbody></table>{}",
+            rows,
+            note,
+        )
 
     @admin.display(description="diff")
     def diff_pretty(self, run):

@@ -136,6 +136,11 @@ class Source(models.Model):
     reliability = models.PositiveSmallIntegerField(
         default=50, help_text="0 to 100; higher wins when sources disagree."
     )
+    max_rejected_percent = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="0 to 100: the share of a file's rows that may be left out as unreadable "
+        "(no name, a wrong shape) before the whole run fails.",
+    )
     enabled = models.BooleanField(default=True, help_text="Synced on schedule when set.")
     sync_interval = models.DurationField(default=timedelta(hours=6))
     next_sync_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -164,6 +169,9 @@ class Source(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(reliability__lte=100), name="source_reliability_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_rejected_percent__lte=100), name="source_max_rejected_range"
             ),
             models.CheckConstraint(
                 condition=Q(sync_interval__gte=timedelta(minutes=1)),
@@ -215,6 +223,15 @@ class SyncRun(models.Model):
     changed = models.PositiveIntegerField(default=0)
     gone = models.PositiveIntegerField(default=0)
     back = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(
+        default=0, help_text="Rows of the file left out because they cannot be read."
+    )
+    rejected_rows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The rows left out, each with its line (item or entry) number and the "
+        "reason; the first 1,000.",
+    )
     error = models.TextField(blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     diff = models.JSONField(

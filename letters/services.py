@@ -31,7 +31,7 @@ from letters.models import (
     SyncRun,
 )
 from people.matching.identity import Known, contexts_conflict, same_entry
-from people.matching.normalize import clean_whitespace, fold, parse_name
+from people.matching.normalize import clean_whitespace, fold, is_blank, parse_name
 from people.merging.runs import match_queue
 from people.models import Organization, Person
 from people.services import person_add_name, person_resolve, person_survivor
@@ -76,8 +76,10 @@ def parse_claimed_count(text: str) -> int | None:
 
 
 def _validate_letter(letter: Letter) -> None:
-    if not clean_whitespace(letter.title):
-        raise DomainError("A letter needs a title.", field="title")
+    if is_blank(letter.title):
+        raise DomainError(
+            "A letter needs a title with at least one letter or digit.", field="title"
+        )
     if not letter.slug or slugify(letter.slug) != letter.slug:
         raise DomainError(
             "A slug is lower-case letters, digits and hyphens, such as 'ai-copyright-2025'.",
@@ -193,7 +195,7 @@ def source_internal_for(*, letter: Letter, kind: str) -> Source:
 
 def _validate_source(source: Source) -> None:
     source.name = clean_whitespace(source.name)
-    if not source.name:
+    if is_blank(source.name):
         raise DomainError("A source needs a name.", field="name")
     if source.kind not in Source.Kind.values:
         raise DomainError(
@@ -218,6 +220,11 @@ def _validate_source(source: Source) -> None:
             raise Conflict(f"This letter already has its {source.kind} source.", field="kind")
     if not 0 <= source.reliability <= 100:
         raise DomainError("Reliability goes from 0 to 100.", field="reliability")
+    if not 0 <= source.max_rejected_percent <= 100:
+        raise DomainError(
+            "The share of rows a run may leave out goes from 0 to 100 (percent).",
+            field="max_rejected_percent",
+        )
     if source.sync_interval < timedelta(minutes=1):
         raise DomainError("Sync at most once a minute.", field="sync_interval")
     if not isinstance(source.options, dict):
@@ -235,6 +242,7 @@ SOURCE_EDITABLE_FIELDS = {
     "format",
     "options",
     "reliability",
+    "max_rejected_percent",
     "sync_interval",
     "enabled",
     "next_sync_at",
@@ -268,6 +276,7 @@ def source_create(
     format: str = Source.Format.NONE,  # noqa: A002 - the field's name
     options: dict | None = None,
     reliability: int | None = None,
+    max_rejected_percent: int | None = None,
     sync_interval: timedelta | None = None,
     enabled: bool = True,
 ) -> Source:
@@ -285,6 +294,8 @@ def source_create(
     )
     if sync_interval is not None:
         source.sync_interval = sync_interval
+    if max_rejected_percent is not None:
+        source.max_rejected_percent = max_rejected_percent
     _validate_source(source)
     source.save()
     return source
@@ -672,7 +683,7 @@ def signature_change_status(
             field="evidence_method",
         )
     reason = (reason or "").strip()
-    if not reason:
+    if is_blank(reason):
         raise DomainError("Say why the status changes.", field="reason")
     evidence_url = _check_url(evidence_url, "evidence_url")
     locked = Signature.objects.select_for_update().get(pk=signature.pk)

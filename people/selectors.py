@@ -59,10 +59,15 @@ def queryset_search(
     close matches ("gylenhall" finds "Gyllenhaal", "cuar" finds "Cuarón"); elsewhere
     (the embedded SQLite), and for queries too short for trigrams, every word
     of the query must appear.
+
+    A query of nothing but punctuation or symbols (``%``, ``_``, ``\\``) has no
+    word to look for, and finds nothing; a blank one searches nothing.
     """
+    if not (text or "").strip():
+        return queryset
     folded = search_folded(text)
     if not folded:
-        return queryset
+        return queryset.none()
     vendor = vendor or connection.vendor
     if vendor == "postgresql" and len(folded) >= MIN_TRIGRAM_LENGTH:
         # "%>": some run of the stored text is close to the query, by trigrams.

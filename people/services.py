@@ -15,7 +15,14 @@ from django.utils.text import slugify
 
 from people import organization_hooks
 from people.matching.identity import Candidate, Known, entry_joins
-from people.matching.normalize import ParsedName, clean_whitespace, fold, name_key, parse_name
+from people.matching.normalize import (
+    ParsedName,
+    clean_whitespace,
+    fold,
+    is_blank,
+    name_key,
+    parse_name,
+)
 from people.merging import followers
 from people.models import (
     Affiliation,
@@ -25,6 +32,7 @@ from people.models import (
 )
 from tracker.bulk import among, chunked, insert_rows, update_rows
 from tracker.errors import Conflict, DomainError
+from tracker.locks import organization_tree_lock
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +95,7 @@ def _unique_slug(model: type, base: str, *, exclude_pk: int | None = None) -> st
 
 
 def _validate_organization(organization: Organization) -> None:
-    if not organization.name:
+    if is_blank(organization.name):
         raise DomainError("An organization needs a name.", field="name")
     if organization.kind not in Organization.Kind.values:
         raise DomainError(
@@ -98,14 +106,24 @@ def _validate_organization(organization: Organization) -> None:
     country = organization.country
     if country and (len(country) != 2 or not country.isalpha()):
         raise DomainError("Give the country as a two-letter ISO code, such as US.", field="country")
-    # Walk up the parents: an organization cannot sit under itself.
+    _check_no_loop(organization)
+
+
+def _check_no_loop(organization: Organization) -> None:
+    """Walk up the parents as committed: an organization cannot sit under itself.
+    Under the tree's lock, so that a concurrent change of parents is seen."""
+    if organization.parent_id is None:
+        return
+    organization_tree_lock()
     seen = {organization.pk} if organization.pk else set()
-    parent = organization.parent
-    while parent is not None:
-        if parent.pk in seen:
+    parent_id = organization.parent_id
+    while parent_id is not None:
+        if parent_id in seen:
             raise DomainError("That parent would make a loop of organizations.", field="parent")
-        seen.add(parent.pk)
-        parent = parent.parent
+        seen.add(parent_id)
+        parent_id = (
+            Organization.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+        )
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
 """Run the test suite against real PostgreSQL and Redis.
 
-Uses ``DATABASE_URL`` and ``REDIS_URL`` when set, else the local servers on
-127.0.0.1. When a server is not reachable and its binaries are installed
+Uses ``TEST_DATABASE_URL`` and ``TEST_REDIS_URL`` when set, else the local
+servers on 127.0.0.1 (database ``test``, Redis database 15); never the service's
+own ``DATABASE_URL`` and ``REDIS_URL``, since some tests empty their Redis
+database. When a server is not reachable and its binaries are installed
 (``initdb``/``pg_ctl``, ``redis-server``), a throwaway one is started under
 ``var/`` for the run and stopped afterwards. Otherwise the run stops with a
 message saying what to install: database tests are never skipped.
@@ -30,6 +32,8 @@ from tracker.testing.servers import free_port, wait_for_port  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+# The service's variables, which the tests never read.
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL")
 
 
 def reachable(url: str, default_port: int) -> bool:
@@ -135,9 +139,9 @@ def start_postgres(cleanups: list) -> str:
         server = ThrowawayPostgres()
     except RuntimeError:
         sys.exit(
-            "PostgreSQL is not reachable at DATABASE_URL (default 127.0.0.1:5432) and its "
+            "PostgreSQL is not reachable at TEST_DATABASE_URL (default 127.0.0.1:5432) and its "
             "server binaries are not installed. Install PostgreSQL (Debian: apt-get install "
-            "postgresql) or set DATABASE_URL to a server you can use."
+            "postgresql) or set TEST_DATABASE_URL to a server you can use."
         )
     server.start()
     cleanups.append(server.remove)
@@ -150,9 +154,9 @@ def start_redis(cleanups: list) -> str:
         server = ThrowawayRedis()
     except RuntimeError:
         sys.exit(
-            "Redis is not reachable at REDIS_URL (default 127.0.0.1:6379) and redis-server is "
+            "Redis is not reachable at TEST_REDIS_URL (default 127.0.0.1:6379) and redis-server is "
             "not installed. Install Redis (Debian: apt-get install redis-server) or set "
-            "REDIS_URL to a server you can use."
+            "TEST_REDIS_URL to a server you can use."
         )
     server.start()
     cleanups.append(server.stop)
@@ -161,22 +165,22 @@ def start_redis(cleanups: list) -> str:
 
 
 def main(argv: list[str]) -> int:
-    env = dict(os.environ)
+    env = {key: value for key, value in os.environ.items() if key not in SERVICE_VARIABLES}
     cleanups: list = []
-    database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    redis_url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+    database_url = env.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL
+    redis_url = env.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
     if not database_url.startswith(("postgres://", "postgresql://")):
-        sys.exit(f"The tests run on PostgreSQL; DATABASE_URL={database_url!r} is not one.")
+        sys.exit(f"The tests run on PostgreSQL; TEST_DATABASE_URL={database_url!r} is not one.")
     try:
         if not reachable(database_url, 5432):
-            if env.get("DATABASE_URL"):
-                sys.exit(f"PostgreSQL at DATABASE_URL={database_url!r} is not reachable.")
+            if env.get("TEST_DATABASE_URL"):
+                sys.exit(f"PostgreSQL at TEST_DATABASE_URL={database_url!r} is not reachable.")
             database_url = start_postgres(cleanups)
         if not reachable(redis_url, 6379):
-            if env.get("REDIS_URL"):
-                sys.exit(f"Redis at REDIS_URL={redis_url!r} is not reachable.")
+            if env.get("TEST_REDIS_URL"):
+                sys.exit(f"Redis at TEST_REDIS_URL={redis_url!r} is not reachable.")
             redis_url = start_redis(cleanups)
-        env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
+        env.update(TEST_DATABASE_URL=database_url, TEST_REDIS_URL=redis_url)
         env["DJANGO_SETTINGS_MODULE"] = CALLER_SETTINGS or "tracker.settings.test"
         return subprocess.call([sys.executable, "-m", "pytest", *argv], cwd=ROOT, env=env)
     finally:

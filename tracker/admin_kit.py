@@ -96,8 +96,11 @@ class FoldedSearchMixin:
             )
 
     def get_search_results(self, request, queryset, search_term):
-        if search_term and self.search_fold is not None:
+        if search_term.strip() and self.search_fold is not None:
             search_term = self.search_fold(search_term)
+            if not search_term:
+                # Only punctuation or symbols ("%", "_"): no word to look for.
+                return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
 
 

@@ -75,7 +75,7 @@ def _domain_response(exc: DomainError) -> Response:
     return Response(error_body(exc.status_code, errors, exc.code), status=exc.status_code)
 
 
-def _too_large_message() -> str:
+def too_large_message() -> str:
     return (
         f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} byte "
         "limit; send less at a time."
@@ -97,7 +97,7 @@ def _as_api_exception(exc: Exception) -> Exception:
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         )
     if isinstance(exc, RequestDataTooBig):
-        too_large = exceptions.APIException(_too_large_message(), code="too_large")
+        too_large = exceptions.APIException(too_large_message(), code="too_large")
         too_large.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
         return too_large
     if isinstance(exc, TooManyFieldsSent):
@@ -140,7 +140,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
+def json_error(status_code: int, code: str, message: str) -> JsonResponse:
     errors = [{"field": None, "code": code, "message": message}]
     return JsonResponse(error_body(status_code, errors, code), status=status_code)
 
@@ -148,7 +148,7 @@ def _json_error(status_code: int, code: str, message: str) -> JsonResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Unknown addresses under /api/ answer in the API's error format."""
     if request.path.startswith("/api/"):
-        return _json_error(404, "not_found", f"Nothing at {request.path}; see /api/ for the list.")
+        return json_error(404, "not_found", f"Nothing at {request.path}; see /api/ for the list.")
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -156,11 +156,11 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/") and isinstance(exception, RequestDataTooBig):
-        return _json_error(413, "too_large", _too_large_message())
+        return json_error(413, "too_large", too_large_message())
     if request.path.startswith("/api/") and isinstance(exception, TooManyFieldsSent):
-        return _json_error(400, "too_many_fields", _too_many_fields_message())
+        return json_error(400, "too_many_fields", _too_many_fields_message())
     if request.path.startswith("/api/"):
-        return _json_error(400, "bad_request", "The request is malformed.")
+        return json_error(400, "bad_request", "The request is malformed.")
     from django.views.defaults import bad_request as default_bad_request
 
     return default_bad_request(request, exception)
@@ -172,7 +172,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         request_id = getattr(request, "request_id", "")
         reference = f" (request id {request_id})" if request_id else ""
-        return _json_error(
+        return json_error(
             500, "server_error", f"Something went wrong on our side{reference}; it was logged."
         )
     from django.views.defaults import server_error as default_server_error

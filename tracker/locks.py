@@ -17,6 +17,12 @@ writers can wait for each other.
   and merges of people who signed it).
 - ``name``: one writer of a new name at a time across letters, so that two
   writers of one new name create one person.
+- ``match_run``: held (shared) by every process carrying out a step of a match
+  run, for the step's whole length, outside its transactions, like a source's:
+  a running run whose lock is free has no live worker at it.
+- ``organization_tree``: one writer of organizations' parents at a time, so
+  that two changes that are each fine alone (3 under 4, 4 under 3) cannot both
+  be checked against the tree before the other and make a loop.
 
 Without PostgreSQL (the embedded SQLite default) writes are serialised by the
 database itself and the transaction locks are no-ops.
@@ -40,8 +46,10 @@ KEY_SPACES = {
     "letter": 7_460_301,
     "name": 7_460_302,
     "people": 7_460_303,
+    "organization_tree": 7_460_304,
+    "match_run": 7_460_305,
 }
-LOCK_ORDER = ("source", "people", "letter", "name")
+LOCK_ORDER = ("source", "match_run", "people", "letter", "name", "organization_tree")
 _POLL_SECONDS = 0.25
 
 
@@ -86,6 +94,13 @@ def name_lock(key: str) -> None:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KEY_SPACES["name"], key]
             )
+
+
+def organization_tree_lock() -> None:
+    """The lock of the organizations' tree of parents, for a writer that sets a parent."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [KEY_SPACES["organization_tree"]])
 
 
 # --- Session lock of a source, held across transactions ---------------------------
@@ -135,3 +150,63 @@ def source_lock(source_id: int, *, wait: float = 0) -> Iterator[bool]:
         yield held
     finally:
         os.close(descriptor)  # also releases the lock
+
+
+# --- Session lock of a match run's steps, held across transactions ------------------
+
+
+def _flock_path(name: str):
+    directory = settings.VAR_DIR / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{name}.lock"
+
+
+@contextmanager
+def match_run_step_lock(run_id: int) -> Iterator[None]:
+    """Hold, shared with the run's other steps, the mark that a live process
+    is at a step of this match run, for the block. The server (or, on SQLite,
+    the kernel) drops it when the process dies."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_lock_shared(%s, %s)", [KEY_SPACES["match_run"], run_id]
+            )
+        try:
+            yield
+        finally:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock_shared(%s, %s)",
+                        [KEY_SPACES["match_run"], run_id],
+                    )
+            except Exception:  # noqa: S110 - the connection went away, and its locks with it
+                pass
+        return
+    descriptor = os.open(_flock_path(f"match-run-{run_id}"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def match_run_step_live(run_id: int) -> bool:
+    """Whether some live process is at a step of this match run."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [KEY_SPACES["match_run"], run_id])
+            free = bool(cursor.fetchone()[0])
+            if free:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [KEY_SPACES["match_run"], run_id]
+                )
+        return not free
+    descriptor = os.open(_flock_path(f"match-run-{run_id}"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+    return False

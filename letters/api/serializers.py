@@ -306,6 +306,7 @@ class SourceSerializer(serializers.ModelSerializer):
             "format",
             "options",
             "reliability",
+            "max_rejected_percent",
             "enabled",
             "sync_interval",
             "next_sync_at",
@@ -336,6 +337,13 @@ class SourceWriteSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=Source.Format.choices, required=False)
     options = serializers.DictField(required=False)
     reliability = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    max_rejected_percent = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        help_text="The percentage of a file's rows that may be left out as unreadable before "
+        "a run fails whole (default 5).",
+    )
     sync_interval = serializers.DurationField(
         required=False,
         min_value=timedelta(minutes=1),
@@ -377,6 +385,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "changed",
             "gone",
             "back",
+            "rejected",
             "attempts",
             "content_hash",
             "api_url",
@@ -401,4 +410,4 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 class SyncRunDetailSerializer(SyncRunSerializer):
     class Meta(SyncRunSerializer.Meta):
-        fields = [*SyncRunSerializer.Meta.fields, "error", "diff"]
+        fields = [*SyncRunSerializer.Meta.fields, "rejected_rows", "error", "diff"]

@@ -22,5 +22,16 @@ class ParseError(SyncError):
     """A file that cannot be read, with where (row, line or position) and why."""
 
 
+class RowError(ParseError):
+    """One row (line, item or entry) that cannot be read, in a file that can:
+    the row is left out and recorded on the run."""
+
+    def __init__(self, message: str, *, number: int, where: str, reason: str) -> None:
+        super().__init__(message)
+        self.number = number
+        self.where = where
+        self.reason = reason
+
+
 class SourceBusy(Exception):
     """Another live process is syncing the source."""

@@ -37,7 +37,7 @@ from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from letters.models import SourceFormat
 from letters.services import Entry
-from letters.sync.errors import ParseError
+from letters.sync.errors import ParseError, RowError
 from people.matching.normalize import clean_whitespace, fold
 from tracker.errors import DomainError
 
@@ -184,17 +184,27 @@ def parse(
     options: dict[str, Any] | None = None,
     declared_encoding: str | None = None,
     base_url: str = "",
+    rejected: list[dict[str, Any]] | None = None,
 ) -> list[Entry]:
     """Read a signatory list. Raises ParseError saying where and why it cannot.
 
     ``base_url`` is where the content came from, against which an HTML page's
-    relative links are resolved.
+    relative links are resolved. With a ``rejected`` list, a row that cannot
+    be read (no name, a wrong shape) in a file that can is left out and
+    appended to it as ``{"line", "where", "reason"}`` (the line of a CSV file,
+    the item of a JSON list, the entry of a page); without, it fails the read.
     """
     options = options or {}
+
+    def reject(error: RowError) -> None:
+        if rejected is None:
+            raise error
+        rejected.append({"line": error.number, "where": error.where, "reason": error.reason})
+
     readers: dict[str, Callable[[str, dict[str, Any]], list[Entry]]] = {
-        SourceFormat.CSV: _parse_csv,
-        SourceFormat.JSON: _parse_json,
-        SourceFormat.HTML: lambda text, options: _parse_html(text, options, base_url),
+        SourceFormat.CSV: lambda text, options: _parse_csv(text, options, reject),
+        SourceFormat.JSON: lambda text, options: _parse_json(text, options, reject),
+        SourceFormat.HTML: lambda text, options: _parse_html(text, options, base_url, reject),
     }
     if format not in readers:
         raise ParseError(f"A source of format {format!r} has nothing to read.")
@@ -208,7 +218,10 @@ def parse(
             f"Line {text.count(chr(10), 0, nul) + 1}: a NUL character; "
             "this looks like a binary file or an encoding the source's options should name."
         )
-    return readers[format](text, options)
+    entries = readers[format](text, options)
+    if rejected:
+        rejected.sort(key=lambda row: row["line"])
+    return entries
 
 
 # --- CSV ----------------------------------------------------------------------
@@ -227,7 +240,16 @@ def _guess_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _parse_csv(text: str, options: dict[str, Any]) -> list[Entry]:
+def row_error(where: str, reason: str) -> RowError:
+    """The error of one row, ``where`` being "Line 6", "Item 2" or "Entry 3"."""
+    return RowError(
+        f"{where}: {reason}.", number=int(where.rsplit(" ", 1)[-1]), where=where, reason=reason
+    )
+
+
+def _parse_csv(
+    text: str, options: dict[str, Any], reject: Callable[[RowError], None]
+) -> list[Entry]:
     delimiter = options.get("delimiter") or _guess_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     headings: list[str] | None = None
@@ -248,12 +270,16 @@ def _parse_csv(text: str, options: dict[str, Any]) -> list[Entry]:
                 continue
             if len(row) > len(fields):
                 if any(cell.strip() for cell in row[len(fields) :]):
-                    raise ParseError(
-                        f"{where}: {len(row)} fields where the header has {len(fields)}."
+                    reject(
+                        row_error(where, f"{len(row)} fields where the header has {len(fields)}")
                     )
+                    continue
                 row = row[: len(fields)]
             assert builder is not None
-            entries.append(builder.build(row, position=len(entries) + 1, where=where))
+            try:
+                entries.append(builder.build(row, position=len(entries) + 1, where=where))
+            except RowError as error:
+                reject(error)
     except csv.Error as exc:
         reason = str(exc)
         if "unexpected end of data" in reason:
@@ -321,7 +347,7 @@ class _EntryBuilder:
             last = _text(cell("last_name"), "last_name", where)
             name = f"{first} {last}".strip()
         if not _has_name(name):
-            raise ParseError(f"{where}: no name.")
+            raise row_error(where, "no name")
         url = _text(cell("url"), "url", where).strip()
         if url:
             try:
@@ -376,13 +402,15 @@ def _text(value: Any, name: str, where: str) -> str:
         return value
     if isinstance(value, bool | int | float):
         return str(value)
-    raise ParseError(f"{where}: {name!r} is {type(value).__name__}, where a text was expected.")
+    raise row_error(where, f"{name!r} is {type(value).__name__}, where a text was expected")
 
 
 # --- JSON ---------------------------------------------------------------------
 
 
-def _parse_json(text: str, options: dict[str, Any]) -> list[Entry]:
+def _parse_json(
+    text: str, options: dict[str, Any], reject: Callable[[RowError], None]
+) -> list[Entry]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -390,18 +418,22 @@ def _parse_json(text: str, options: dict[str, Any]) -> list[Entry]:
     except RecursionError:
         raise ParseError("The JSON is nested too deeply.") from None
     items = _json_list(data, options.get("json_key") or "")
-    records: list[dict[str, Any]] = []
+    records: list[tuple[int, dict[str, Any]]] = []
     for number, item in enumerate(items, start=1):
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict):
-            raise ParseError(
-                f"Item {number}: a {type(item).__name__}, where an object or a name was expected."
+            reject(
+                row_error(
+                    f"Item {number}",
+                    f"a {type(item).__name__}, where an object or a name was expected",
+                )
             )
-        records.append(item)
+            continue
+        records.append((number, item))
     headings: list[str] = []
     seen: set[str] = set()
-    for record in records:
+    for _number, record in records:
         for heading in record:
             if heading not in seen:
                 seen.add(heading)
@@ -410,14 +442,19 @@ def _parse_json(text: str, options: dict[str, Any]) -> list[Entry]:
         return []
     fields = _fields_for(headings, options)
     builder = _EntryBuilder(headings, fields, options)
-    return [
-        builder.build(
-            [record.get(heading, "") for heading in headings],
-            position=number,
-            where=f"Item {number}",
-        )
-        for number, record in enumerate(records, start=1)
-    ]
+    entries = []
+    for number, record in records:
+        try:
+            entries.append(
+                builder.build(
+                    [record.get(heading, "") for heading in headings],
+                    position=number,
+                    where=f"Item {number}",
+                )
+            )
+        except RowError as error:
+            reject(error)
+    return entries
 
 
 def _json_list(data: Any, json_key: str) -> list[Any]:
@@ -479,7 +516,9 @@ def _check_html_depth(text: str) -> None:
             )
 
 
-def _parse_html(text: str, options: dict[str, Any], base_url: str) -> list[Entry]:
+def _parse_html(
+    text: str, options: dict[str, Any], base_url: str, reject: Callable[[RowError], None]
+) -> list[Entry]:
     selectors = options.get("selectors") or {}
     if not selectors.get("entry"):
         raise ParseError('The source has no entry selector (options "selectors": {"entry": ...}).')
@@ -509,7 +548,10 @@ def _parse_html(text: str, options: dict[str, Any], base_url: str) -> list[Entry
             _select_text(node, selectors.get("country"), where),
             _select_href(node, selectors.get("url"), where, base_url),
         ]
-        entries.append(builder.build(row, position=number, where=where))
+        try:
+            entries.append(builder.build(row, position=number, where=where))
+        except RowError as error:
+            reject(error)
     return entries
 
 

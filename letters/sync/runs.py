@@ -3,9 +3,13 @@
 One run per source at a time. The database allows one queued-or-running run
 per source (constraint ``sync_run_one_pending``), so a second request while one
 is pending is recorded as skipped. A worker carries a run out while holding the
-source's lock (tracker.locks); a run found "running" whose source lock is
-free was left by a worker that died, and is claimed again or, if nobody comes
-back for it, failed by the periodic check.
+source's lock (tracker.locks), a lease the database server ends when the
+worker's connection dies. A run found "running" whose source lock is free was
+left by a worker that died (killed, or its machine gone): the periodic check
+(beat, every minute) sends it again at once, up to ``MAX_ATTEMPTS`` times, instead
+of waiting for the broker to redeliver the dead worker's job (an hour later,
+Redis's visibility timeout). Whichever delivery comes first carries the run out;
+the others find it done.
 
 All or nothing: everything a run writes besides its own record (sightings,
 people, signatures, events, the content, the source's fetch state) is written
@@ -43,9 +47,11 @@ READABLE_FORMATS = (Source.Format.CSV, Source.Format.JSON, Source.Format.HTML)
 PENDING = (SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING)
 # How long a duplicate delivery waits for the worker that holds the source.
 LOCK_WAIT_SECONDS = 30
-# A run left running by a dead worker is failed after this long if no
-# redelivery of its job came back for it.
-STALE_AFTER = timedelta(minutes=10)
+# The rows a run left out are kept on its record up to this many (all are counted).
+REJECTED_ROWS_KEPT = 1_000
+# A run whose worker died this many times is failed rather than sent again.
+MAX_ATTEMPTS = 3
+DIED = "The worker carrying it out stopped before it finished."
 # A queued run whose job was lost (broker restarted) is queued again.
 REQUEUE_AFTER = timedelta(minutes=15)
 _CONTENT_TYPES = {
@@ -227,9 +233,7 @@ def _sync_queued(source: Source, *, run_id: int, may_retry: bool) -> SyncRun:
 def _fail_dead_runs(source: Source) -> None:
     """Fail the source's runs left running by dead workers; call holding its lock."""
     SyncRun.objects.filter(source=source, outcome=SyncRun.Outcome.RUNNING).update(
-        outcome=SyncRun.Outcome.FAILED,
-        finished_at=timezone.now(),
-        error="The worker carrying it out stopped before it finished.",
+        outcome=SyncRun.Outcome.FAILED, finished_at=timezone.now(), error=DIED
     )
 
 
@@ -290,6 +294,7 @@ def _carry_out(
             return _finish_unchanged(
                 source, run, http_status, content_hash, config_hash, etag, last_modified
             )
+        rejected: list[dict[str, Any]] = []
         with phase("parse"):
             entries = parse(
                 content,
@@ -297,7 +302,9 @@ def _carry_out(
                 options=source.options,
                 declared_encoding=declared,
                 base_url=base_url,
+                rejected=rejected,
             )
+        _check_rejected(source, run, rejected, len(entries) + len(rejected))
         with phase("write"), transaction.atomic():
             if is_postgres():
                 with connection.cursor() as cursor:
@@ -324,6 +331,8 @@ def _carry_out(
                 changed=result.changed,
                 gone=result.gone,
                 back=result.back,
+                rejected=len(rejected),
+                rejected_rows=rejected[:REJECTED_ROWS_KEPT],
                 error="",
                 content_hash=content_hash,
                 config_hash=config_hash,
@@ -362,6 +371,24 @@ def _carry_out(
         run.pk, source.pk, run.outcome, run.seen, run.added, run.changed, run.gone, run.back,
     )  # fmt: skip
     return run
+
+
+def _check_rejected(
+    source: Source, run: SyncRun, rejected: list[dict[str, Any]], rows: int
+) -> None:
+    """Fail the run when more of the file's rows cannot be read than the source
+    allows (``max_rejected_percent``), keeping the rows on its record."""
+    if not rejected or len(rejected) * 100 <= source.max_rejected_percent * rows:
+        return
+    SyncRun.objects.filter(pk=run.pk).update(
+        rejected=len(rejected), rejected_rows=rejected[:REJECTED_ROWS_KEPT]
+    )
+    shown = "; ".join(f"{row['where']}: {row['reason']}" for row in rejected[:5])
+    more = f"; and {len(rejected) - 5:,} more" if len(rejected) > 5 else ""
+    raise SyncError(
+        f"{len(rejected):,} of {rows:,} rows cannot be read, more than the "
+        f"{source.max_rejected_percent}% the source allows: {shown}{more}."
+    )
 
 
 def _queue_matching(person_ids: set[int]) -> None:
@@ -439,20 +466,30 @@ def sources_sync_due(*, limit: int = 100) -> list[SyncRun]:
 
 
 def _recover(now: Any) -> None:
-    for run in SyncRun.objects.filter(
-        outcome=SyncRun.Outcome.RUNNING, started_at__lt=now - STALE_AFTER
-    ).only("pk", "source_id"):
+    for run in SyncRun.objects.filter(outcome=SyncRun.Outcome.RUNNING).only(
+        "pk", "source_id", "trigger", "attempts"
+    ):
         with source_lock(run.source_id) as held:
-            if held:
-                SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.RUNNING).update(
-                    outcome=SyncRun.Outcome.FAILED,
-                    finished_at=timezone.now(),
-                    error="The worker carrying it out stopped before it finished.",
-                )
+            if held:  # nobody is carrying it out: its worker died
+                _recover_run(run)
     queued = SyncRun.objects.filter(outcome=SyncRun.Outcome.QUEUED)
     for pk in resend.claim(queued, stale=Q(requested_at__lt=now - REQUEUE_AFTER), requested_at=now):
         run = SyncRun.objects.only("source_id").get(pk=pk)
         _enqueue(run.source_id, pk)
+
+
+def _recover_run(run: SyncRun) -> None:
+    """Send again a run whose worker died, or fail it when it cannot be carried
+    out again (an imported file is not kept) or died too often. Call holding the
+    source's lock."""
+    still = SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.RUNNING)
+    if run.trigger == SyncRun.Trigger.IMPORT or run.attempts >= MAX_ATTEMPTS:
+        why = DIED if run.trigger == SyncRun.Trigger.IMPORT else f"{DIED} ({run.attempts} times)"
+        still.update(outcome=SyncRun.Outcome.FAILED, finished_at=timezone.now(), error=why)
+        return
+    if still.update(outcome=SyncRun.Outcome.QUEUED, error=f"{DIED} Sent again."):
+        logger.warning("Run %s of source %s: its worker died; sent again", run.pk, run.source_id)
+        _enqueue(run.source_id, run.pk)
 
 
 def run_content(*, run: SyncRun) -> bytes | None:

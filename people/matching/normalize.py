@@ -61,6 +61,12 @@ def fold(text: str) -> str:
     return _NON_ALNUM.sub(" ", ascii_text).strip()
 
 
+def is_blank(text: str) -> bool:
+    """Whether text has no letter or digit once folded: empty, spaces,
+    punctuation or invisible characters (a zero-width space) only."""
+    return not fold(text)
+
+
 def clean_whitespace(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", text or "")).strip()
 

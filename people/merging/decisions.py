@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from people.matching.normalize import is_blank
 from people.merging.merge import person_merge, user_or_none
 from people.models import MatchJudgement, Merge
 from people.services import person_survivor
@@ -46,7 +47,7 @@ def judgement_decide(
             field="replaces",
         )
     reason = (reason or "").strip()
-    if not reason:
+    if is_blank(reason):
         raise DomainError("Say why you decide so.", field="reason")
     # The people lock before the pair's row (tracker.locks): a run merging or
     # queueing this pair holds the lock and then writes the row.

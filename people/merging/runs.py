@@ -58,7 +58,7 @@ from people.weights import run_weights
 from tracker import resend
 from tracker.bulk import among, chunked
 from tracker.env import env_int
-from tracker.locks import people_lock
+from tracker.locks import match_run_step_live, match_run_step_lock, people_lock
 
 logger = logging.getLogger(__name__)
 
@@ -359,9 +359,10 @@ def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()
     if run is None:
         return run_skipped(mode=mode, by=by, focus=focus)
     try:
-        for number in run_plan(run.pk):
-            block_score(run.pk, number, queue_combine=False)
-        run_combine(run.pk)
+        with match_run_step_lock(run.pk):
+            for number in run_plan(run.pk):
+                block_score(run.pk, number, queue_combine=False)
+            run_combine(run.pk)
     except Exception as exc:
         run_fail(run.pk, exc)
         raise
@@ -716,12 +717,22 @@ def run_send_next_step(run: MatchRun) -> str:
     return "combine"
 
 
-def runs_resend(*, stalled_after: timedelta) -> list[int]:
+def runs_resend(*, stalled_after: timedelta, lost_after: timedelta | None = None) -> list[int]:
     """Send again the next step of running runs whose step the broker could not
-    take, or that made no progress for ``stalled_after`` (``tracker.resend``)."""
+    take, that made no progress for ``stalled_after``, or that made none for
+    ``lost_after`` with no live process at any of their steps: their worker died
+    (killed, or its machine gone), and its job would come back only after the
+    broker's visibility timeout (``tracker.resend``). A step still waiting in a
+    long queue may so be sent twice; it does its work once."""
     now = timezone.now()
     running = MatchRun.objects.filter(status=MatchRun.Status.RUNNING)
-    stalled = [run.pk for run in running if run_last_progress(run) <= now - stalled_after]
+    stalled = []
+    for run in running:
+        last = run_last_progress(run)
+        if last <= now - stalled_after or (
+            lost_after is not None and last <= now - lost_after and not match_run_step_live(run.pk)
+        ):
+            stalled.append(run.pk)
     resent = []
     for pk in resend.claim(running, stale=Q(pk__in=stalled)):
         with transaction.atomic():

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from people.matching.normalize import is_blank
 from people.merging import followers
 from people.merging.merge import person_merge, user_or_none
 from people.merging.names import best_spelling
@@ -36,7 +37,7 @@ def person_split(*, person: Person, sightings: Sequence[int], reason: str, by: A
     """Move ``sightings`` (ids of this person's entries) to a new person."""
     by = user_or_none(by)
     reason = (reason or "").strip()
-    if not reason:
+    if is_blank(reason):
         raise DomainError("Say why these entries are another person.", field="reason")
     people_lock(exclusive=True)
     followers.lock([person.pk])

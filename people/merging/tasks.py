@@ -10,7 +10,10 @@ People that entries and syncs add or respell wait in the database
 The database, not the broker, says what is left to do: a step the broker could
 not take (Redis down) or lost (Redis restarted) is sent again by
 ``match_runs_resend``, which beat runs every minute (``tracker.resend``), as
-is the queue's job when none is on its way.
+is the queue's job when none is on its way. So is the step of a run whose
+worker died: each step holds the run's lock (``tracker.locks``) while it works,
+and a run that made no progress for ``MATCHING_STEP_LOST_AFTER_SECONDS`` with
+that lock free has nobody at it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from django.db import OperationalError
 from people.merging import runs
 from people.models import MatchRun, Person
 from tracker import resend
+from tracker.locks import match_run_step_lock
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,11 @@ class RunStep(Task):
     """A step of a match run, whose first argument is the run's id. When the
     broker cannot take it, the run is marked and the step sent again later,
     instead of the run staying "running" with nothing queued to finish it."""
+
+    def __call__(self, *args, **kwargs):
+        # While the step runs, its run is marked as having a live worker at it.
+        with match_run_step_lock(args[0] if args else kwargs["run_id"]):
+            return super().__call__(*args, **kwargs)
 
     def apply_async(self, args=None, kwargs=None, **options):
         run_id = (args or [None])[0]
@@ -135,6 +144,9 @@ def match_runs_resend() -> list[int]:
     take, or that made no progress for longer than a step may take (beat, every
     minute), and the matching of the queued people when none is on its way.
     Steps are idempotent, so a step sent twice does its work once."""
-    resent = runs.runs_resend(stalled_after=_resend_after())
+    resent = runs.runs_resend(
+        stalled_after=_resend_after(),
+        lost_after=timedelta(seconds=settings.MATCHING_STEP_LOST_AFTER_SECONDS),
+    )
     runs.queue_resend(stalled_after=_queue_resend_after())
     return resent

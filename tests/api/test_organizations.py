@@ -125,3 +125,101 @@ def test_the_organization_list_costs_three_queries_whatever_the_page_size(
         response = anon.get("/api/organizations/", {"page_size": page_size})
 
     assert len(response.json()["results"]) == page_size
+
+
+# --- Two changes of parents at once, on a real server ----------------------------------
+
+
+def _parents_loop() -> bool:
+    parents = dict(Organization.objects.values_list("pk", "parent_id"))
+    for start in parents:
+        seen, pk = set(), start
+        while pk is not None:
+            if pk in seen:
+                return True
+            seen.add(pk)
+            pk = parents.get(pk)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_patches_that_would_make_a_loop_together_cannot_both_succeed(tmp_path):
+    import threading
+
+    import httpx
+    import psycopg
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+    from rest_framework.authtoken.models import Token
+
+    from tests.processes import service_env, web_server
+    from tests.reliability.conftest import (
+        a_session_waits_on_a_lock,
+        current_database_url,
+        serving,
+        wait_until,
+    )
+
+    user = get_user_model().objects.create_user(username="tree-editor", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="change_organization"))
+    token = Token.objects.create(user=user).key
+    three, four = make_organization("Three"), make_organization("Four")
+    env = service_env(
+        DATABASE_URL=current_database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        TRACKER_VAR_DIR=str(tmp_path),
+        LOG_FORMAT="plain",
+    )
+    answers: dict[str, httpx.Response] = {}
+    with web_server(env) as (base, _log):
+        serving(base)
+        client = httpx.Client(
+            base_url=base, headers={"Authorization": f"Token {token}"}, timeout=60
+        )
+
+        def patch(name: str, organization: Organization, parent: Organization) -> None:
+            answers[name] = client.patch(
+                f"/api/organizations/{organization.pk}/", json={"parent": parent.pk}
+            )
+
+        # Hold organization 3's row: the first PATCH (3 under 4) checks the tree,
+        # then waits to write, while the second (4 under 3) is made.
+        blocker = psycopg.connect(current_database_url())
+        try:
+            blocker.execute(
+                "SELECT 1 FROM people_organization WHERE id = %s FOR NO KEY UPDATE", [three.pk]
+            )
+            first = threading.Thread(target=patch, args=("3 under 4", three, four))
+            first.start()
+            wait_until(a_session_waits_on_a_lock, 30, "the first PATCH did not wait")
+            second = threading.Thread(target=patch, args=("4 under 3", four, three))
+            second.start()
+            # The second either finishes (it did not see the first) or waits for it.
+            wait_until(lambda: "4 under 3" in answers or _waiters() >= 2, 30, "second PATCH")
+        finally:
+            blocker.rollback()
+            blocker.close()
+        first.join(60)
+        second.join(60)
+        client.close()
+
+    codes = {name: answer.status_code for name, answer in answers.items()}
+    assert codes == {"3 under 4": 200, "4 under 3": 400}, {n: a.text for n, a in answers.items()}
+    assert answers["4 under 3"].json()["field"] == "parent"
+    assert not _parents_loop()
+    assert Organization.objects.get(pk=three.pk).parent_id == four.pk
+    assert Organization.objects.get(pk=four.pk).parent_id is None
+
+
+def _waiters() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]

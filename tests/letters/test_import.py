@@ -109,3 +109,16 @@ def test_it_reports_sources_that_did_not_sync(settings):
 def test_it_asks_for_sources_or_all():
     with pytest.raises(CommandError, match="Give source ids or --all"):
         run_command("sync_sources")
+
+
+def test_it_leaves_out_the_rows_it_cannot_read_and_says_which(tmp_path):
+    make_letter(slug="ai-copyright")
+    path = tmp_path / "list.csv"
+    rows = "".join(f"Signatory Number{i},Studio\n" for i in range(30))
+    path.write_text(f"name,affiliation\n{rows},Nobody\n")
+
+    output = run_command("import_signatures", "ai-copyright", str(path), "--source", "Sheet")
+
+    assert "succeeded: 30 seen, 30 added" in output
+    assert "1 row left out, which cannot be read: Line 32: no name." in output
+    assert Sighting.objects.count() == 30

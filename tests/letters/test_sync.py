@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+import redis
+from django.conf import settings
+from django.db import connection, connections
 from django.utils import timezone
 
 from letters.models import (
@@ -431,17 +434,69 @@ def test_it_queues_the_sources_that_are_due(letter, feeds):
     assert not disabled.runs.exists() and not later.runs.exists()
 
 
-def test_it_fails_a_run_a_dead_worker_left_running_once_it_is_stale(letter, feeds):
+def test_it_sends_again_at_once_a_run_a_dead_worker_left_running(letter, feeds):
     source = source_for(letter, feeds, b"name\nRon Howard\n")
     Source.objects.filter(pk=source.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
-    stale = SyncRun.objects.create(source=source, outcome="running")
-    SyncRun.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    # Its source's lock is free: no live worker is at it, however recent it is.
+    dead = SyncRun.objects.create(source=source, outcome="running", attempts=1)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete("sync")
 
     sources_sync_due()
 
-    stale.refresh_from_db()
-    assert stale.outcome == "failed"
-    assert "stopped before it finished" in stale.error
+    sent = broker.llen("sync")
+    broker.delete("sync")
+    dead.refresh_from_db()
+    assert (dead.outcome, sent) == ("queued", 1)
+    assert dead.error == "The worker carrying it out stopped before it finished. Sent again."
+    done = source_sync(source_id=source.pk, run_id=dead.pk)
+    assert (done.pk, done.outcome, done.attempts, done.error) == (dead.pk, "succeeded", 2, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_alone_a_run_a_live_worker_is_carrying_out(letter, feeds):
+    from tracker.locks import source_lock
+
+    source = source_for(letter, feeds, b"name\nRon Howard\n")
+    Source.objects.filter(pk=source.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
+    live = SyncRun.objects.create(source=source, outcome="running", attempts=1)
+    held = []
+
+    def beat_elsewhere():
+        try:
+            sources_sync_due()
+            held.append(SyncRun.objects.get(pk=live.pk).outcome)
+        finally:
+            connections.close_all()
+
+    with source_lock(source.pk):
+        thread = threading.Thread(target=beat_elsewhere)
+        thread.start()
+        thread.join(30)
+
+    assert held == ["running"]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "attempts", "error"),
+    [
+        ("import", 1, "The worker carrying it out stopped before it finished."),
+        ("schedule", 3, "The worker carrying it out stopped before it finished. (3 times)"),
+    ],
+)
+def test_it_fails_a_dead_workers_run_that_cannot_be_sent_again(
+    letter, feeds, trigger, attempts, error
+):
+    source = source_for(letter, feeds, b"name\nRon Howard\n")
+    Source.objects.filter(pk=source.pk).update(next_sync_at=timezone.now() + timedelta(hours=1))
+    dead = SyncRun.objects.create(
+        source=source, outcome="running", trigger=trigger, attempts=attempts
+    )
+
+    sources_sync_due()
+
+    dead.refresh_from_db()
+    assert (dead.outcome, dead.error) == ("failed", error)
     assert sync(source).outcome == "succeeded"
 
 

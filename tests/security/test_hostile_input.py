@@ -99,7 +99,9 @@ def test_an_oversized_body_is_answered_413_and_stores_nothing(staff_client, sett
     assert stored_rows() == before
 
 
-def test_an_oversized_form_to_the_admin_is_refused_and_stores_nothing(admin_client_staff, settings):
+def test_an_oversized_form_to_the_admin_is_answered_413_and_stores_nothing(
+    admin_client_staff, settings
+):
     before = stored_rows()
     admin_client_staff.raise_request_exception = False
 
@@ -108,7 +110,7 @@ def test_an_oversized_form_to_the_admin_is_refused_and_stores_nothing(admin_clie
         {"title": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), "slug": "big"},
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert stored_rows() == before
 
 

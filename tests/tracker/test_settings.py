@@ -73,3 +73,47 @@ def test_it_starts_on_the_embedded_defaults(tmp_path):
 def test_the_test_settings_run_on_postgresql_and_redis(settings):
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+def _test_settings_servers(**env: str) -> list[str]:
+    """The database and Redis the test settings choose with ``env`` exported."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
+    }
+    environment.update(DJANGO_SETTINGS_MODULE="tracker.settings.test", **env)
+    code = (
+        "import django, os; django.setup(); from django.conf import settings; "
+        "db = settings.DATABASES['default']; "
+        "print(db['HOST'], db['NAME'], settings.REDIS_URL, os.environ['REDIS_URL'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_tests_never_use_the_services_own_servers():
+    service = {
+        "DATABASE_URL": "postgres://tracker@10.9.8.7:5432/tracker",
+        "REDIS_URL": "redis://10.9.8.7:6379/0",
+    }
+    assert _test_settings_servers(**service) == [
+        "127.0.0.1",
+        "test",
+        "redis://127.0.0.1:6379/15",
+        "redis://127.0.0.1:6379/15",
+    ]
+    chosen = _test_settings_servers(
+        **service,
+        TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/elsewhere",
+        TEST_REDIS_URL="redis://127.0.0.1:6379/9",
+    )
+    assert chosen == ["127.0.0.1", "elsewhere", *["redis://127.0.0.1:6379/9"] * 2]

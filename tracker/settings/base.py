@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "tracker.observability.RequestIdMiddleware",
     "tracker.metrics.MetricsMiddleware",
+    # Bodies over the cap answered 413 unread; chunked bodies read (tracker/bodies.py).
+    "tracker.bodies.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,10 +231,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
+    # No endpoint takes files: multipart bodies are refused (415).
     "DEFAULT_PARSER_CLASSES": [
         "tracker.parsers.JSONParser",
         "tracker.parsers.FormParser",
-        "tracker.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -310,6 +312,9 @@ if MATCHING_REVIEW_AT > MATCHING_MERGE_AT:
 # Seconds an incremental run waits after an entry or a sync queues people, so
 # that a burst of entries is matched in one run.
 MATCHING_DEBOUNCE_SECONDS = env_int("MATCHING_DEBOUNCE_SECONDS", 10, minimum=0)
+# A match run that made no progress for this long with no live worker at any of
+# its steps (its worker died) has its next step sent again by beat.
+MATCHING_STEP_LOST_AFTER_SECONDS = env_int("MATCHING_STEP_LOST_AFTER_SECONDS", 120, minimum=1)
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 if LOG_FORMAT not in {"json", "plain"}:

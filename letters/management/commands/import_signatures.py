@@ -20,6 +20,11 @@ def run_summary(run: SyncRun) -> str:
         f"Run {run.pk} of {run.source.name!r} {run.outcome}: {run.seen} seen, {run.added} added, "
         f"{run.changed} changed, {run.gone} gone, {run.back} back."
     )
+    if run.rejected and run.outcome != SyncRun.Outcome.FAILED:
+        shown = "; ".join(f"{row['where']}: {row['reason']}" for row in run.rejected_rows[:5])
+        more = f"; and {run.rejected - 5:,} more" if run.rejected > 5 else ""
+        rows = "row" if run.rejected == 1 else "rows"
+        line += f" {run.rejected:,} {rows} left out, which cannot be read: {shown}{more}."
     return f"{line} {run.error}" if run.error else line
 
 
