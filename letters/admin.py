@@ -860,6 +860,12 @@ class SignatureAddForm(ServiceForm):
         self.fields["person"].required = False
         self.fields["person"].help_text = "An existing person; leave empty to enter a name."
 
+    def _get_validation_exclusions(self):
+        # A person already on the letter is no error (the one-signature-per-person
+        # constraint is not checked here): the entry is recorded as another
+        # sighting of their signature, and the message says so.
+        return {*super()._get_validation_exclusions(), "person"}
+
 
 def entry_message(result: services.RecordResult, *, new_person: bool) -> tuple[SafeString, int]:
     """What an editor's entry did, in words, and the level of the message."""
