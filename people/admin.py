@@ -1181,7 +1181,7 @@ class MatchJudgementAdmin(ServiceAdmin):
             )
         else:
             try:
-                decisions.judgement_decide(
+                decided = decisions.judgement_decide(
                     judgement=judgement,
                     decision=data["decision"],
                     reason=data["reason"],
@@ -1202,7 +1202,7 @@ class MatchJudgementAdmin(ServiceAdmin):
                 self._review_refused(request, judgement.pk, f"Not decided: {error.message}")
                 data["following"] = judgement.pk
             else:
-                self.message_user(request, decided_message(judgement), messages.SUCCESS)
+                self.message_user(request, decided_message(decided), messages.SUCCESS)
         query = {key: data[key] for key in ("page", "person") if data.get(key)}
         url = reverse("admin:people_matchjudgement_review")
         if query:

@@ -271,6 +271,9 @@ def test_different_people_is_recorded_and_a_later_run_does_not_merge_them(admin_
     run = runs.run_now(full=True)
 
     assert response.status_code == 302
+    assert texts(response) == [
+        f"{judgement.person_a} and {judgement.person_b} are kept apart for good."
+    ]
     judgement.refresh_from_db()
     assert (judgement.decision, judgement.reason) == ("different", "Checked: two actors.")
     assert run.status == "succeeded"
@@ -281,8 +284,9 @@ def test_different_people_is_recorded_and_a_later_run_does_not_merge_them(admin_
 def test_unsure_keeps_the_note_and_leaves_the_queue(admin_client_staff):
     judgement = pair(make_person("Chris Evans"), make_person("Chris Evans"))
 
-    decide(admin_client_staff, judgement, "unsure", "Actor or radio host?")
+    response = decide(admin_client_staff, judgement, "unsure", "Actor or radio host?")
 
+    assert texts(response) == ["Chris Evans and Chris Evans are marked unsure."]
     judgement.refresh_from_db()
     assert (judgement.decision, judgement.reason) == ("unsure", "Actor or radio host?")
     assert not Merge.objects.exists()
