@@ -169,6 +169,8 @@ def celery_worker_process(transactional_db) -> Iterator[subprocess.Popen]:
         DJANGO_SETTINGS_MODULE="tracker.settings.test",
         TRACKER_ALLOW_PRIVATE_SOURCES="1",
         CELERY_TASK_ALWAYS_EAGER="0",
+        # Runs the syncs queue wait; a test asks for the runs it follows.
+        MATCHING_DEBOUNCE_SECONDS="600",
     )
     redis.Redis.from_url(settings.REDIS_URL).delete("sync", "celery", "matching")
     worker = subprocess.Popen(

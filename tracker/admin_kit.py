@@ -69,6 +69,16 @@ def human_duration(value: timedelta | None) -> str:
     return f"{days} d {hours} h"
 
 
+def short_time(value) -> str:
+    """“2 Dec 01:16”: a moment in a list's narrow column (its page has the full date)."""
+    if value is None:
+        return "-"
+    from django.utils import timezone
+    from django.utils.dateformat import format as date_format
+
+    return date_format(timezone.localtime(value), "j M H:i")
+
+
 def score_text(probability: float | None, bits: float | None = None) -> str:
     """A match score as a percentage, with its weight of evidence in bits beside
     it: “98.4% (12.3 bits)”."""
