@@ -754,6 +754,13 @@ class SyncRunAdmin(ReadOnlyAdmin):
         extra_context = {**(extra_context or {}), "refresh_seconds": 3 if pending else None}
         return super().changelist_view(request, extra_context)
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.outcome in (SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING):
+            # Zeros would read as "nothing found": the counts come when the run ends.
+            return [fieldset for fieldset in fieldsets if fieldset[0] == self.fieldsets[0][0]]
+        return fieldsets
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context["progress"] = sync_run_progress(obj)

@@ -635,6 +635,12 @@ def match_run_progress(run: MatchRun) -> dict:
         "done": run.blocks_done,
         "total": run.blocks,
         "unit": "blocks",
+        "links": [
+            changelist_link(Merge, "Merges of this run", run__id__exact=run.pk),
+            changelist_link(MatchJudgement, "Pairs of this run", run__id__exact=run.pk),
+        ]
+        if ended and run.status == MatchRun.Status.SUCCEEDED
+        else [],
         "status": run.get_status_display(),
         "succeeded": run.status == MatchRun.Status.SUCCEEDED,
         "counts": [

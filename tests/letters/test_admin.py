@@ -822,3 +822,47 @@ def test_entering_the_same_again_says_nothing_changed(admin_client_staff, record
     [message] = messages_of(response)
     assert message.startswith("Nothing changed: the editors' entry already lists")
     assert Signature.objects.get(letter=letter, person=person).sightings.count() == 1
+
+
+def editable_names(shown) -> set[str]:
+    """The fields an admin (or inline) lets an editor fill in, on its add or change page."""
+
+    def flat(fieldsets) -> set[str]:
+        return {
+            name
+            for _title, options in fieldsets or []
+            for entry in options["fields"]
+            for name in (entry if isinstance(entry, tuple | list) else [entry])
+        }
+
+    change = (flat(shown.fieldsets) | set(shown.fields or [])) - set(shown.readonly_fields)
+    add_fieldsets = getattr(shown, "add_fieldsets", None)
+    add_readonly = getattr(shown, "add_readonly_fields", None)
+    add = flat(add_fieldsets) if add_fieldsets else flat(shown.fieldsets) | set(shown.fields or [])
+    add -= set(shown.readonly_fields if add_readonly is None else add_readonly)
+    return change | add
+
+
+def test_every_foreign_key_an_editor_fills_in_is_an_autocomplete():
+    """A select listing every row does not scale: each foreign key and
+    many-to-many field an editor fills in, in every admin and inline, searches."""
+    from django.db import models
+
+    from tracker.admin_kit import ReadOnlyAdmin, ReadOnlyInline
+
+    plain = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in {"letters", "people"}:
+            continue
+        for shown in [model_admin, *(inline(model, admin.site) for inline in model_admin.inlines)]:
+            if isinstance(shown, ReadOnlyAdmin | ReadOnlyInline):
+                continue
+            names = editable_names(shown)
+            plain += [
+                f"{type(shown).__name__}.{field.name}"
+                for field in shown.model._meta.get_fields()
+                if isinstance(field, models.ForeignKey | models.ManyToManyField)
+                and field.name in names
+                and field.name not in shown.autocomplete_fields
+            ]
+    assert plain == []
