@@ -420,6 +420,23 @@ class PersonAdmin(ServiceAdmin):
             name=data["name"], external_ids=data.get("external_ids"), notes=data.get("notes", "")
         )
 
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        # Someone spelled close to the new person may be them: say so while it is fresh.
+        others = Person.objects.filter(merged_into__isnull=True).exclude(pk=obj.pk)
+        alike = list(typo_tolerant_search(others, obj.display_name)[:5])
+        if alike:
+            self.message_user(
+                request,
+                format_html(
+                    "Already here under a close spelling, perhaps the same person: {}. "
+                    "If so, run the duplicate finder on this person from their page.",
+                    people_list(alike),
+                ),
+                messages.WARNING,
+            )
+        return response
+
     def update(self, request, obj, form):
         values = changed_values(form, _PERSON_FIELDS)
         if not values:

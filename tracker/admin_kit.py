@@ -26,6 +26,8 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 
 from tracker.errors import DomainError
@@ -73,9 +75,6 @@ def short_time(value) -> str:
     """“2 Dec 01:16”: a moment in a list's narrow column (its page has the full date)."""
     if value is None:
         return "-"
-    from django.utils import timezone
-    from django.utils.dateformat import format as date_format
-
     return date_format(timezone.localtime(value), "j M H:i")
 
 

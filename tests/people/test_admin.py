@@ -533,3 +533,19 @@ def test_the_duplicate_finder_on_a_person_needs_a_post_and_the_permission(client
     editor.user_permissions.remove(*editor.user_permissions.filter(codename="add_matchrun"))
     assert client.post(action).status_code == 403
     assert not MatchRun.objects.exists()
+
+
+def test_adding_a_person_spelled_like_someone_there_warns_with_links(admin_client_staff):
+    from django.contrib.messages import get_messages
+
+    there = make_person("Maggie Gyllenhaal")
+    make_person("Cate Blanchett")
+    add_url = reverse("admin:people_person_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data["name"] = "Maggie Gylenhall"
+    response = admin_client_staff.post(add_url, data)
+    texts = [str(message) for message in get_messages(response.wsgi_request)]
+    assert texts[-1].startswith("Already here under a close spelling, perhaps the same person: ")
+    assert f'/admin/people/person/{there.pk}/change/">Maggie Gyllenhaal</a>' in texts[-1]
+    assert "Cate Blanchett" not in texts[-1]
+    assert Person.objects.filter(display_name="Maggie Gylenhall").count() == 1

@@ -13,9 +13,9 @@ from playwright.sync_api import Page, expect
 from letters.models import Sighting
 from letters.services import Entry, signature_record
 from people.merging.merge import person_merge
-from people.models import MatchJudgement, Merge, Person, Split
+from people.models import MatchJudgement, MatchRun, Merge, Person, Split
 from people.services import person_create
-from tests.browser import contrast, log_in, shot
+from tests.browser import contrast, log_in, shot, table_fits
 from tests.factories import make_letter, make_source
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -214,3 +214,29 @@ def test_the_admin_search_forgives_typos_so_an_editor_finds_who_is_there(
         expect(rows).to_have_count(1)
         expect(rows).to_contain_text(found)
     shot(page, "people-search")
+
+
+def test_a_match_run_page_shows_its_blocks_and_reloads_itself_until_the_run_ends(
+    editor_user, live_server, page: Page
+):
+    run = MatchRun.objects.create(
+        mode="full", status="running", people_considered=28, blocks=8, blocks_done=3
+    )
+    run_page = f"/admin/people/matchrun/{run.pk}/change/"
+    log_in(page, live_server, editor_user, run_page)
+    progress = page.locator("#progress")
+    expect(progress).to_contain_text("3 of 8 blocks done")
+    expect(progress).to_contain_text("Scoring the pairs, block by block")
+    shot(page, "match-run-running")
+
+    MatchRun.objects.filter(pk=run.pk).update(blocks_done=6)
+    expect(progress).to_contain_text("6 of 8 blocks done", timeout=10_000)
+    MatchRun.objects.filter(pk=run.pk).update(
+        blocks_done=8, status="succeeded", finished_at=run.started_at, merged=2, queued=1
+    )
+    expect(progress).to_contain_text("Finished", timeout=10_000)
+    expect(progress).to_contain_text("2 merged")
+    expect(progress.get_by_role("link", name="Merges of this run")).to_be_visible()
+
+    page.goto(f"{live_server.url}/admin/people/matchrun/")
+    assert table_fits(page), "a column of the match runs is cut off at 1400 px"

@@ -167,3 +167,11 @@ def test_a_missing_duration_reads_as_a_dash():
 )
 def test_scores_read_as_percentages_with_the_bits_beside(probability, bits, text):
     assert admin_kit.score_text(probability, bits) == text
+
+
+def test_a_list_shows_a_moment_short_in_the_local_time(settings):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "UTC"
+    assert admin_kit.short_time(datetime(2026, 12, 2, 1, 16, 30, tzinfo=UTC)) == "2 Dec 01:16"
+    assert admin_kit.short_time(None) == "-"
