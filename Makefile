@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-migrations ci install clean
+.PHONY: run test test-browser chromium lint check-migrations ci install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ run: $(STAMP)
 	@echo "Serving http://127.0.0.1:8000/api/ and http://127.0.0.1:8000/admin/ (Ctrl-C stops)"
 	DEBUG=$${DEBUG-1} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m tests.services $(PYTEST_ARGS)
+
+# The admin's pages in Chromium only (tests marked `browser`); a failing page is
+# saved under var/screenshots/, and BROWSER_SCREENSHOTS=<folder> saves every step.
+test-browser: $(STAMP) chromium
+	$(BIN)/python -m tests.services -m browser $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium (Playwright's own download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) || \
+		echo "Chromium could not be installed (apt-get install -y chromium): the browser tests will fail."
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

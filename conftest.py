@@ -6,6 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+# The browser's fixtures (tests/browser.py): Chromium pages, screenshots on failure.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def staff_user(db):

@@ -5,18 +5,26 @@ shared pieces); sync runs and histories are shown, never edited."""
 from __future__ import annotations
 
 import zlib
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.core.validators import URLValidator
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from letters import services
+from letters.desk import sources_overdue
 from letters.models import (
     Letter,
     LetterTarget,
@@ -28,6 +36,7 @@ from letters.models import (
     SyncRun,
     SyncRunContent,
 )
+from letters.sync.parse import options_validate
 from people.matching.normalize import clean_whitespace, fold
 from tracker import admin_kit
 from tracker.admin_kit import (
@@ -39,13 +48,17 @@ from tracker.admin_kit import (
     changed_values,
     changelist_link,
     count_of,
+    human_duration,
     is_changelist,
     pretty_json,
     related_filter,
+    short_time,
 )
 from tracker.errors import DomainError
 
 LetterFilter = related_filter("letter", "letter", recent=15)
+# The admin's index is the editor's desk: what needs an editor (letters/desk.py).
+admin.site.index_template = "admin/desk/index.html"
 SIGNATURES_SHOWN_ON_LETTER = 50
 _http_url = URLValidator(schemes=["http", "https"], message="Give an http or https address.")
 
@@ -117,7 +130,7 @@ class LetterSignatureInline(ReadOnlyInline):
     fk_name = "letter"
     formset = FirstRowsFormSet
     fields = ["person", "status", "title", "affiliation", "first_seen_at"]
-    show_change_link = True
+    linked_rows = True
     verbose_name_plural = (
         f"signatures (the first {SIGNATURES_SHOWN_ON_LETTER}; “Signatures” above lists them all)"
     )
@@ -137,6 +150,7 @@ class LetterAdmin(ServiceAdmin):
     list_filter = ["status", "language"]
     date_hierarchy = "published_on"
     search_fields = ["search_text__contains"]
+    autocomplete_fields = ["organisers"]
     prepopulated_fields = {"slug": ["title"]}
     fieldsets = [
         (None, {"fields": ["title", "slug", "status", ("published_on", "language"), "url"]}),
@@ -244,7 +258,95 @@ class LetterTargetAdmin(ServiceAdmin):
 # --- Sources and sync runs -------------------------------------------------------------
 
 
-class SourceForm(ServiceForm):
+# A source's options, one field each (letters/sync/parse.py reads them): the
+# format each applies to, its label and its help with an example.
+_OPTION_FIELDS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "key": (
+        ("csv", "json", "html"),
+        "Key column",
+        "The column whose value identifies an entry from one fetch to the next, such as "
+        "“id” or “url”. Empty: entries are told apart by their name.",
+    ),
+    "encoding": (
+        ("csv", "json", "html"),
+        "Encoding",
+        "Only when the file is neither UTF-8 nor labelled by the server, such as "
+        "“windows-1252” or “latin-1”.",
+    ),
+    "delimiter": (
+        ("csv",),
+        "Delimiter",
+        "One character, when the header line does not show it: “;” or “|”. Empty: guessed.",
+    ),
+    "json_key": (
+        ("json",),
+        "Key of the list",
+        "When the file is an object holding the list: “signatories”, or with dots to go "
+        "deeper, “data.signatories”. Empty: the file is the list.",
+    ),
+    "columns": (
+        ("csv", "json"),
+        "Column renames",
+        "One per line, the heading as written = the field it holds: “Full name = name”, "
+        "“Org = affiliation”. Understood fields: name (or first_name and last_name), title, "
+        "affiliation, country, signed_at, url; other columns are kept as extra fields.",
+    ),
+}
+_SELECTOR_FIELDS = {
+    "entry": "CSS selector of each entry (required for HTML), such as “ul.signatories > li”.",
+    "name": "Within an entry, the name, such as “.name”. Empty: the entry's whole text.",
+    "affiliation": "Within an entry, the affiliation, such as “.org”.",
+    "title": "Within an entry, the title or role, such as “.role”.",
+    "country": "Within an entry, the country.",
+    "url": "Within an entry, a link whose address is the entry's URL, such as “a”.",
+}
+
+
+def _option_field_name(option: str) -> str:
+    return f"option_{option}"
+
+
+def _selector_field_name(selector: str) -> str:
+    return f"selector_{selector}"
+
+
+SOURCE_OPTION_FIELD_NAMES = [
+    *(_option_field_name(option) for option in _OPTION_FIELDS),
+    *(_selector_field_name(selector) for selector in _SELECTOR_FIELDS),
+]
+
+
+def _source_option_fields() -> dict[str, forms.Field]:
+    fields: dict[str, forms.Field] = {}
+    for option, (formats, label, help_text) in _OPTION_FIELDS.items():
+        if option == "columns":
+            widget = forms.Textarea(attrs={"rows": 3, "cols": 50})
+            field = forms.CharField(label=label, required=False, widget=widget)
+        else:
+            field = forms.CharField(label=label, required=False, max_length=200, strip=False)
+        field.help_text = f"{help_text} ({', '.join(f.upper() for f in formats)})"
+        field.widget.attrs["data-formats"] = " ".join(formats)
+        fields[_option_field_name(option)] = field
+    for selector, help_text in _SELECTOR_FIELDS.items():
+        field = forms.CharField(
+            label=f"{selector.capitalize()} selector",
+            required=False,
+            max_length=300,
+            help_text=f"{help_text} (HTML)",
+        )
+        field.widget.attrs["data-formats"] = "html"
+        fields[_selector_field_name(selector)] = field
+    return fields
+
+
+# The option fields are declared on a base class, so that the admin's fieldsets may name them.
+_SourceOptionsForm = type("SourceOptionsForm", (ServiceForm,), _source_option_fields())
+
+
+class SourceForm(_SourceOptionsForm):
+    """A source, with its ``options`` as one field per option of its format;
+    they are checked as the sync will read them."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance._state.adding and "reliability" in self.fields:
@@ -255,6 +357,26 @@ class SourceForm(ServiceForm):
                 "0 to 100; higher wins when sources disagree. Empty: the kind's default."
             )
             self.initial.pop("reliability", None)
+        if "format" in self.fields:
+            self.fields[
+                "format"
+            ].help_text = (
+                "How the list at the URL is read; the options below that apply to it are shown."
+            )
+        options = self.instance.options if isinstance(self.instance.options, dict) else {}
+        for option in _OPTION_FIELDS:
+            value = options.get(option, "")
+            if option == "columns" and isinstance(value, dict):
+                value = "\n".join(f"{k} = {v}" for k, v in value.items())
+            value = value if isinstance(value, str) else ""
+            self.initial.setdefault(_option_field_name(option), value)
+        selectors = options.get("selectors")
+        selectors = selectors if isinstance(selectors, dict) else {}
+        for selector in _SELECTOR_FIELDS:
+            value = selectors.get(selector, "")
+            self.initial.setdefault(
+                _selector_field_name(selector), value if isinstance(value, str) else ""
+            )
 
     def clean_name(self):
         return clean_whitespace(self.cleaned_data["name"])
@@ -265,13 +387,74 @@ class SourceForm(ServiceForm):
             _http_url(url)
         return url
 
-    def clean_options(self):
-        options = self.cleaned_data.get("options")
-        if options is None:
-            return {}
-        if not isinstance(options, dict):
-            raise forms.ValidationError('Options are an object, such as {"key": "signatories"}.')
-        return options
+    def clean_option_columns(self):
+        renames = {}
+        for number, line in enumerate(self.cleaned_data.get("option_columns", "").splitlines(), 1):
+            if not line.strip():
+                continue
+            heading, sep, field = line.partition("=")
+            if not sep or not heading.strip() or not field.strip():
+                raise forms.ValidationError(
+                    f"Line {number} (“{line.strip()}”) is not “heading = field”, "
+                    "such as “Full name = name”."
+                )
+            renames[heading.strip()] = field.strip()
+        return renames
+
+    def clean(self):
+        cleaned_data = super().clean()
+        fmt = cleaned_data.get("format", self.instance.format)
+        if not any(name in self.fields for name in SOURCE_OPTION_FIELD_NAMES):
+            return cleaned_data
+        options: dict[str, Any] = {}
+        for option, (formats, label, _help) in _OPTION_FIELDS.items():
+            name = _option_field_name(option)
+            value = cleaned_data.get(name)
+            if option != "columns" and isinstance(value, str):
+                value = value if option == "delimiter" else value.strip()
+            if not value:
+                continue
+            if fmt not in formats:
+                self.add_error(
+                    name, f"{label} is not used by {fmt.upper()} sources; leave it empty."
+                )
+                continue
+            options[option] = value
+        selectors = {
+            selector: cleaned_data.get(_selector_field_name(selector), "").strip()
+            for selector in _SELECTOR_FIELDS
+        }
+        selectors = {key: value for key, value in selectors.items() if value}
+        if fmt == Source.Format.HTML:
+            options["selectors"] = selectors
+        elif selectors:
+            self.add_error(
+                _selector_field_name(next(iter(selectors))),
+                f"Selectors are for HTML sources, not {fmt.upper()}; leave them empty.",
+            )
+        if fmt in (Source.Format.CSV, Source.Format.JSON, Source.Format.HTML) and not self.errors:
+            self._check_options(fmt, options)
+        cleaned_data["options"] = options
+        return cleaned_data
+
+    def _check_options(self, fmt: str, options: dict) -> None:
+        """Each option checked as the sync reads it, the error on its field."""
+        base = {"selectors": options["selectors"]} if "selectors" in options else {}
+        for option, value in options.items():
+            try:
+                options_validate(format=fmt, options={**base, option: value})
+            except DomainError as error:
+                if option == "selectors":
+                    named = (k for k in _SELECTOR_FIELDS if f" {k} selector" in error.message)
+                    field = _selector_field_name(next(named, "entry"))
+                else:
+                    field = _option_field_name(option)
+                self.add_error(field, error.message)
+                return
+        try:
+            options_validate(format=fmt, options=options)
+        except DomainError as error:
+            self.add_error(None, error.message)
 
 
 _SOURCE_ADD_FIELDS = [
@@ -286,11 +469,65 @@ _SOURCE_ADD_FIELDS = [
     "max_rejected_percent",
     "sync_interval",
 ]
+_SOURCE_READING = (
+    "How to read the list",
+    {
+        "fields": ["format", *SOURCE_OPTION_FIELD_NAMES],
+        "description": "Only the options of the chosen format apply; the others stay empty.",
+    },
+)
+
+
+class ScheduleFilter(admin.SimpleListFilter):
+    """Sources synced on schedule, or overdue (the desk links here)."""
+
+    title = "schedule"
+    parameter_name = "schedule"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Not synced on schedule")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(pk__in=sources_overdue().values("pk"))
+        return queryset
+
+
+def sync_requested(model_admin, request: HttpRequest, source: Source) -> SyncRun | None:
+    """Queue a sync of ``source`` and say so, the run linked to its page."""
+    from letters.sync import sync_request
+
+    try:
+        run = sync_request(source=source, by=request.user)
+    except DomainError as exc:
+        model_admin.message_user(request, f"{source}: {exc.message}", messages.WARNING)
+        return None
+    url = reverse("admin:letters_syncrun_change", args=[run.pk])
+    if run.outcome == SyncRun.Outcome.QUEUED:
+        text = format_html(
+            '{}: sync queued as <a href="{}">run {}</a>; its page follows it to the end.',
+            source,
+            url,
+            run.pk,
+        )
+        model_admin.message_user(request, text, messages.SUCCESS)
+    else:
+        text = format_html(
+            '{}: not queued, <a href="{}">run {}</a> is {}: {}',
+            source,
+            url,
+            run.pk,
+            run.get_outcome_display().lower(),
+            run.error,
+        )
+        model_admin.message_user(request, text, messages.WARNING)
+    return run
 
 
 @admin.register(Source)
 class SourceAdmin(ServiceAdmin):
     form = SourceForm
+    change_form_template = "admin/letters/source/change_form.html"
     list_display = [
         "name",
         "letter",
@@ -301,12 +538,13 @@ class SourceAdmin(ServiceAdmin):
         "last_synced_at",
         "next_sync_at",
     ]
-    list_filter = ["kind", "format", "enabled", LetterFilter]
+    list_filter = ["kind", "format", "enabled", ScheduleFilter, LetterFilter]
     list_select_related = ["letter"]
     search_fields = ["name", "letter__search_text__contains"]
     autocomplete_fields = ["letter"]
     fieldsets = [
-        (None, {"fields": ["letter", "name", "kind", "url", "format", "options"]}),
+        (None, {"fields": ["letter", "name", "kind", "url"]}),
+        _SOURCE_READING,
         (
             "Schedule",
             {
@@ -321,7 +559,16 @@ class SourceAdmin(ServiceAdmin):
         ),
         (
             "Last fetch",
-            {"fields": ["last_synced_at", "etag", "last_modified", "content_hash", "runs_link"]},
+            {
+                "fields": [
+                    "last_synced_at",
+                    "etag",
+                    "last_modified",
+                    "content_hash",
+                    "runs_link",
+                    "options_stored",
+                ]
+            },
         ),
         ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
@@ -333,11 +580,13 @@ class SourceAdmin(ServiceAdmin):
         "last_modified",
         "content_hash",
         "runs_link",
+        "options_stored",
         "created_at",
         "updated_at",
     ]
     add_fieldsets = [
-        (None, {"fields": ["letter", "name", "kind", "url", "format", "options"]}),
+        (None, {"fields": ["letter", "name", "kind", "url"]}),
+        _SOURCE_READING,
         (
             "Schedule",
             {"fields": ["enabled", "reliability", "max_rejected_percent", "sync_interval"]},
@@ -349,22 +598,45 @@ class SourceAdmin(ServiceAdmin):
 
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
-        from letters.sync import sync_request
-
-        for source in queryset.order_by("pk"):
-            try:
-                run = sync_request(source=source, by=request.user)
-            except DomainError as exc:
-                self.message_user(request, f"{source}: {exc.message}", messages.WARNING)
-                continue
-            level = messages.SUCCESS if run.outcome == SyncRun.Outcome.QUEUED else messages.WARNING
-            self.message_user(
-                request, f"{source}: run {run.pk} {run.outcome}. {run.error}".strip(), level
-            )
+        for source in queryset.select_related("letter").order_by("pk"):
+            sync_requested(self, request, source)
 
     @admin.display(description="runs")
     def runs_link(self, source):
         return changelist_link(SyncRun, "Runs of this source", source__id__exact=source.pk)
+
+    @admin.display(description="options as stored")
+    def options_stored(self, source):
+        return pretty_json(source.options)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/sync/",
+                self.admin_site.admin_view(self.sync_view),
+                name="letters_source_sync",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_fetched and self.has_change_permission(request, obj):
+            context["sync_url"] = reverse("admin:letters_source_sync", args=[obj.pk])
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def sync_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Sync this source now: queue a run and follow it on its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        source = self.get_object(request, unquote(object_id))
+        if source is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, source):
+            raise PermissionDenied
+        run = sync_requested(self, request, source)
+        if run is None:
+            return HttpResponseRedirect(reverse("admin:letters_source_change", args=[source.pk]))
+        return HttpResponseRedirect(reverse("admin:letters_syncrun_change", args=[run.pk]))
 
     def create(self, request, form):
         return services.source_create(
@@ -373,27 +645,68 @@ class SourceAdmin(ServiceAdmin):
 
     def update(self, request, obj, form):
         values = changed_values(form, services.SOURCE_EDITABLE_FIELDS)
+        if form.cleaned_data.get("options", obj.options) != obj.options:
+            values["options"] = form.cleaned_data["options"]
         if not values:
             return obj
         return services.source_update(source=obj, **values)
 
 
+def sync_run_progress(run: SyncRun) -> dict:
+    """Where a sync run stands, as its page shows it. A run writes its rows in
+    one transaction at its end, so the counts appear once it has finished."""
+    pending = run.outcome in (SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING)
+    phase = {
+        SyncRun.Outcome.QUEUED: "waiting for a worker to take it",
+        SyncRun.Outcome.RUNNING: "fetching the list, reading its rows and recording them"
+        + (f" (attempt {run.attempts})" if run.attempts > 1 else ""),
+        SyncRun.Outcome.SUCCEEDED: "finished: the list was read and recorded",
+        SyncRun.Outcome.UNCHANGED: "finished: the list had not changed since the last fetch",
+        SyncRun.Outcome.FAILED: "failed, and changed nothing",
+        SyncRun.Outcome.SKIPPED: "not run: another run of this source was queued or running",
+    }.get(run.outcome, run.outcome)
+    return {
+        "ended": not pending,
+        "phase": phase,
+        "status": run.get_outcome_display(),
+        "succeeded": run.outcome in (SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.UNCHANGED),
+        "counts": []
+        if pending
+        else [
+            ("rows read", run.seen),
+            ("added", run.added),
+            ("changed", run.changed),
+            ("gone", run.gone),
+            ("back", run.back),
+        ],
+        "note": "The counts appear when the run ends: a run records everything at once, "
+        "or nothing if it fails."
+        if pending
+        else "",
+    }
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
+    """Runs are viewed only; a run's page shows where it stands and refreshes
+    itself until the run ends, and so does the list while a run is pending."""
+
+    change_form_template = "admin/letters/syncrun/change_form.html"
+    change_list_template = "admin/letters/syncrun/change_list.html"
+    # Narrow columns, so that every count shows at 1400 pixels beside the filters;
+    # the trigger, the letter and the HTTP status are on the run's page.
     list_display = [
         "id",
-        "source",
+        "source_name",
         "outcome",
-        "trigger",
-        "started_at",
-        "finished_at",
+        "started",
+        "duration",
         "seen",
         "added",
         "changed",
         "gone",
         "back",
         "rejected",
-        "http_status",
     ]
     list_filter = [
         "outcome",
@@ -417,6 +730,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
                     "requested_at",
                     "started_at",
                     "finished_at",
+                    "duration",
                     "attempts",
                 ]
             },
@@ -450,6 +764,41 @@ class SyncRunAdmin(ReadOnlyAdmin):
             rows,
             note,
         )
+
+    @admin.display(description="source", ordering="source__name")
+    def source_name(self, run):
+        return format_html('<span title="{}">{}</span>', run.source.letter.title, run.source.name)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, run):
+        return short_time(run.started_at)
+
+    @admin.display(description="took")
+    def duration(self, run):
+        if run.finished_at is None:
+            if run.outcome == SyncRun.Outcome.RUNNING:
+                return f"{human_duration(timezone.now() - run.started_at)} so far"
+            return "-"
+        return human_duration(run.finished_at - (run.started_at or run.finished_at))
+
+    def changelist_view(self, request, extra_context=None):
+        pending = SyncRun.objects.filter(
+            outcome__in=[SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING]
+        ).exists()
+        extra_context = {**(extra_context or {}), "refresh_seconds": 3 if pending else None}
+        return super().changelist_view(request, extra_context)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.outcome in (SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING):
+            # Zeros would read as "nothing found": the counts come when the run ends.
+            return [fieldset for fieldset in fieldsets if fieldset[0] == self.fieldsets[0][0]]
+        return fieldsets
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["progress"] = sync_run_progress(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="diff")
     def diff_pretty(self, run):
@@ -507,7 +856,7 @@ class SightingInline(ReadOnlyInline):
         "last_seen_at",
         "gone_at",
     ]
-    show_change_link = True
+    linked_rows = True
     verbose_name_plural = "sightings: what the sources said"
 
     def get_queryset(self, request):
@@ -561,6 +910,58 @@ class SignatureAddForm(ServiceForm):
         self.fields["person"].required = False
         self.fields["person"].help_text = "An existing person; leave empty to enter a name."
 
+    def _get_validation_exclusions(self):
+        # A person already on the letter is no error (the one-signature-per-person
+        # constraint is not checked here): the entry is recorded as another
+        # sighting of their signature, and the message says so.
+        return {*super()._get_validation_exclusions(), "person"}
+
+
+def entry_message(result: services.RecordResult, *, new_person: bool) -> tuple[SafeString, int]:
+    """What an editor's entry did, in words, and the level of the message."""
+    signature = result.signature
+    person = admin_link(signature.person, signature.person.display_name)
+    letter = signature.letter.title
+    if result.signature_created:
+        who = "a new person" if new_person else "already known"
+        return (
+            format_html(
+                "New signature: {} ({}) signed “{}”, recorded as the editors' entry.",
+                person,
+                who,
+                letter,
+            ),
+            messages.SUCCESS,
+        )
+    if result.sighting_created:
+        return (
+            format_html(
+                "{} had already signed “{}”: no new signature; your entry was added to the "
+                "existing one as another sighting (the editors').",
+                person,
+                letter,
+            ),
+            messages.SUCCESS,
+        )
+    if result.sighting_changed:
+        return (
+            format_html(
+                "{} had already signed “{}”: no new signature; the editors' entry for it was "
+                "corrected (the previous values are kept in its history).",
+                person,
+                letter,
+            ),
+            messages.SUCCESS,
+        )
+    return (
+        format_html(
+            "Nothing changed: the editors' entry already lists {} on “{}” just so.",
+            person,
+            letter,
+        ),
+        messages.WARNING,
+    )
+
 
 class StatusChangeForm(forms.Form):
     status = forms.ChoiceField(choices=Signature.Status.choices, label="New status")
@@ -589,7 +990,7 @@ class SignatureAdmin(ServiceAdmin):
         "person",
         "letter",
         "status",
-        "needs_review",
+        "review_flag",
         "title",
         "affiliation",
         "first_seen_at",
@@ -648,9 +1049,20 @@ class SignatureAdmin(ServiceAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    @admin.display(description="review", ordering="needs_review")
+    def review_flag(self, signature):
+        # A warning, not a tick: "needs review = yes" is something to do, not "fine".
+        if not signature.needs_review:
+            return ""
+        return format_html(
+            '<span class="needs-review" title="{}">⚠ needs review</span>',
+            signature.review_reason or signature.get_review_cause_display(),
+        )
+
     def create(self, request, form):
         data = form.cleaned_data
-        return services.signature_record_manual(
+        started = timezone.now()
+        result = services.manual_entry_record(
             letter=data["letter"],
             by=request.user,
             name=data.get("name") or "",
@@ -660,6 +1072,24 @@ class SignatureAdmin(ServiceAdmin):
             signed_on=data.get("signed_on"),
             url=data.get("url") or "",
         )
+        request._signature_entry = (result, result.signature.person.created_at >= started)
+        return result.signature
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Say what the entry did: a new signature (of a new or a known person),
+        a new or changed sighting of a signature already there, or nothing."""
+        entry = getattr(request, "_signature_entry", None)
+        if entry is None or IS_POPUP_VAR in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        result, new_person = entry
+        message, level = entry_message(result, new_person=new_person)
+        self.message_user(request, message, level)
+        if "_addanother" in request.POST:
+            url = reverse("admin:letters_signature_add")
+            url += "?" + urlencode({"letter": obj.letter_id})
+        else:
+            url = reverse("admin:letters_signature_change", args=[obj.pk])
+        return HttpResponseRedirect(url)
 
     def update(self, request, obj, form):
         if not form.changed_data:

@@ -636,7 +636,14 @@ def _signature_get_or_create(
 
 
 @transaction.atomic
-def signature_record_manual(
+def signature_record_manual(*, letter: Letter, by: Any, **entry: Any) -> Signature:
+    """An editor's entry: a sighting of the letter's manual source (see
+    ``manual_entry_record``, which also says what the entry changed)."""
+    return manual_entry_record(letter=letter, by=by, **entry).signature
+
+
+@transaction.atomic
+def manual_entry_record(
     *,
     letter: Letter,
     by: Any,
@@ -646,17 +653,17 @@ def signature_record_manual(
     affiliation: str = "",
     signed_on: date | None = None,
     url: str = "",
-) -> Signature:
-    """An editor's entry: a sighting of the letter's manual source."""
+) -> RecordResult:
+    """An editor's entry: a sighting of the letter's manual source. The result
+    says whether it made a signature, added or changed a sighting of one, or
+    changed nothing."""
     if not fold(name) and person is None:
         raise DomainError("Give the signatory's name or choose a person.", field="name")
     source = source_internal_for(letter=letter, kind=Source.Kind.MANUAL)
     entry = Entry(name=name, title=title, affiliation=affiliation, signed_on=signed_on, url=url)
     if person is not None:
         entry.key = f"person:{person_survivor(person).pk}"
-    return signature_record(
-        letter=letter, source=source, entry=entry, person=person, by=by
-    ).signature
+    return signature_record(letter=letter, source=source, entry=entry, person=person, by=by)
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -49,9 +50,12 @@ from tracker.admin_kit import (
     changed_values,
     changelist_link,
     count_of,
+    human_duration,
     is_autocomplete,
     is_changelist,
     pretty_json,
+    score_text,
+    short_time,
 )
 from tracker.errors import DomainError
 
@@ -65,6 +69,17 @@ class ServiceAdmin(admin_kit.ServiceAdmin):
 class ReadOnlyAdmin(admin_kit.ReadOnlyAdmin):
     search_fold = staticmethod(fold)
 
+
+def typo_tolerant_search(queryset, text: str):
+    """The API's search of people and organizations (case, accents and typos
+    forgiven, best first), for the admin's lists and autocomplete widgets."""
+    return selectors.queryset_search(queryset, text)
+
+
+SEARCH_HELP = (
+    "Case, accents and typos are forgiven: “cuaron” finds “Cuarón”, “stiler” finds "
+    "“Stiller”. Best matches first. Search before adding, so as not to add someone twice."
+)
 
 # --- Undoing and splitting: forms, links in messages, the "undone" filter ------------
 
@@ -193,6 +208,8 @@ class OrganizationAdmin(ServiceAdmin):
     list_filter = ["kind", "country"]
     list_select_related = ["parent"]
     search_fields = ["search_text__contains"]
+    search_queryset = staticmethod(typo_tolerant_search)
+    search_help_text = SEARCH_HELP
     autocomplete_fields = ["parent"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "country", "parent"]}),
@@ -288,6 +305,8 @@ class PersonAdmin(ServiceAdmin):
     list_filter = [MergedFilter]
     list_select_related = ["merged_into"]
     search_fields = ["search_text__contains"]
+    search_queryset = staticmethod(typo_tolerant_search)
+    search_help_text = SEARCH_HELP
     show_full_result_count = False
     fieldsets = [
         (
@@ -401,6 +420,23 @@ class PersonAdmin(ServiceAdmin):
             name=data["name"], external_ids=data.get("external_ids"), notes=data.get("notes", "")
         )
 
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        # Someone spelled close to the new person may be them: say so while it is fresh.
+        others = Person.objects.filter(merged_into__isnull=True).exclude(pk=obj.pk)
+        alike = list(typo_tolerant_search(others, obj.display_name)[:5])
+        if alike:
+            self.message_user(
+                request,
+                format_html(
+                    "Already here under a close spelling, perhaps the same person: {}. "
+                    "If so, run the duplicate finder on this person from their page.",
+                    people_list(alike),
+                ),
+                messages.WARNING,
+            )
+        return response
+
     def update(self, request, obj, form):
         values = changed_values(form, _PERSON_FIELDS)
         if not values:
@@ -418,6 +454,11 @@ class PersonAdmin(ServiceAdmin):
                 self.admin_site.admin_view(self.split_view),
                 name="people_person_split",
             ),
+            path(
+                "<path:object_id>/find-duplicates/",
+                self.admin_site.admin_view(self.find_duplicates_view),
+                name="people_person_find_duplicates",
+            ),
             *super().get_urls(),
         ]
 
@@ -427,7 +468,32 @@ class PersonAdmin(ServiceAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None and not obj.merged_into_id:
             context["split"] = self.split_context(request, obj)
+            if request.user.has_perm("people.add_matchrun"):
+                context["find_duplicates_url"] = reverse(
+                    "admin:people_person_find_duplicates", args=[obj.pk]
+                )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def find_duplicates_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Run the duplicate finder on this person (an incremental run on them
+        alone), then follow the run on its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("people.add_matchrun"):
+            raise PermissionDenied
+        person = self.get_object(request, unquote(object_id))
+        if person is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if person.merged_into_id:
+            self.message_user(
+                request,
+                "This record was merged into another: run the duplicate finder on that one.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse("admin:people_person_change", args=[person.pk]))
+        run = runs.match_request(full=False, by=request.user, person_ids=[person.pk])
+        match_run_requested(self, request, run, f"on {person.display_name}")
+        return HttpResponseRedirect(reverse("admin:people_matchrun_change", args=[run.pk]))
 
     def split_context(self, request: HttpRequest, person: Person) -> dict:
         """The person's entries to choose from, and the splits made of them
@@ -564,27 +630,96 @@ class AffiliationAdmin(ServiceAdmin):
 # --- Matching: runs, judgements, merges ----------------------------------------------
 
 
+def match_run_progress(run: MatchRun) -> dict:
+    """Where a run stands, as its page shows it: the phase, blocks done of
+    blocks, and whether it has ended (the page stops refreshing itself then)."""
+    ended = run.status != MatchRun.Status.RUNNING
+    if run.status == MatchRun.Status.SKIPPED:
+        phase = "Not started: another run was going on"
+    elif run.status == MatchRun.Status.FAILED:
+        phase = "Failed"
+    elif run.status == MatchRun.Status.SUCCEEDED:
+        phase = "Finished"
+    elif not run.blocks:
+        phase = "Planning: reading everyone's names and pairing those that could be one"
+    elif run.combine_started_at is not None:
+        phase = "Combining the blocks: merging and queueing pairs for review"
+    else:
+        phase = "Scoring the pairs, block by block"
+    return {
+        "ended": ended,
+        "phase": phase,
+        "done": run.blocks_done,
+        "total": run.blocks,
+        "unit": "blocks",
+        "links": [
+            changelist_link(Merge, "Merges of this run", run__id__exact=run.pk),
+            changelist_link(MatchJudgement, "Pairs of this run", run__id__exact=run.pk),
+        ]
+        if ended and run.status == MatchRun.Status.SUCCEEDED
+        else [],
+        "status": run.get_status_display(),
+        "succeeded": run.status == MatchRun.Status.SUCCEEDED,
+        "counts": [
+            ("people considered", run.people_considered),
+            ("pairs scored", run.pairs_scored),
+            ("merged", run.merged),
+            ("queued for review", run.queued),
+            ("kept apart by decisions", run.blocked_by_judgements),
+        ],
+    }
+
+
+def run_link_message(run: MatchRun, text: str) -> SafeString:
+    """A message naming a run, with the run linked to its page."""
+    url = reverse("admin:people_matchrun_change", args=[run.pk])
+    return format_html('{} <a href="{}">See run {}</a>.', text, url, run.pk)
+
+
+def match_run_requested(model_admin, request: HttpRequest, run: MatchRun, what: str) -> None:
+    """The message answering a request for a run: queued or skipped, linked."""
+    if run.status == MatchRun.Status.SKIPPED:
+        going = MatchRun.objects.filter(status=MatchRun.Status.RUNNING).first()
+        text = (
+            f"Not started: {f'run {going.pk}' if going else 'another run'} is still going "
+            f"on. The request is kept as skipped run {run.pk}."
+        )
+        if going is not None:
+            run = going
+        model_admin.message_user(request, run_link_message(run, text), messages.WARNING)
+        return
+    model_admin.message_user(
+        request,
+        run_link_message(run, f"Queued run {run.pk} of the duplicate finder, {what}."),
+        messages.SUCCESS,
+    )
+
+
 @admin.register(MatchRun)
 class MatchRunAdmin(ReadOnlyAdmin):
-    """Runs are viewed only; the list has buttons to request one.
+    """Runs are viewed only; the list has buttons to request one. A run's page
+    shows its progress and refreshes itself until the run ends.
 
     Requesting a run needs ``people.add_matchrun`` (it records a run), the same
     permission the API asks for ``POST /api/match-runs/``.
     """
 
     change_list_template = "admin/people/matchrun/change_list.html"
+    change_form_template = "admin/people/matchrun/change_form.html"
+    # Narrow columns, so that every count shows at 1400 pixels beside the filters;
+    # who asked for a run is on its page.
     list_display = [
         "id",
         "mode",
         "status",
-        "started_at",
+        "progress",
+        "started",
         "duration",
-        "people_considered",
-        "pairs_scored",
+        "people",
+        "pairs",
         "merged",
-        "queued",
-        "blocked_by_judgements",
-        "requested_by",
+        "to_review",
+        "kept_apart",
     ]
     list_filter = ["mode", "status"]
     list_select_related = ["requested_by"]
@@ -596,8 +731,10 @@ class MatchRunAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
         "duration",
+        "focus_summary",
         "people_considered",
         "blocks",
+        "blocks_done",
         "pairs_scored",
         "merged",
         "queued",
@@ -608,7 +745,49 @@ class MatchRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="duration")
     def duration(self, run):
-        return run.duration or "-"
+        if run.finished_at is None and run.status == MatchRun.Status.RUNNING:
+            return f"{human_duration(timezone.now() - run.started_at)} so far"
+        return human_duration(run.duration)
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, run):
+        return short_time(run.started_at)
+
+    @admin.display(description="progress")
+    def progress(self, run):
+        if run.status != MatchRun.Status.RUNNING:
+            return "-"
+        if not run.blocks:
+            return "planning"
+        if run.combine_started_at is not None:
+            return "combining"
+        return f"{run.blocks_done} of {run.blocks} blocks"
+
+    @admin.display(description="people", ordering="people_considered")
+    def people(self, run):
+        return run.people_considered
+
+    @admin.display(description="pairs", ordering="pairs_scored")
+    def pairs(self, run):
+        return run.pairs_scored
+
+    @admin.display(description="to review", ordering="queued")
+    def to_review(self, run):
+        return run.queued
+
+    @admin.display(description="kept apart", ordering="blocked_by_judgements")
+    def kept_apart(self, run):
+        return run.blocked_by_judgements
+
+    @admin.display(description="asked to look at")
+    def focus_summary(self, run):
+        if run.mode == MatchRun.Mode.FULL:
+            return "Everyone"
+        count = len(run.focus or [])
+        return (
+            f"{count} person(s) added or changed; “people considered” counts them and "
+            "everyone who could be one of them"
+        )
 
     @admin.display(description="judgements")
     def judgements_link(self, run):
@@ -631,12 +810,21 @@ class MatchRunAdmin(ReadOnlyAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_request_run": self.has_request_permission(request),
+            # The list refreshes itself while a run goes on.
+            "refresh_seconds": 3
+            if MatchRun.objects.filter(status=MatchRun.Status.RUNNING).exists()
+            else None,
         }
         return super().changelist_view(request, extra_context)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["progress"] = match_run_progress(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def request_view(self, request: HttpRequest) -> HttpResponse:
         """Run the duplicate finder: on everyone, or on the people changed since
-        the last run."""
+        the last run. The run's page follows its progress."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_request_permission(request):
@@ -649,26 +837,13 @@ class MatchRunAdmin(ReadOnlyAdmin):
         full = mode == MatchRun.Mode.FULL
         people = () if full else runs.people_since_last_run()
         run = runs.match_request(full=full, by=request.user, person_ids=people)
-        if run.status == MatchRun.Status.SKIPPED:
-            going = MatchRun.objects.filter(status=MatchRun.Status.RUNNING).first()
-            self.message_user(
-                request,
-                f"Not started: {f'run {going.pk}' if going else 'another run'} is still "
-                f"going on. The request is kept as skipped run {run.pk}.",
-                messages.WARNING,
-            )
-        elif full:
-            self.message_user(
-                request, f"Queued full run {run.pk} of the duplicate finder.", messages.SUCCESS
-            )
-        else:
-            self.message_user(
-                request,
-                f"Queued incremental run {run.pk} on {len(run.focus)} person(s) added or "
-                "changed since the last run.",
-                messages.SUCCESS,
-            )
-        return HttpResponseRedirect(changelist)
+        what = (
+            "on everyone"
+            if full
+            else f"on the {len(run.focus)} person(s) added or changed since the last run"
+        )
+        match_run_requested(self, request, run, what)
+        return HttpResponseRedirect(reverse("admin:people_matchrun_change", args=[run.pk]))
 
 
 _DECISIONS = [
@@ -757,6 +932,28 @@ def explanation_table(explanation: Any) -> dict:
     }
 
 
+def stated_facts(signatures) -> list[dict]:
+    """The titles and affiliations a record's signatures and their sightings
+    state, each once, with the letters and sources that state it: what the
+    scorer compared when it says "different organisations"."""
+    stated: dict[tuple[str, str], dict] = {}
+    for signature in signatures:
+        said = [(signature.title, signature.affiliation, None)]
+        said += [(s.title, s.affiliation, s.source) for s in signature.sightings.all()]
+        for title, affiliation, source in said:
+            if not (title or affiliation):
+                continue
+            key = (title.strip(), affiliation.strip())
+            entry = stated.setdefault(
+                key, {"title": key[0], "affiliation": key[1], "letters": [], "sources": []}
+            )
+            if signature.letter.title not in entry["letters"]:
+                entry["letters"].append(signature.letter.title)
+            if source is not None and source.name not in entry["sources"]:
+                entry["sources"].append(source.name)
+    return list(stated.values())
+
+
 def person_side(person: Person) -> dict:
     """One record of a pair as the review shows it; ``person`` comes through
     ``selectors.people_for_review``."""
@@ -764,15 +961,18 @@ def person_side(person: Person) -> dict:
         "person": person,
         "names": selectors.person_names_by_spelling(person),
         "affiliations": list(person.affiliations.all()),
+        "stated": stated_facts(person.signatures_shown),
         "signatures": person.signatures_shown,
     }
 
 
 def pair_context(judgement: MatchJudgement) -> dict:
+    explanation = explanation_table(judgement.explanation)
     return {
         "judgement": judgement,
         "sides": [person_side(judgement.person_a), person_side(judgement.person_b)],
-        "explanation": explanation_table(judgement.explanation),
+        "explanation": explanation,
+        "score": score_text(judgement.score, explanation["bits"]),
     }
 
 
@@ -792,6 +992,35 @@ class ReviewDecisionForm(forms.Form):
 
 
 REVIEW_PAGE_SIZE = 10
+_REVIEW_REFUSAL = "review_refusal"
+
+
+def decided_message(judgement: MatchJudgement) -> SafeString:
+    """What the queue says once a pair is decided; after a merge, the way to
+    undo it and to split the person are one click away."""
+    first, second = judgement.person_a, judgement.person_b
+    if judgement.decision == MatchJudgement.Decision.DIFFERENT:
+        return format_html("{} and {} are kept apart for good.", first, second)
+    if judgement.decision == MatchJudgement.Decision.UNSURE:
+        return format_html("{} and {} are marked unsure.", first, second)
+    merge = (
+        Merge.objects.filter(judgement=judgement, undone_at__isnull=True)
+        .select_related("survivor")
+        .first()
+    )
+    if merge is None:
+        return format_html("{} and {} are one person now: merged.", first, second)
+    split_url = reverse("admin:people_person_change", args=[merge.survivor_id]) + "#split"
+    return format_html(
+        '{} and {} are one person now: merged. <a href="{}">Undo merge #{}</a> · '
+        '<a href="{}">split entries off {}</a>',
+        first,
+        second,
+        reverse("admin:people_merge_change", args=[merge.pk]) + "#undo",
+        merge.pk,
+        split_url,
+        merge.survivor.display_name,
+    )
 
 
 @admin.register(MatchJudgement)
@@ -802,7 +1031,7 @@ class MatchJudgementAdmin(ServiceAdmin):
         "__str__",
         "person_a_link",
         "person_b_link",
-        "score",
+        "score_shown",
         "decision",
         "automatic",
         "decided_by",
@@ -821,7 +1050,7 @@ class MatchJudgementAdmin(ServiceAdmin):
                 "fields": [
                     "person_a_link",
                     "person_b_link",
-                    "score",
+                    "score_shown",
                     "automatic",
                     "decided_by",
                     "decided_at",
@@ -838,7 +1067,7 @@ class MatchJudgementAdmin(ServiceAdmin):
         "comparison",
         "person_a_link",
         "person_b_link",
-        "score",
+        "score_shown",
         "explanation_pretty",
         "automatic",
         "decided_by",
@@ -855,6 +1084,11 @@ class MatchJudgementAdmin(ServiceAdmin):
     @admin.display(description="person B", ordering="person_b__sort_name")
     def person_b_link(self, judgement):
         return admin_link(judgement.person_b)
+
+    @admin.display(description="score", ordering="score")
+    def score_shown(self, judgement):
+        explanation = judgement.explanation if isinstance(judgement.explanation, dict) else {}
+        return score_text(judgement.score, explanation.get("bits"))
 
     @admin.display(description="explanation as stored")
     def explanation_pretty(self, judgement):
@@ -914,6 +1148,8 @@ class MatchJudgementAdmin(ServiceAdmin):
         selectors.people_for_review(
             [person for pair in pairs for person in (pair.person_a, pair.person_b)]
         )
+        # A refused decision comes back beside its pair, with the reason typed.
+        refusal = request.session.pop(_REVIEW_REFUSAL, None) or {}
         context = {
             **self.admin_site.each_context(request),
             "title": "Review suspected duplicates",
@@ -923,19 +1159,38 @@ class MatchJudgementAdmin(ServiceAdmin):
             "person_id": person_id,
             "pairs": [
                 # "following": where the page goes back to once this pair is decided.
-                {**pair_context(pair), "following": following.pk if following else None}
+                {
+                    **pair_context(pair),
+                    "following": following.pk if following else None,
+                    "refusal": refusal if refusal.get("judgement") == pair.pk else None,
+                }
                 for pair, following in itertools.zip_longest(pairs, pairs[1:])
             ],
         }
         return TemplateResponse(request, "admin/people/matchjudgement/review.html", context)
 
+    def _review_refused(self, request: HttpRequest, judgement_id: int, message: str) -> None:
+        """Keep a refusal for the page to show beside its pair."""
+        request.session[_REVIEW_REFUSAL] = {
+            "judgement": judgement_id,
+            "message": str(message),
+            "reason": request.POST.get("reason", "")[:5000],
+        }
+
     def _review_decide(self, request: HttpRequest) -> HttpResponse:
         form = ReviewDecisionForm(request.POST)
         if not form.is_valid():
-            for field, errors in form.errors.items():
-                for error in errors:
-                    self.message_user(request, f"{field}: {error}", messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:people_matchjudgement_review"))
+            texts = [
+                f"{field}: {error}" for field, errors in form.errors.items() for error in errors
+            ]
+            for text in texts:
+                self.message_user(request, text, messages.ERROR)
+            pk = _positive_int(request.POST.get("judgement"))
+            url = reverse("admin:people_matchjudgement_review")
+            if pk is not None:
+                self._review_refused(request, pk, " ".join(texts))
+                url += f"#pair-{pk}"
+            return HttpResponseRedirect(url)
         data = form.cleaned_data
         judgement = (
             MatchJudgement.objects.select_related("person_a", "person_b", "decided_by")
@@ -955,7 +1210,7 @@ class MatchJudgementAdmin(ServiceAdmin):
             )
         else:
             try:
-                decisions.judgement_decide(
+                decided = decisions.judgement_decide(
                     judgement=judgement,
                     decision=data["decision"],
                     reason=data["reason"],
@@ -973,18 +1228,10 @@ class MatchJudgementAdmin(ServiceAdmin):
                     ),
                     messages.ERROR,
                 )
+                self._review_refused(request, judgement.pk, f"Not decided: {error.message}")
                 data["following"] = judgement.pk
             else:
-                done = {
-                    MatchJudgement.Decision.SAME: "are one person now: merged",
-                    MatchJudgement.Decision.DIFFERENT: "are kept apart for good",
-                    MatchJudgement.Decision.UNSURE: "are marked unsure",
-                }[data["decision"]]
-                self.message_user(
-                    request,
-                    f"{judgement.person_a} and {judgement.person_b} {done}.",
-                    messages.SUCCESS,
-                )
+                self.message_user(request, decided_message(decided), messages.SUCCESS)
         query = {key: data[key] for key in ("page", "person") if data.get(key)}
         url = reverse("admin:people_matchjudgement_review")
         if query:

@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets, get_fields_from_path
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 
 from tracker.errors import DomainError
@@ -50,6 +54,43 @@ def pretty_json(value: Any) -> str:
     return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
 
 
+def human_duration(value: timedelta | None) -> str:
+    """“3.0 s”, “2 min 05 s”, “1 h 04 min”: what an editor reads, not 0:00:03.027467."""
+    if value is None:
+        return "-"
+    seconds = max(value.total_seconds(), 0.0)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def short_time(value) -> str:
+    """“2 Dec 01:16”: a moment in a list's narrow column (its page has the full date)."""
+    if value is None:
+        return "-"
+    return date_format(timezone.localtime(value), "j M H:i")
+
+
+def score_text(probability: float | None, bits: float | None = None) -> str:
+    """A match score as a percentage, with its weight of evidence in bits beside
+    it: “98.4% (12.3 bits)”."""
+    if probability is None:
+        return "-"
+    percent = f"{probability * 100:.1f}%"
+    if percent == "100.0%" and probability < 1:
+        percent = "> 99.9%"
+    if isinstance(bits, int | float):
+        return f"{percent} ({bits:.1f} bits)"
+    return percent
+
+
 def count_of(model: type[models.Model], field: str, **filters: Any) -> Coalesce:
     """How many rows of ``model`` point at each row, as a correlated subquery:
     evaluated only for the rows shown, never as a join over every row."""
@@ -73,6 +114,16 @@ def is_autocomplete(request: HttpRequest) -> bool:
     return bool(match and match.url_name == "autocomplete")
 
 
+class RankedChangeList(ChangeList):
+    """A list searched by a ranking search shows the best matches first, unless
+    the editor sorts by a column."""
+
+    def get_ordering(self, request, queryset):
+        if "search_rank" in queryset.query.annotations and ORDER_VAR not in self.params:
+            return ["-search_rank", "-pk"]
+        return super().get_ordering(request, queryset)
+
+
 class FoldedSearchMixin:
     """Search the texts the services keep folded, with the query folded the
     same way by ``search_fold``, which each app's admins set
@@ -82,10 +133,16 @@ class FoldedSearchMixin:
     sides are already lower-case ASCII, and a plain LIKE can use PostgreSQL's
     trigram index where UPPER(...) LIKE cannot. It is plain LIKE on SQLite too.
     The same search serves the changelist and the autocomplete widgets.
+
+    An admin whose app has a search of its own (typo-tolerant, ranked) names it
+    as ``search_queryset(queryset, text) -> queryset``: it is then used instead
+    of ``search_fields``, for the list and the autocomplete alike, and a
+    ranking it annotates as ``search_rank`` orders the list.
     """
 
     search_help_text = SEARCH_HELP
     search_fold: Callable[[str], str] | None = None
+    search_queryset: Callable[[QuerySet, str], QuerySet] | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,12 +153,17 @@ class FoldedSearchMixin:
             )
 
     def get_search_results(self, request, queryset, search_term):
+        if search_term.strip() and self.search_queryset is not None:
+            return self.search_queryset(queryset, search_term), False
         if search_term.strip() and self.search_fold is not None:
             search_term = self.search_fold(search_term)
             if not search_term:
                 # Only punctuation or symbols ("%", "_"): no word to look for.
                 return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)
+
+    def get_changelist(self, request, **kwargs):
+        return RankedChangeList
 
 
 def related_filter(
@@ -213,13 +275,26 @@ class ServiceForm(forms.ModelForm):
 
 
 class ReadOnlyInline(admin.TabularInline):
-    """History shown under its parent; nothing here is edited by hand."""
+    """History shown under its parent; nothing here is edited by hand.
+
+    With ``linked_rows`` each row opens its record from a first column, rather
+    than from a line Django repeats above every row; the page's template
+    includes ``admin/desk/compact_inlines.html`` to drop that line."""
 
     extra = 0
     can_delete = False
+    linked_rows = False
+
+    def get_fields(self, request, obj=None):
+        fields = list(self.fields or ())
+        return ["record_link", *fields] if self.linked_rows else fields
 
     def get_readonly_fields(self, request, obj=None):
-        return [*(self.fields or ()), *self.readonly_fields]
+        return [*self.get_fields(request, obj), *self.readonly_fields]
+
+    @admin.display(description="")
+    def record_link(self, obj: models.Model) -> str:
+        return admin_link(obj, "open") if obj.pk else "-"
 
     def has_add_permission(self, request, obj=None):
         return False

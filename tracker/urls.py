@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tracker.api import register_all, router
@@ -19,6 +20,7 @@ handler404 = "tracker.exceptions.not_found"
 handler500 = "tracker.exceptions.server_error"
 
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="landing.html"), name="landing"),
     path("", include("tracker.ops_urls")),
     path("admin/login/", guarded_login(admin.site.login), name="admin-login"),
     path("admin/", admin.site.urls),

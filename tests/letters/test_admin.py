@@ -577,3 +577,292 @@ def test_the_sync_now_action_queues_a_run_and_a_second_one_is_skipped(client, st
         assert response.status_code == 200
     outcomes = sorted(SyncRun.objects.filter(source=source).values_list("outcome", flat=True))
     assert outcomes == ["queued", "skipped"]
+
+
+# --- The editor's desk: source options, sync now, runs, honest messages --------------
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def source_data(client, url, **changes) -> dict:
+    data = changeform_data(client.get(url))
+    data.update(changes)
+    return data
+
+
+def test_a_source_s_options_are_fields_of_their_own_with_examples(admin_client_staff, records):
+    url = reverse("admin:letters_source_change", args=[records.source.pk])
+    content = admin_client_staff.get(url).content.decode()
+    for name in ("option_key", "option_encoding", "option_delimiter", "option_json_key"):
+        assert f'name="{name}"' in content
+    assert 'name="selector_entry"' in content
+    assert "Full name = name" in content
+    assert "data.signatories" in content
+    assert 'name="options"' not in content
+
+
+def test_structured_options_are_saved_as_the_sync_reads_them(admin_client_staff, records):
+    url = reverse("admin:letters_source_change", args=[records.source.pk])
+    data = source_data(
+        admin_client_staff,
+        url,
+        format="csv",
+        option_delimiter=";",
+        option_key="id",
+        option_columns="Full name = name\nOrg = affiliation\n",
+    )
+    response = admin_client_staff.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    records.source.refresh_from_db()
+    assert records.source.options == {
+        "delimiter": ";",
+        "key": "id",
+        "columns": {"Full name": "name", "Org": "affiliation"},
+    }
+    shown = admin_client_staff.get(url).content.decode()
+    assert "Full name = name" in shown
+
+
+def test_html_selectors_are_saved_under_selectors(admin_client_staff, records):
+    url = reverse("admin:letters_source_change", args=[records.source.pk])
+    data = source_data(
+        admin_client_staff,
+        url,
+        format="html",
+        selector_entry="ul.signatories > li",
+        selector_name=".name",
+    )
+    assert admin_client_staff.post(url, data).status_code == 302
+    records.source.refresh_from_db()
+    assert records.source.options == {
+        "selectors": {"entry": "ul.signatories > li", "name": ".name"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"format": "csv", "option_delimiter": ";;"}, "option_delimiter", "one character"),
+        ({"format": "csv", "option_encoding": "klingon"}, "option_encoding", "Unknown encoding"),
+        ({"format": "csv", "option_json_key": "data"}, "option_json_key", "not used by CSV"),
+        ({"format": "csv", "option_columns": "Full name"}, "option_columns", "heading = field"),
+        ({"format": "html"}, "selector_entry", "needs selectors"),
+        (
+            {"format": "html", "selector_entry": "li", "selector_name": "[[["},
+            "selector_name",
+            "not valid CSS",
+        ),
+        ({"format": "json", "selector_entry": "li"}, "selector_entry", "for HTML sources"),
+    ],
+)
+def test_bad_options_are_refused_on_their_field_and_change_nothing(
+    admin_client_staff, records, changes, field, message
+):
+    url = reverse("admin:letters_source_change", args=[records.source.pk])
+    before = Source.objects.values().get(pk=records.source.pk)
+    response = admin_client_staff.post(url, source_data(admin_client_staff, url, **changes))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert message in " ".join(errors[field]), errors
+    assert Source.objects.values().get(pk=records.source.pk) == before
+
+
+def test_a_new_source_takes_its_options_from_the_fields(admin_client_staff, records):
+    add_url = reverse("admin:letters_source_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data.update(
+        letter=str(records.letter.pk),
+        name="Organisers' feed",
+        kind="feed",
+        url="https://example.org/signatories.json",
+        format="json",
+        option_json_key="data.signatories",
+    )
+    assert admin_client_staff.post(add_url, data).status_code == 302
+    source = Source.objects.get(name="Organisers' feed")
+    assert source.options == {"json_key": "data.signatories"}
+
+
+def test_sync_now_is_a_button_on_the_source_page_and_follows_the_run(admin_client_staff, records):
+    page = reverse("admin:letters_source_change", args=[records.source.pk])
+    action = reverse("admin:letters_source_sync", args=[records.source.pk])
+    Source.objects.filter(pk=records.source.pk).update(format="csv")
+    assert f'action="{action}"' in admin_client_staff.get(page).content.decode()
+
+    response = admin_client_staff.post(action)
+
+    run = SyncRun.objects.filter(source=records.source, outcome="queued").get()
+    run_page = reverse("admin:letters_syncrun_change", args=[run.pk])
+    assert response["Location"] == run_page
+    assert messages_of(response) == [
+        f'{records.source}: sync queued as <a href="{run_page}">run {run.pk}</a>; '
+        "its page follows it to the end."
+    ]
+    assert admin_client_staff.get(action).status_code == 405
+
+
+def test_sync_now_on_a_source_with_nothing_to_fetch_says_why(admin_client_staff, records):
+    manual = Source.objects.get(letter=records.letter, kind="manual")
+    page = reverse("admin:letters_source_change", args=[manual.pk])
+    assert "Sync now</button>" not in admin_client_staff.get(page).content.decode()
+    response = admin_client_staff.post(reverse("admin:letters_source_sync", args=[manual.pk]))
+    assert response["Location"] == page
+    assert "no address to fetch" in messages_of(response)[0]
+    assert not SyncRun.objects.filter(source=manual).exists()
+
+
+def test_the_sync_now_action_links_each_message_to_its_run(admin_client_staff, records):
+    Source.objects.filter(pk=records.source.pk).update(format="csv")
+    response = admin_client_staff.post(
+        reverse("admin:letters_source_changelist"),
+        {"action": "sync_now", "_selected_action": [records.source.pk]},
+    )
+    run = SyncRun.objects.get(source=records.source, outcome="queued")
+    assert (
+        f'<a href="/admin/letters/syncrun/{run.pk}/change/">run {run.pk}</a>'
+        in (messages_of(response)[0])
+    )
+
+
+def test_a_pending_sync_run_page_says_where_it_stands_and_refreshes(admin_client_staff, records):
+    run = SyncRun.objects.create(source=records.source, outcome="queued")
+    content = admin_client_staff.get(
+        reverse("admin:letters_syncrun_change", args=[run.pk])
+    ).content.decode()
+    assert "waiting for a worker to take it" in content
+    assert '<meta http-equiv="refresh" content="2">' in content
+    SyncRun.objects.filter(pk=run.pk).update(outcome="succeeded", seen=28, added=2)
+    content = admin_client_staff.get(
+        reverse("admin:letters_syncrun_change", args=[run.pk])
+    ).content.decode()
+    assert 'http-equiv="refresh"' not in content
+    assert '<span class="run-count-value">28</span> rows read' in content
+
+
+def test_a_needs_review_signature_shows_a_warning_not_a_tick(admin_client_staff, records):
+    Signature.objects.filter(pk=records.signature.pk).update(
+        needs_review=True, review_cause="gone", review_reason="Gone from the press list."
+    )
+    content = admin_client_staff.get(reverse("admin:letters_signature_changelist")).content
+    content = content.decode()
+    assert content.count("⚠ needs review") == 1
+    assert 'title="Gone from the press list."' in content
+    assert "icon-yes.svg" not in content
+
+
+def test_the_organisers_are_chosen_with_an_autocomplete(admin_client_staff, records):
+    content = admin_client_staff.get(
+        reverse("admin:letters_letter_change", args=[records.letter.pk])
+    ).content.decode()
+    assert re.search(r'<select name="organisers"[^>]*class="admin-autocomplete', content)
+
+
+def test_history_rows_open_from_a_column_not_a_repeated_line(admin_client_staff, records):
+    content = admin_client_staff.get(
+        reverse("admin:letters_letter_change", args=[records.letter.pk])
+    ).content.decode()
+    signature_url = reverse("admin:letters_signature_change", args=[records.signature.pk])
+    assert f'<a href="{signature_url}">open</a>' in content
+    assert "inlineviewlink" not in content
+    assert "td.original p { display: none; }" in content
+
+
+def add_signature(client, letter, **fields):
+    add_url = reverse("admin:letters_signature_add")
+    data = changeform_data(client.get(add_url, {"letter": letter.pk}))
+    data.update(fields)
+    response = client.post(add_url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    return response
+
+
+def test_adding_a_signature_says_it_is_new_and_of_a_new_person(admin_client_staff, records):
+    response = add_signature(admin_client_staff, records.letter, name="Guillermo del Toro")
+    signature = Signature.objects.get(person__name_key="guillermo del toro")
+    assert response["Location"] == reverse("admin:letters_signature_change", args=[signature.pk])
+    [message] = messages_of(response)
+    assert message.startswith("New signature: <a href=")
+    assert "(a new person) signed “Artists on AI and copyright”" in message
+    assert "added successfully" not in message
+
+
+def test_adding_a_signature_of_a_known_person_says_so(admin_client_staff, records):
+    letter = make_letter(title="Letter on film archives")
+    person = records.signature.person
+    response = add_signature(admin_client_staff, letter, person=str(person.pk))
+    [message] = messages_of(response)
+    assert "(already known) signed “Letter on film archives”" in message
+    assert Person.objects.filter(name_key="alfonso cuaron").count() == 1
+
+
+@pytest.mark.parametrize("by", ["person", "name"])
+def test_adding_someone_already_listed_says_it_added_a_sighting(admin_client_staff, records, by):
+    letter = make_letter(title="Letter on film archives")
+    listed = services.signature_record(
+        letter=letter,
+        source=make_source(letter, name="Press"),
+        entry=services.Entry(name="Guillermo del Toro"),
+    ).signature
+    fields = {"person": str(listed.person_id)} if by == "person" else {"name": "Guillermo del Toro"}
+
+    [message] = messages_of(add_signature(admin_client_staff, letter, **fields))
+
+    assert "had already signed “Letter on film archives”: no new signature" in message
+    assert "your entry was added to the existing one as another sighting" in message
+    assert Signature.objects.get(letter=letter).sightings.count() == 2
+
+
+def test_entering_the_same_again_says_nothing_changed(admin_client_staff, records):
+    letter = make_letter(title="Letter on film archives")
+    person = records.signature.person
+    add_signature(admin_client_staff, letter, person=str(person.pk), title="Director")
+    response = add_signature(admin_client_staff, letter, person=str(person.pk), title="Director")
+    [message] = messages_of(response)
+    assert message.startswith("Nothing changed: the editors' entry already lists")
+    assert Signature.objects.get(letter=letter, person=person).sightings.count() == 1
+
+
+def editable_names(shown) -> set[str]:
+    """The fields an admin (or inline) lets an editor fill in, on its add or change page."""
+
+    def flat(fieldsets) -> set[str]:
+        return {
+            name
+            for _title, options in fieldsets or []
+            for entry in options["fields"]
+            for name in (entry if isinstance(entry, tuple | list) else [entry])
+        }
+
+    change = (flat(shown.fieldsets) | set(shown.fields or [])) - set(shown.readonly_fields)
+    add_fieldsets = getattr(shown, "add_fieldsets", None)
+    add_readonly = getattr(shown, "add_readonly_fields", None)
+    add = flat(add_fieldsets) if add_fieldsets else flat(shown.fieldsets) | set(shown.fields or [])
+    add -= set(shown.readonly_fields if add_readonly is None else add_readonly)
+    return change | add
+
+
+def test_every_foreign_key_an_editor_fills_in_is_an_autocomplete():
+    """A select listing every row does not scale: each foreign key and
+    many-to-many field an editor fills in, in every admin and inline, searches."""
+    from django.db import models
+
+    from tracker.admin_kit import ReadOnlyAdmin, ReadOnlyInline
+
+    plain = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in {"letters", "people"}:
+            continue
+        for shown in [model_admin, *(inline(model, admin.site) for inline in model_admin.inlines)]:
+            if isinstance(shown, ReadOnlyAdmin | ReadOnlyInline):
+                continue
+            names = editable_names(shown)
+            plain += [
+                f"{type(shown).__name__}.{field.name}"
+                for field in shown.model._meta.get_fields()
+                if isinstance(field, models.ForeignKey | models.ManyToManyField)
+                and field.name in names
+                and field.name not in shown.autocomplete_fields
+            ]
+    assert plain == []

@@ -416,3 +416,136 @@ def test_deciding_same_merges_the_pair(admin_client_staff):
     assert Merge.objects.filter(judgement=judgement, undone_at__isnull=True).exists()
     b.refresh_from_db()
     assert b.merged_into_id == a.pk
+
+
+# --- The editor's desk: typo-tolerant search, runs, the duplicate finder on one person ---
+
+
+@pytest.mark.parametrize(
+    ("term", "name"),
+    [
+        ("gyllenhaal", "Maggie Gylenhall"),
+        ("stiler", "Ben Stiller"),
+        ("duvernay", "Ava DuVernay"),
+    ],
+)
+def test_the_people_search_forgives_typos_as_the_api_does(admin_client_staff, term, name):
+    found = make_person(name)
+    make_person("Cate Blanchett")
+    response = admin_client_staff.get(reverse("admin:people_person_changelist"), {"q": term})
+    assert results(response) == [found]
+
+
+def test_the_people_search_shows_the_best_match_first(admin_client_staff):
+    close = make_person("Ben Stiler")
+    exact = make_person("Ben Stiller")
+    response = admin_client_staff.get(reverse("admin:people_person_changelist"), {"q": "stiller"})
+    assert results(response)[:2] == [exact, close]
+
+
+def test_the_autocomplete_forgives_typos_too(admin_client_staff):
+    make_person("Maggie Gyllenhaal")
+    make_organization("Office of Science and Technology Policy", kind="government")
+    people = autocomplete(
+        admin_client_staff,
+        app_label="people",
+        model_name="affiliation",
+        field_name="person",
+        term="gylenhall",
+    )
+    organizations = autocomplete(
+        admin_client_staff,
+        app_label="people",
+        model_name="affiliation",
+        field_name="organization",
+        term="tecnology policy",
+    )
+    assert people == ["Maggie Gyllenhaal"]
+    assert organizations == ["Office of Science and Technology Policy"]
+
+
+def test_the_organization_search_forgives_typos(admin_client_staff):
+    ostp = make_organization("Office of Science and Technology Policy", kind="government")
+    response = admin_client_staff.get(
+        reverse("admin:people_organization_changelist"), {"q": "sceince and technolgy"}
+    )
+    assert results(response) == [ostp]
+
+
+def test_a_running_match_run_page_shows_its_blocks_and_refreshes_itself(admin_client_staff):
+    run = MatchRun.objects.create(
+        mode="full", status="running", blocks=8, blocks_done=3, people_considered=28
+    )
+    content = admin_client_staff.get(
+        reverse("admin:people_matchrun_change", args=[run.pk])
+    ).content.decode()
+    assert "3 of 8 blocks done" in content
+    assert '<progress value="3" max="8">' in content
+    assert "Scoring the pairs, block by block" in content
+    assert '<meta http-equiv="refresh" content="2">' in content
+
+
+def test_a_finished_match_run_page_stops_refreshing_and_reads_its_duration(admin_client_staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = MatchRun.objects.create(mode="full", status="succeeded", blocks=2, blocks_done=2)
+    MatchRun.objects.filter(pk=run.pk).update(
+        finished_at=run.started_at + timedelta(seconds=3.027467)
+    )
+    assert timezone.now() >= run.started_at
+    content = admin_client_staff.get(
+        reverse("admin:people_matchrun_change", args=[run.pk])
+    ).content.decode()
+    assert 'http-equiv="refresh"' not in content
+    assert "3.0 s" in content
+    assert "0:00:03.027467" not in content
+
+
+def test_the_runs_list_refreshes_only_while_a_run_goes_on(admin_client_staff):
+    url = reverse("admin:people_matchrun_changelist")
+    run = MatchRun.objects.create(mode="full", status="running", blocks=4, blocks_done=1)
+    assert 'http-equiv="refresh"' in admin_client_staff.get(url).content.decode()
+    assert "1 of 4 blocks" in admin_client_staff.get(url).content.decode()
+    MatchRun.objects.filter(pk=run.pk).update(status="succeeded")
+    assert 'http-equiv="refresh"' not in admin_client_staff.get(url).content.decode()
+
+
+def test_the_duplicate_finder_runs_on_one_person_from_their_page(admin_client_staff, staff_user):
+    person = make_person("Maggie Gylenhall")
+    page = admin_client_staff.get(reverse("admin:people_person_change", args=[person.pk]))
+    action = reverse("admin:people_person_find_duplicates", args=[person.pk])
+    assert f'action="{action}"' in page.content.decode()
+
+    response = admin_client_staff.post(action)
+
+    run = MatchRun.objects.get()
+    assert (run.mode, run.focus, run.requested_by) == ("incremental", [person.pk], staff_user)
+    assert response["Location"] == reverse("admin:people_matchrun_change", args=[run.pk])
+
+
+def test_the_duplicate_finder_on_a_person_needs_a_post_and_the_permission(client, editor):
+    person = make_person("Maggie Gylenhall")
+    client.force_login(editor)
+    action = reverse("admin:people_person_find_duplicates", args=[person.pk])
+    assert client.get(action).status_code == 405
+    editor.user_permissions.remove(*editor.user_permissions.filter(codename="add_matchrun"))
+    assert client.post(action).status_code == 403
+    assert not MatchRun.objects.exists()
+
+
+def test_adding_a_person_spelled_like_someone_there_warns_with_links(admin_client_staff):
+    from django.contrib.messages import get_messages
+
+    there = make_person("Maggie Gyllenhaal")
+    make_person("Cate Blanchett")
+    add_url = reverse("admin:people_person_add")
+    data = changeform_data(admin_client_staff.get(add_url))
+    data["name"] = "Maggie Gylenhall"
+    response = admin_client_staff.post(add_url, data)
+    texts = [str(message) for message in get_messages(response.wsgi_request)]
+    assert texts[-1].startswith("Already here under a close spelling, perhaps the same person: ")
+    assert f'/admin/people/person/{there.pk}/change/">Maggie Gyllenhaal</a>' in texts[-1]
+    assert "Cate Blanchett" not in texts[-1]
+    assert Person.objects.filter(display_name="Maggie Gylenhall").count() == 1

@@ -160,6 +160,24 @@ def test_each_pair_shows_both_records_with_their_sources_and_why_they_were_paire
     assert "against: disagrees" in content
     assert f"{explanation['bits']:.2f}" in content
     assert "&quot;agreed&quot;" not in content  # the stored JSON is not what is shown
+    # What each side stated when signing, beside the scorer's "different organisations".
+    assert [side["stated"] for side in sides] == [
+        [
+            {
+                "title": title,
+                "affiliation": affiliation,
+                "letters": [letter.title],
+                "sources": [source],
+            }
+        ]
+        for title, affiliation, source in sorted(
+            [("Actor", "Marvel Studios", "Letter site"), ("Radio host", "Virgin Radio", "Feed")],
+            key=lambda fact: actor.pk if fact[0] == "Actor" else host.pk,
+        )
+    ]
+    assert "<strong>Radio host</strong>, <strong>Virgin Radio</strong>" in content
+    # The score as a percentage with the bits beside it, not 0.9843320487698093.
+    assert f"{judgement.score * 100:.1f}% ({explanation['bits']:.1f} bits)" in content
 
 
 def test_the_page_of_one_pair_shows_the_same_comparison(admin_client_staff, namesakes):
@@ -232,7 +250,13 @@ def test_same_person_merges_the_two_and_moves_to_the_next_pair(admin_client_staf
     assert (first.decision, first.decided_by, first.automatic) == ("same", staff_user, False)
     assert Person.objects.get(pk=first.person_b_id).merged_into_id == first.person_a_id
     assert Merge.objects.filter(judgement=first, undone_at__isnull=True).exists()
-    assert texts(response) == ["Ava DuVernay and Ava Duvernay are one person now: merged."]
+    merge = Merge.objects.get(judgement=first)
+    assert texts(response) == [
+        "Ava DuVernay and Ava Duvernay are one person now: merged. "
+        f'<a href="/admin/people/merge/{merge.pk}/change/#undo">Undo merge #{merge.pk}</a> · '
+        f'<a href="/admin/people/person/{merge.survivor_id}/change/#split">split entries off '
+        "Ava DuVernay</a>"
+    ]
     assert shown(admin_client_staff.get(reverse(REVIEW))) == [following.pk]
 
 
@@ -247,6 +271,9 @@ def test_different_people_is_recorded_and_a_later_run_does_not_merge_them(admin_
     run = runs.run_now(full=True)
 
     assert response.status_code == 302
+    assert texts(response) == [
+        f"{judgement.person_a} and {judgement.person_b} are kept apart for good."
+    ]
     judgement.refresh_from_db()
     assert (judgement.decision, judgement.reason) == ("different", "Checked: two actors.")
     assert run.status == "succeeded"
@@ -257,8 +284,9 @@ def test_different_people_is_recorded_and_a_later_run_does_not_merge_them(admin_
 def test_unsure_keeps_the_note_and_leaves_the_queue(admin_client_staff):
     judgement = pair(make_person("Chris Evans"), make_person("Chris Evans"))
 
-    decide(admin_client_staff, judgement, "unsure", "Actor or radio host?")
+    response = decide(admin_client_staff, judgement, "unsure", "Actor or radio host?")
 
+    assert texts(response) == ["Chris Evans and Chris Evans are marked unsure."]
     judgement.refresh_from_db()
     assert (judgement.decision, judgement.reason) == ("unsure", "Actor or radio host?")
     assert not Merge.objects.exists()
@@ -408,9 +436,13 @@ def test_a_full_run_is_queued_from_the_run_list(
 
     run = MatchRun.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse("admin:people_matchrun_changelist")
+    # The run's page follows it; the message links there too.
+    assert response["Location"] == reverse("admin:people_matchrun_change", args=[run.pk])
     assert (run.mode, run.status, run.requested_by) == ("full", "running", staff_user)
-    assert texts(response) == [f"Queued full run {run.pk} of the duplicate finder."]
+    assert texts(response) == [
+        f"Queued run {run.pk} of the duplicate finder, on everyone. "
+        f'<a href="/admin/people/matchrun/{run.pk}/change/">See run {run.pk}</a>.'
+    ]
     assert queued_plans(matching_queue) == [("people.merging.tasks.match_plan", [run.pk])]
 
 
@@ -426,7 +458,9 @@ def test_an_incremental_run_looks_at_the_people_changed_since_the_last_run(admin
     run = MatchRun.objects.get(status="running")
     assert (run.mode, run.focus) == ("incremental", [newcomer.pk])
     assert texts(response) == [
-        f"Queued incremental run {run.pk} on 1 person(s) added or changed since the last run."
+        f"Queued run {run.pk} of the duplicate finder, on the 1 person(s) added or changed "
+        f'since the last run. <a href="/admin/people/matchrun/{run.pk}/change/">See run '
+        f"{run.pk}</a>."
     ]
 
 
@@ -439,7 +473,8 @@ def test_a_run_asked_for_while_one_is_going_is_recorded_as_skipped(admin_client_
     assert skipped.status == "skipped"
     assert texts(response) == [
         f"Not started: run {going.pk} is still going on. "
-        f"The request is kept as skipped run {skipped.pk}."
+        f"The request is kept as skipped run {skipped.pk}. "
+        f'<a href="/admin/people/matchrun/{going.pk}/change/">See run {going.pk}</a>.'
     ]
 
 

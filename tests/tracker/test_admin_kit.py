@@ -134,3 +134,44 @@ def test_changed_values_are_the_changed_fields_among_those_allowed():
     unchanged = NoteForm(initial, initial=initial)
     assert unchanged.is_valid()
     assert changed_values(unchanged) == {}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (3.027467, "3.0 s"),
+        (0, "0.0 s"),
+        (125, "2 min 05 s"),
+        (3 * 3600 + 4 * 60 + 10, "3 h 04 min"),
+        (3 * 86400 + 3600, "3 d 1 h"),
+    ],
+)
+def test_durations_read_as_people_say_them(seconds, text):
+    from datetime import timedelta
+
+    assert admin_kit.human_duration(timedelta(seconds=seconds)) == text
+
+
+def test_a_missing_duration_reads_as_a_dash():
+    assert admin_kit.human_duration(None) == "-"
+
+
+@pytest.mark.parametrize(
+    ("probability", "bits", "text"),
+    [
+        (0.9843320487698093, 12.34, "98.4% (12.3 bits)"),
+        (0.61, None, "61.0%"),
+        (0.99999, 20.0, "> 99.9% (20.0 bits)"),
+        (None, None, "-"),
+    ],
+)
+def test_scores_read_as_percentages_with_the_bits_beside(probability, bits, text):
+    assert admin_kit.score_text(probability, bits) == text
+
+
+def test_a_list_shows_a_moment_short_in_the_local_time(settings):
+    from datetime import UTC, datetime
+
+    settings.TIME_ZONE = "UTC"
+    assert admin_kit.short_time(datetime(2026, 12, 2, 1, 16, 30, tzinfo=UTC)) == "2 Dec 01:16"
+    assert admin_kit.short_time(None) == "-"
