@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.renderers import BaseRenderer
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -55,3 +57,25 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
         return b""
+
+
+def csv_schema(header: list[str], what: str) -> dict:
+    """What a ``?format=csv`` export is, for the schema: its own response type
+    (text/csv), next to the JSON page, and the ``format`` and ``bom`` parameters."""
+    columns = ", ".join(f"`{name}`" for name in header)
+    return {
+        "parameters": [
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=["json", "csv"],
+                description=f"`csv` exports {what} (all pages, streamed) instead of a JSON "
+                "page. The same as sending `Accept: text/csv`.",
+            ),
+        ],
+        "response": OpenApiResponse(
+            OpenApiTypes.STR,
+            description=f"With `format=csv`: {what} as CSV with a header row: {columns}. "
+            "Cells that a spreadsheet would run as formulas start with a quote.",
+        ),
+    }

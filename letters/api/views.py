@@ -31,7 +31,7 @@ from letters.api.filters import (
 from letters.models import Letter, Signature, Source, SyncRun
 from letters.services import source_update
 from people.models import Person
-from tracker.csv import CSVRenderer, csv_response
+from tracker.csv import CSVRenderer, csv_response, csv_schema
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.pagination import KeysetPagination, PagePagination
@@ -105,6 +105,7 @@ class SyncRunPagination(KeysetPagination):
     retrieve=extend_schema(
         summary="A letter",
         parameters=[_SLUG_PARAMETER],
+        responses={200: s.LetterDetailSerializer},
         description="With its targets and their roles, the count its organisers claim, its "
         "sources, and counts: signatures by status and distinct people.",
     ),
@@ -234,6 +235,11 @@ _CSV_DESCRIPTION = (
     " `?format=csv` exports the whole filtered list as CSV (streamed; cells that a "
     "spreadsheet would run as formulas are prefixed with a quote)."
 )
+_SIGNATURES_CSV = csv_schema(selectors.CSV_HEADER, "the whole filtered list")
+_SIGNATURE_PAGES = {
+    (200, "application/json"): s.SignatureSerializer,
+    (200, "text/csv"): _SIGNATURES_CSV["response"],
+}
 
 
 @extend_schema_view(
@@ -241,7 +247,8 @@ _CSV_DESCRIPTION = (
         summary="A letter's signatures",
         description="Oldest first, 100 a page (`page_size` up to 1000), each with what every "
         "source wrote." + _CSV_DESCRIPTION,
-        parameters=[_LETTER_SLUG],
+        parameters=[_LETTER_SLUG, *_SIGNATURES_CSV["parameters"]],
+        responses=_SIGNATURE_PAGES,
         examples=[OpenApiExample("A signature", value=_SIGNATURE_EXAMPLE, response_only=True)],
     ),
     create=extend_schema(
@@ -320,6 +327,8 @@ class LetterSignatureViewSet(_SignatureListMixin, viewsets.GenericViewSet):
     list=extend_schema(
         summary="Signatures of every letter",
         description="In the order they were recorded." + _CSV_DESCRIPTION,
+        parameters=_SIGNATURES_CSV["parameters"],
+        responses=_SIGNATURE_PAGES,
     ),
     retrieve=extend_schema(
         summary="A signature",

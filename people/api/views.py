@@ -197,7 +197,9 @@ class PersonViewSet(
         "that target it and in which role.",
     ),
     retrieve=extend_schema(
-        summary="An organization", description="With the people affiliated with it."
+        summary="An organization",
+        description="With the people affiliated with it.",
+        responses={200: s.OrganizationDetailSerializer},
     ),
     create=extend_schema(
         summary="Add an organization",
