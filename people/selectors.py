@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
@@ -115,6 +115,17 @@ def person_list(
     return people
 
 
+PERSON_EXPORT_HEADER = ["id", "name", "sort_name", "external_ids"]
+EXPORT_CHUNK = 2000
+
+
+def person_export_rows(people: QuerySet[Person]) -> Iterator[dict]:
+    """The people of a filtered list as export rows, read in chunks."""
+    rows = people.values_list("id", "display_name", "sort_name", "external_ids")
+    for pk, name, sort_name, external_ids in rows.iterator(chunk_size=EXPORT_CHUNK):
+        yield {"id": pk, "name": name, "sort_name": sort_name, "external_ids": external_ids or {}}
+
+
 def person_record(person_id: int) -> Person | None:
     """A person's record, merged into another or not."""
     return Person.objects.filter(pk=person_id).first()
@@ -221,6 +232,32 @@ def organization_list(*, search: str = "", kind: str = "", country: str = "") ->
     if search:
         organizations = queryset_search(organizations, search)
     return organizations
+
+
+ORGANIZATION_EXPORT_HEADER = [
+    "id",
+    "slug",
+    "name",
+    "kind",
+    "country",
+    "parent",
+    "aliases",
+    "external_ids",
+]
+
+
+def organization_export_rows(organizations: QuerySet[Organization]) -> Iterator[dict]:
+    """The organizations of a filtered list as export rows (``parent`` by its
+    slug), read in chunks."""
+    rows = organizations.prefetch_related(None).values_list(
+        "id", "slug", "name", "kind", "country", "parent__slug", "aliases", "external_ids"
+    )
+    for values in rows.iterator(chunk_size=EXPORT_CHUNK):
+        row = dict(zip(ORGANIZATION_EXPORT_HEADER, values, strict=True))
+        row["parent"] = row["parent"] or None
+        row["aliases"] = row["aliases"] or []
+        row["external_ids"] = row["external_ids"] or {}
+        yield row
 
 
 def organization_keys() -> dict[str, int]:
