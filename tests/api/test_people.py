@@ -7,8 +7,6 @@ import pytest
 from letters import services as letter_services
 from people import services as people_services
 from people.merging.merge import person_merge
-from people.models import Person
-from people.selectors import queryset_search
 from tests.factories import make_letter, make_organization, make_person, make_signature, make_source
 
 pytestmark = pytest.mark.django_db
@@ -59,15 +57,6 @@ def test_it_finds_a_person_by_a_spelling_a_source_used(anon):
     )
 
     assert _names(anon.get("/api/people/", {"search": "du vernay"})) == ["Ava DuVernay"]
-
-
-def test_its_search_still_works_where_there_is_no_trigram_index():
-    for name in ["Alfonso Cuarón", "Maggie Gyllenhaal"]:
-        make_person(name)
-
-    found = queryset_search(Person.objects.all(), "Cuarón", vendor="sqlite")
-
-    assert [person.display_name for person in found] == ["Alfonso Cuarón"]
 
 
 def test_it_filters_people_by_letter_and_organization(anon):
