@@ -11,6 +11,7 @@ from django.contrib.postgres.aggregates import StringAgg
 from django.db import connection, transaction
 from django.db.models import (
     Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -20,6 +21,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
     When,
 )
 from django.db.models.expressions import RawSQL
@@ -138,6 +140,7 @@ SIGNATURE_VALUES = (
     "affiliation",
     "first_seen_at",
     "last_seen_at",
+    "person__sort_key",
 )
 SIGHTING_KEYS = ("source", "name", "title", "affiliation", "present", "first_seen", "last_seen")
 SIGHTING_VALUES = (
@@ -217,15 +220,18 @@ def letter_counts(*, letter: Letter, include_removed: bool) -> dict[str, Any]:
         if include_removed or status != Signature.Status.REMOVED
     ]
     signatures = signature_queryset(letter=letter, include_removed=include_removed)
-    counts = signatures.aggregate(
+    public = [status for status in PUBLIC_STATUSES if status in statuses or status == UNLISTED]
+    counts = signatures.annotate(shown_status=public_status()).aggregate(
         signatures=Count("id"),
         people=Count("person_id", distinct=True),
         **{f"status_{status}": Count("id", filter=Q(status=status)) for status in statuses},
+        **{f"public_{status}": Count("id", filter=Q(shown_status=status)) for status in public},
     )
     return {
         "signatures": counts["signatures"],
         "people": counts["people"],
         "by_status": {status: counts[f"status_{status}"] for status in statuses},
+        "by_public_status": {status: counts[f"public_{status}"] for status in public},
     }
 
 
@@ -294,8 +300,39 @@ def _sightings_inline() -> bool:
     return connection.vendor == "postgresql"
 
 
+UNLISTED = "unlisted"
+PUBLIC_STATUSES = [*Signature.Status.values, UNLISTED]
+
+
+def public_status() -> Case:
+    """The status readers see: as recorded, except that a signature still
+    "listed" that no source lists any more (every sighting gone) is "unlisted"."""
+    return Case(
+        When(
+            Q(status=Signature.Status.LISTED)
+            & Exists(Sighting.objects.filter(signature=OuterRef("pk")))
+            & ~Exists(Sighting.objects.filter(signature=OuterRef("pk"), present=True)),
+            then=Value(UNLISTED),
+        ),
+        default=F("status"),
+        output_field=CharField(),
+    )
+
+
+def signature_public_status(signature: Signature) -> str:
+    """``public_status`` of one signature whose sightings are at hand."""
+    sightings = list(signature.sightings.all())
+    if (
+        signature.status == Signature.Status.LISTED
+        and sightings
+        and not any(sighting.present for sighting in sightings)
+    ):
+        return UNLISTED
+    return signature.status
+
+
 def signature_values(signatures: QuerySet) -> QuerySet:
-    values = signatures.values(*SIGNATURE_VALUES)
+    values = signatures.values(*SIGNATURE_VALUES).annotate(public_status=public_status())
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -358,6 +395,7 @@ CSV_HEADER = [
     "last_seen",
     "sources",
     "names_as_written",
+    "public_status",
 ]
 
 
@@ -380,7 +418,7 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
     one query per chunk reads the sightings."""
     signatures = signatures.order_by(*ordering)
     if not _sightings_inline():
-        rows = signatures.values(*SIGNATURE_VALUES).iterator(chunk_size=CSV_CHUNK)
+        rows = signature_values(signatures).iterator(chunk_size=CSV_CHUNK)
         while chunk := list(islice(rows, CSV_CHUNK)):
             for row in attach_sightings(chunk):
                 sightings = row["sightings"]
@@ -390,6 +428,7 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
                     iso_datetime(row["last_seen_at"]),
                     "; ".join(sorted({sighting["source"] for sighting in sightings})),
                     "; ".join(sorted({sighting["name"] for sighting in sightings})),
+                    row["public_status"],
                 ]
         return
     rows = signatures.values_list(*SIGNATURE_VALUES[:7]).annotate(
@@ -397,6 +436,7 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
         last_seen=UTCText("last_seen_at"),
         sources=_distinct_sighting_texts("source__name"),
         names=_distinct_sighting_texts("name"),
+        shown_status=public_status(),
     )
     with transaction.atomic():
         with connection.cursor() as cursor:

@@ -76,6 +76,14 @@ class Person(models.Model):
 
     display_name = models.CharField(max_length=300)
     sort_name = models.CharField(max_length=300, blank=True)
+    sort_key = models.CharField(
+        max_length=300,
+        blank=True,
+        db_default="",
+        editable=False,
+        help_text="The sort name folded (case, accents) with its particles after the "
+        "family name: del Toro sorts under T, beside Tarantino.",
+    )
     given_name = models.CharField(max_length=150, blank=True)
     middle_name = models.CharField(max_length=150, blank=True)
     family_name = models.CharField(max_length=150, blank=True)
@@ -115,6 +123,11 @@ class Person(models.Model):
             models.Index(
                 fields=["sort_name", "id"],
                 name="person_active_sort_idx",
+                condition=Q(merged_into__isnull=True),
+            ),
+            models.Index(
+                fields=["sort_key", "id"],
+                name="person_active_sort_key_idx",
                 condition=Q(merged_into__isnull=True),
             ),
         ]

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
 from django.db.models import (
+    Case,
     Count,
     Exists,
+    FloatField,
     IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
     prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce
+from rapidfuzz import fuzz
 
 from people.matching.normalize import fold
 from people.matching.organizations import organization_key
@@ -51,14 +56,17 @@ def queryset_search(
     rank: bool = True,
     vendor: str | None = None,
 ) -> QuerySet:
-    """Rows whose folded names contain the query or come close to it, best first.
+    """Rows whose folded names contain the query or come close to it, best first:
+    the one search of people and organizations, for the API and the admin alike.
 
     ``search_text`` is folded in Python by ``fold`` (transliteration, case,
     punctuation), and so is the query, which covers what ``unaccent`` would and
-    more scripts besides. On PostgreSQL the trigram GIN index finds exact and
-    close matches ("gylenhall" finds "Gyllenhaal", "cuar" finds "Cuarón"); elsewhere
-    (the embedded SQLite), and for queries too short for trigrams, every word
-    of the query must appear.
+    more scripts besides. Close matches are found on every database ("gylenhall"
+    finds "Gyllenhaal", "stiler" Stiller, "cuar" Cuarón): on PostgreSQL by the
+    trigram GIN index; on SQLite (the embedded default) the FTS5 trigram index
+    proposes the texts sharing most trigrams with the query, which
+    ``search_score`` then keeps or drops. Queries too short for trigrams match
+    as substrings, every word of the query appearing.
 
     A query of nothing but punctuation or symbols (``%``, ``_``, ``\\``) has no
     word to look for, and finds nothing; a blank one searches nothing.
@@ -77,8 +85,82 @@ def queryset_search(
                 "-search_rank", "pk"
             )
         return queryset
+    if vendor == "sqlite" and any(len(word) >= MIN_TRIGRAM_LENGTH for word in folded.split()):
+        return _sqlite_search(queryset, folded, field=field, rank=rank)
     for word in folded.split():
         queryset = queryset.filter(**{f"{field}__contains": word})
+    return queryset
+
+
+# SQLite's full-text tables of folded names (migration people 0008), by the
+# table whose ``search_text`` they index.
+SQLITE_SEARCH_TABLES = {
+    "people_person": "people_person_search",
+    "people_organization": "people_organization_search",
+}
+# How many texts sharing the most trigrams with the query are scored, and the
+# score (0 to 100) a text needs to be found.
+SQLITE_CANDIDATES = 500
+SEARCH_MIN_SCORE = 75.0
+
+
+def _trigrams(word: str) -> set[str]:
+    return {word[start : start + 3] for start in range(len(word) - 2)}
+
+
+def search_score(folded_query: str, search_text: str) -> float:
+    """How close a folded query comes to the best of the folded names in a
+    ``search_text`` ("name | other spelling"), from 0 to 100: the mean, over the
+    query's words, of how close each comes to the nearest word of that name
+    (a word the query starts counts as equal: "cuar" for "cuaron"), or how
+    close the query comes to a run of the name with spaces left out, whichever is
+    higher ("mc cartney" for "paul mccartney")."""
+    words = folded_query.split()
+    joined = "".join(words)
+    best = 0.0
+    for name in search_text.split(" | "):
+        name_words = name.split()
+        if not name_words:
+            continue
+        total = 0.0
+        for word in words:
+            total += max(
+                100.0
+                if len(word) >= MIN_TRIGRAM_LENGTH and other.startswith(word)
+                else fuzz.ratio(word, other)
+                for other in name_words
+            )
+        together = fuzz.partial_ratio(joined, "".join(name_words))
+        best = max(best, total / len(words), together)
+    return best
+
+
+def _sqlite_search(queryset: QuerySet, folded: str, *, field: str, rank: bool) -> QuerySet:
+    model = queryset.model
+    *path, _column = field.split("__")
+    for part in path:
+        model = model._meta.get_field(part).related_model
+    table = connection.ops.quote_name(SQLITE_SEARCH_TABLES[model._meta.db_table])
+    trigrams = sorted(set().union(*(_trigrams(word) for word in folded.split())))
+    # Folded text is letters, digits and spaces only: each trigram is a safe phrase.
+    match = " OR ".join(f'"{trigram}"' for trigram in trigrams)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rowid, search_text FROM {table} WHERE {table} MATCH %s "  # noqa: S608
+            "ORDER BY rank LIMIT %s",
+            [match, SQLITE_CANDIDATES],
+        )
+        scored = [(search_score(folded, text), pk) for pk, text in cursor.fetchall()]
+    found = sorted(((-score, pk) for score, pk in scored if score >= SEARCH_MIN_SCORE))
+    prefix = "".join(f"{part}__" for part in path)
+    queryset = queryset.filter(**{f"{prefix}pk__in": [pk for _score, pk in found]})
+    if rank and found:
+        queryset = queryset.annotate(
+            search_rank=Case(
+                *(When(**{f"{prefix}pk": pk}, then=Value(-score)) for score, pk in found),
+                output_field=FloatField(),
+            )
+        ).order_by("-search_rank", "pk")
     return queryset
 
 
@@ -118,6 +200,17 @@ def person_list(
     if search:
         people = queryset_search(people, search)
     return people
+
+
+PERSON_EXPORT_HEADER = ["id", "name", "sort_name", "external_ids"]
+EXPORT_CHUNK = 2000
+
+
+def person_export_rows(people: QuerySet[Person]) -> Iterator[dict]:
+    """The people of a filtered list as export rows, read in chunks."""
+    rows = people.values_list("id", "display_name", "sort_name", "external_ids")
+    for pk, name, sort_name, external_ids in rows.iterator(chunk_size=EXPORT_CHUNK):
+        yield {"id": pk, "name": name, "sort_name": sort_name, "external_ids": external_ids or {}}
 
 
 def person_record(person_id: int) -> Person | None:
@@ -226,6 +319,32 @@ def organization_list(*, search: str = "", kind: str = "", country: str = "") ->
     if search:
         organizations = queryset_search(organizations, search)
     return organizations
+
+
+ORGANIZATION_EXPORT_HEADER = [
+    "id",
+    "slug",
+    "name",
+    "kind",
+    "country",
+    "parent",
+    "aliases",
+    "external_ids",
+]
+
+
+def organization_export_rows(organizations: QuerySet[Organization]) -> Iterator[dict]:
+    """The organizations of a filtered list as export rows (``parent`` by its
+    slug), read in chunks."""
+    rows = organizations.prefetch_related(None).values_list(
+        "id", "slug", "name", "kind", "country", "parent__slug", "aliases", "external_ids"
+    )
+    for values in rows.iterator(chunk_size=EXPORT_CHUNK):
+        row = dict(zip(ORGANIZATION_EXPORT_HEADER, values, strict=True))
+        row["parent"] = row["parent"] or None
+        row["aliases"] = row["aliases"] or []
+        row["external_ids"] = row["external_ids"] or {}
+        yield row
 
 
 def organization_keys() -> dict[str, int]:

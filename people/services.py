@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from people import organization_hooks
 from people.matching.identity import Candidate, Known, entry_joins
+from people.matching.normalize import _PARTICLES as PARTICLES
 from people.matching.normalize import (
     ParsedName,
     clean_whitespace,
@@ -239,6 +240,7 @@ def _fit(text: str, model: type, field: str) -> str:
 _PERSON_NAME_FIELDS = (
     "display_name",
     "sort_name",
+    "sort_key",
     "given_name",
     "middle_name",
     "family_name",
@@ -257,12 +259,25 @@ def person_name_fields(written: str) -> dict[str, str]:
     return _person_fields(parsed, parsed.key)
 
 
+def person_sort_key(sort_name: str) -> str:
+    """What lists sort people by: the sort name folded, with the particles that
+    open the family name moved after it ("del Toro, Guillermo" -> "toro guillermo
+    del"), so that case, accents and particles do not decide the order."""
+    family, _, given = sort_name.partition(",")
+    words = fold(family).split()
+    opening = 0
+    while opening < len(words) - 1 and words[opening] in PARTICLES:
+        opening += 1
+    return " ".join([*words[opening:], *fold(given).split(), *words[:opening]])
+
+
 def _person_fields(parsed: ParsedName, key: str) -> dict[str, str]:
     """A new person's name fields from its parsed name (``key`` is
     ``parsed.key``, which a caller may have at hand), cut to their columns."""
     fields = {
         "display_name": parsed.display or parsed.written,
         "sort_name": parsed.sort_name or parsed.written,
+        "sort_key": person_sort_key(parsed.sort_name or parsed.written),
         "given_name": parsed.given,
         "middle_name": parsed.middle,
         "family_name": parsed.family,
@@ -384,6 +399,7 @@ def person_update(*, person: Person, **fields: Any) -> Person:
         raise DomainError("A person needs a display name.", field="display_name")
     person.name_key = parse_name(person.display_name).key
     person.sort_name = person.sort_name or parse_name(person.display_name).sort_name
+    person.sort_key = _fit(person_sort_key(person.sort_name), Person, "sort_key")
     person.save()
     person_refresh_search_text(person=person)
     return person

@@ -1,14 +1,20 @@
-"""Streaming CSV: rows go out in chunks as they are read, never all at once."""
+"""Streaming exports, CSV and NDJSON: rows go out in chunks as they are read,
+never all at once."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from rest_framework.renderers import BaseRenderer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_STARTS = frozenset("=+-@\t\r")
@@ -24,8 +30,25 @@ def neutralise(value: Any) -> Any:
 ROWS_PER_CHUNK = 1000
 
 
-def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+# Excel reads a CSV as UTF-8 only when it starts with this mark ("Cuarón", not "CuarÃ³n").
+BOM = "\ufeff"
+_TRUE, _FALSE = {"1", "true", "yes"}, {"", "0", "false", "no"}
+
+
+def csv_bom(request: Any) -> bool:
+    """Whether the export should start with a byte order mark (``?bom=1``)."""
+    raw = (request.query_params.get("bom") or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValidationError({"bom": ["Give 1 (start the CSV with a byte order mark) or 0."]})
+
+
+def csv_chunks(header: list[str], rows: Iterable[list], *, bom: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
+    if bom:
+        buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(header)
     for count, row in enumerate(rows, start=1):
@@ -37,9 +60,11 @@ def csv_chunks(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> StreamingHttpResponse:
+def csv_response(
+    filename: str, header: list[str], rows: Iterable[list], *, bom: bool = False
+) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        csv_chunks(header, rows), content_type="text/csv; charset=utf-8"
+        csv_chunks(header, rows, bom=bom), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -55,3 +80,118 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
         return b""
+
+
+def export_schema(header: list[str], what: str, *, ndjson: bool = False) -> dict:
+    """What the exports of a list are, for the schema: their own response types
+    next to the JSON page, and the ``format`` and ``bom`` parameters."""
+    formats = ["json", "csv", *(["ndjson"] if ndjson else [])]
+    columns = ", ".join(f"`{name}`" for name in header)
+    responses = {
+        "text/csv": OpenApiResponse(
+            OpenApiTypes.STR,
+            description=f"With `format=csv`: {what} as CSV with a header row: {columns}. "
+            "Cells that a spreadsheet would run as formulas start with a quote.",
+        )
+    }
+    if ndjson:
+        responses[NDJSON_MEDIA_TYPE] = OpenApiResponse(
+            OpenApiTypes.STR,
+            description=f"With `format=ndjson`: {what}, one JSON object a line, with the "
+            f"keys {columns}.",
+        )
+    return {
+        "parameters": [
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=formats,
+                description=f"`csv` exports {what} (all pages, streamed) instead of a JSON "
+                "page; so does `Accept: text/csv`."
+                + (" `ndjson`: one JSON object a line." if ndjson else ""),
+            ),
+            OpenApiParameter(
+                "bom",
+                OpenApiTypes.INT,
+                enum=[0, 1],
+                description="With `format=csv`: 1 starts the file with a byte order mark, "
+                "so that Excel reads accents right (Cuarón).",
+            ),
+        ],
+        "responses": responses,
+    }
+
+
+NDJSON_MEDIA_TYPE = "application/x-ndjson"
+
+
+def ndjson_response(filename: str, rows: Iterable[dict]) -> StreamingHttpResponse:
+    def lines() -> Iterator[str]:
+        chunk: list[str] = []
+        for row in rows:
+            chunk.append(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            if len(chunk) == ROWS_PER_CHUNK:
+                yield "".join(chunk)
+                chunk = []
+        yield "".join(chunk)
+
+    response = StreamingHttpResponse(lines(), content_type=f"{NDJSON_MEDIA_TYPE}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def export_response(
+    request: Any, name: str, header: list[str], rows: Iterable[dict], export: str
+) -> StreamingHttpResponse:
+    """``rows`` (dicts with the ``header`` keys) as the export asked for: NDJSON
+    as they are, CSV with lists joined by "; " and objects as JSON text."""
+    if export == "ndjson":
+        return ndjson_response(f"{name}.ndjson", rows)
+    bom = csv_bom(request)
+
+    def cells(row: dict) -> list:
+        return [_cell(row[key]) for key in header]
+
+    return csv_response(f"{name}.csv", header, (cells(row) for row in rows), bom=bom)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+    return "" if value is None else value
+
+
+class NDJSONRenderer(CSVRenderer):
+    """Lets ``?format=ndjson`` select the export (see CSVRenderer)."""
+
+    media_type = NDJSON_MEDIA_TYPE
+    format = "ndjson"
+
+
+class ExportListMixin:
+    """A list that exports, as well as JSON pages, in ``export_renderers``'
+    formats; an export that cannot start answers in the API's JSON error format."""
+
+    export_renderers: tuple[type[BaseRenderer], ...] = (CSVRenderer,)
+
+    def get_renderers(self) -> list:
+        renderers = super().get_renderers()
+        if getattr(self, "action", None) == "list":
+            renderers.extend(renderer() for renderer in self.export_renderers)
+        return renderers
+
+    def export_format(self) -> str | None:
+        """``csv`` or ``ndjson`` when the list is asked for as an export."""
+        renderer_format = self.request.accepted_renderer.format
+        exports = {renderer.format for renderer in self.export_renderers}
+        return renderer_format if renderer_format in exports else None
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        failed = isinstance(response, Response) and response.status_code >= 400
+        if failed and isinstance(response.accepted_renderer, CSVRenderer):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response

@@ -154,6 +154,25 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception)
 
 
+class ApiNotFoundMiddleware:
+    """A 404 that Django answers itself under /api/ (an unknown address, and
+    with DEBUG its HTML page of URL patterns) in the API's JSON error format.
+    REST framework's own answers, which may be the browsable API, pass as they are."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and not isinstance(response, Response | JsonResponse)
+        ):
+            return not_found(request)
+        return response
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/") and isinstance(exception, RequestDataTooBig):
         return json_error(413, "too_large", too_large_message())

@@ -29,57 +29,6 @@ class PagePagination(PageNumberPagination):
     max_page_size = 500
 
 
-class UncountedPagePagination(PagePagination):
-    """Numbered pages without a total: counting 300,000 people, or every match of
-    a fuzzy search, would cost more than the page itself."""
-
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:
-        self.request = request
-        size = self.get_page_size(request)
-        raw = request.query_params.get(self.page_query_param) or "1"
-        try:
-            self.number = int(raw)
-        except ValueError:
-            raise NotFound("A page number is a whole number from 1.") from None
-        if not 1 <= self.number <= 100_000:
-            raise NotFound("A page number is a whole number from 1.")
-        offset = (self.number - 1) * size
-        rows = list(queryset[offset : offset + size + 1])
-        self.has_next = len(rows) > size
-        return rows[:size]
-
-    def get_next_link(self) -> str | None:
-        if not self.has_next:
-            return None
-        url = self.request.build_absolute_uri()
-        return replace_query_param(url, self.page_query_param, self.number + 1)
-
-    def get_previous_link(self) -> str | None:
-        if self.number == 1:
-            return None
-        url = self.request.build_absolute_uri()
-        if self.number == 2:
-            return remove_query_param(url, self.page_query_param)
-        return replace_query_param(url, self.page_query_param, self.number - 1)
-
-    def get_paginated_response(self, data: Any) -> Response:
-        return Response(
-            {"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
-        )
-
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        link = {"type": "string", "nullable": True, "format": "uri"}
-        return {
-            "type": "object",
-            "required": ["next", "previous", "results"],
-            "properties": {
-                "next": {**link, "example": "https://tracker.example.org/api/people/?page=2"},
-                "previous": {**link, "example": None},
-                "results": schema,
-            },
-        }
-
-
 class KeysetPagination(BasePagination):
     """Cursor pagination over a unique ordering such as ``("first_seen_at", "id")``.
 
@@ -167,6 +116,7 @@ class KeysetPagination(BasePagination):
         self.page_size_value = self.get_page_size(request)
         raw_cursor = request.query_params.get(self.cursor_query_param)
         reverse = False
+        self.count = queryset.order_by().count()
         if raw_cursor:
             values, reverse = self._decode(raw_cursor)
             queryset = queryset.filter(self._after(values, reverse))
@@ -209,15 +159,25 @@ class KeysetPagination(BasePagination):
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
-            {"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+            {
+                "count": self.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
         )
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         link = {"type": "string", "nullable": True, "format": "uri"}
         return {
             "type": "object",
-            "required": ["next", "previous", "results"],
+            "required": ["count", "next", "previous", "results"],
             "properties": {
+                "count": {
+                    "type": "integer",
+                    "description": "Rows in the whole filtered list, on every page.",
+                    "example": 412,
+                },
                 "next": {**link, "example": "https://tracker.example.org/api/...?cursor=WzE"},
                 "previous": {**link, "example": None},
                 "results": schema,

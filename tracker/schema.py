@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc, get_override
+
+from tracker.filters import MAX_ID
+
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Every 4xx answer has this form.",
@@ -69,4 +74,50 @@ def add_error_responses(result: dict[str, Any], generator: Any, **kwargs: Any) -
                 responses[code] = {"description": description, "content": reference}
                 if code == "429":
                     responses[code]["headers"] = retry_after
+    return result
+
+
+class TrackerAutoSchema(AutoSchema):
+    """Descriptions come only from what the views and serializers write for users
+    (``extend_schema``, ``help_text``): docstrings are notes for the code's readers
+    and stay out of the published schema."""
+
+    def get_description(self) -> str:
+        return ""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        description = get_override(serializer, "description", None)
+        if description:
+            schema["description"] = description
+        else:
+            schema.pop("description", None)
+        return schema
+
+    def _map_response_type_hint(self, method: Any) -> dict[str, Any]:
+        schema = super()._map_response_type_hint(method)
+        if schema.get("description") == get_doc(getattr(method, "func", method)):
+            schema.pop("description")
+        return schema
+
+
+_ID_PATTERNS = {"^[0-9]{1,19}$"}
+
+
+def integer_path_ids(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Path ids as whole numbers: the routes take digits only, which the
+    schema would otherwise call a string with a pattern."""
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter["in"] == "path" and schema.get("pattern") in _ID_PATTERNS:
+                    parameter["schema"] = {
+                        "type": "integer",
+                        "format": "int64",
+                        "minimum": 1,
+                        "maximum": MAX_ID,
+                    }
     return result

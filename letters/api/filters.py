@@ -17,8 +17,9 @@ _UNDER = (
     "finds nothing."
 )
 _SEARCH_HELP = (
-    "Signatories whose name (any spelling a source used) matches, ignoring case and "
-    "accents and tolerating typos."
+    "Signatories whose name (any spelling a source used) matches, ignoring case, "
+    "accents and punctuation and tolerating typos of a letter or two in each word "
+    "(`stiler` finds Ben Stiller); the start of a word is enough (`cuar`)."
 )
 
 

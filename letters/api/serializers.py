@@ -17,6 +17,7 @@ from letters.models import (
     Source,
     SyncRun,
 )
+from letters.selectors import UNLISTED, signature_public_status
 from people.api.serializers import OrganizationRefSerializer, PersonRefSerializer
 from tracker.fields import check_storable_json, iso_datetime
 
@@ -85,6 +86,11 @@ class LetterCountsSerializer(serializers.Serializer):
     by_status = serializers.DictField(
         child=serializers.IntegerField(),
         help_text="Signatures per status; removed (fake) ones are counted for staff only.",
+    )
+    by_public_status = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Signatures per public status: as `by_status`, with those listed that no "
+        "source lists any more counted as `unlisted`.",
     )
     listed_by_sources = serializers.IntegerField(
         help_text="Distinct people the letter's sources list now."
@@ -155,6 +161,13 @@ def sighting_item(sighting: dict[str, Any]) -> dict[str, Any]:
     return sighting
 
 
+PUBLIC_STATUS_CHOICES = [*Signature.Status.choices, (UNLISTED, "No source lists it any more")]
+_PUBLIC_STATUS_HELP = (
+    "The status to quote: as recorded, except `unlisted` for a signature still listed "
+    "that no source lists any more (every source dropped it; its sightings stay as history)."
+)
+
+
 class SignatureSerializer(serializers.Serializer):
     """One signature in a list: built straight from the values the selector read,
     because REST framework's per-field machinery costs more than the query
@@ -163,7 +176,12 @@ class SignatureSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     letter = serializers.CharField(help_text="The letter's slug.")
     person = PersonRefSerializer()
-    status = serializers.ChoiceField(choices=Signature.Status.choices)
+    status = serializers.ChoiceField(
+        choices=Signature.Status.choices, help_text="The status as recorded, with its history."
+    )
+    public_status = serializers.ChoiceField(
+        choices=PUBLIC_STATUS_CHOICES, help_text=_PUBLIC_STATUS_HELP
+    )
     title = serializers.CharField(help_text="Title as stated when signing.")
     affiliation = serializers.CharField(help_text="Affiliation as stated when signing.")
     first_seen = serializers.DateTimeField()
@@ -176,6 +194,7 @@ class SignatureSerializer(serializers.Serializer):
             "letter": row["letter__slug"],
             "person": {"id": row["person_id"], "name": row["person__display_name"]},
             "status": row["status"],
+            "public_status": row["public_status"],
             "title": row["title"],
             "affiliation": row["affiliation"],
             "first_seen": iso_datetime(row["first_seen_at"]),
@@ -250,6 +269,7 @@ class SignatureDetailSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Set when a merge folded this signature into another; it stays as history.",
     )
+    public_status = serializers.SerializerMethodField(help_text=_PUBLIC_STATUS_HELP)
     review_cause = serializers.ChoiceField(
         choices=Signature.ReviewCause.choices,
         read_only=True,
@@ -264,6 +284,7 @@ class SignatureDetailSerializer(serializers.ModelSerializer):
             "letter",
             "person",
             "status",
+            "public_status",
             "title",
             "affiliation",
             "organization",
@@ -277,6 +298,10 @@ class SignatureDetailSerializer(serializers.ModelSerializer):
             "sightings",
             "history",
         ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=PUBLIC_STATUS_CHOICES))
+    def get_public_status(self, signature: Signature) -> str:
+        return signature_public_status(signature)
 
 
 class StatusChangeRequestSerializer(serializers.Serializer):

@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -31,9 +30,10 @@ from letters.api.filters import (
 from letters.models import Letter, Signature, Source, SyncRun
 from letters.services import source_update
 from people.models import Person
-from tracker.csv import CSVRenderer, csv_response
+from tracker.csv import ExportListMixin, csv_bom, csv_response, export_schema
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
+from tracker.ordering import OrderedListMixin, ordering_parameter
 from tracker.pagination import KeysetPagination, PagePagination
 from tracker.permissions import StaffReadModelWrite
 
@@ -81,6 +81,33 @@ def _is_staff(request: Request) -> bool:
     return bool(request.user and request.user.is_staff)
 
 
+LETTER_ORDERINGS = {
+    "-published": ("-published_on", "-id"),
+    "published": ("published_on", "id"),
+    "title": ("search_text", "id"),
+    "-title": ("-search_text", "-id"),
+}
+_LETTER_ORDERING = ordering_parameter(
+    LETTER_ORDERINGS,
+    "`published`: by publication date; `title`: by title, ignoring case and accents.",
+)
+SIGNATURE_ORDERINGS = {
+    "first_seen": ("first_seen_at", "id"),
+    "-first_seen": ("-first_seen_at", "-id"),
+    "name": ("person__sort_key", "id"),
+    "-name": ("-person__sort_key", "-id"),
+}
+ALL_SIGNATURE_ORDERINGS = {"id": ("id",), "-id": ("-id",), **SIGNATURE_ORDERINGS}
+_SIGNATURE_ORDERING_TEXT = (
+    "`first_seen`: when a source first listed the signature; `name`: by the "
+    "signatory's family name, ignoring case, accents and particles (del Toro under T)."
+)
+_SIGNATURE_ORDERING = ordering_parameter(SIGNATURE_ORDERINGS, _SIGNATURE_ORDERING_TEXT)
+_ALL_SIGNATURE_ORDERING = ordering_parameter(
+    ALL_SIGNATURE_ORDERINGS, "`id`: in the order recorded; " + _SIGNATURE_ORDERING_TEXT
+)
+
+
 class SignaturePagination(KeysetPagination):
     ordering = ("first_seen_at", "id")
     page_size = 100
@@ -101,10 +128,15 @@ class SyncRunPagination(KeysetPagination):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Letters", description="Newest published first."),
+    list=extend_schema(
+        summary="Letters",
+        description="Newest published first, unless `ordering` says otherwise.",
+        parameters=[_LETTER_ORDERING],
+    ),
     retrieve=extend_schema(
         summary="A letter",
         parameters=[_SLUG_PARAMETER],
+        responses={200: s.LetterDetailSerializer},
         description="With its targets and their roles, the count its organisers claim, its "
         "sources, and counts: signatures by status and distinct people.",
     ),
@@ -141,6 +173,7 @@ class SyncRunPagination(KeysetPagination):
     ),
 )
 class LetterViewSet(
+    OrderedListMixin,
     FiltersOnListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -153,6 +186,7 @@ class LetterViewSet(
     filterset_class = LetterFilter
     lookup_field = "slug"
     lookup_value_regex = _SLUG
+    orderings = LETTER_ORDERINGS
 
     def _detail(self, slug: str, code: int = status.HTTP_200_OK) -> Response:
         letter = selectors.letter_detail(slug=slug)
@@ -196,23 +230,8 @@ class LetterViewSet(
 # --- Signatures ---------------------------------------------------------------
 
 
-class _SignatureListMixin:
+class _SignatureListMixin(ExportListMixin):
     """JSON pages or a streamed CSV export of one list of signatures."""
-
-    def get_renderers(self) -> list:
-        renderers = super().get_renderers()
-        if self.action == "list":
-            renderers.append(CSVRenderer())
-        return renderers
-
-    def finalize_response(self, request: Request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        failed = isinstance(response, Response) and response.status_code >= 400
-        if failed and isinstance(response.accepted_renderer, CSVRenderer):
-            # An export that cannot start answers in the API's JSON error format.
-            response.accepted_renderer = JSONRenderer()
-            response.accepted_media_type = JSONRenderer.media_type
-        return response
 
     def _signatures(self) -> QuerySet:
         raise NotImplementedError
@@ -222,9 +241,10 @@ class _SignatureListMixin:
 
     def list(self, request: Request, *args, **kwargs):
         signatures = self.filter_queryset(self._signatures())
-        if request.accepted_renderer.format == "csv":
+        if self.export_format() == "csv":
+            bom = csv_bom(request)
             rows = selectors.signature_csv_rows(signatures, ordering=self.paginator.ordering)
-            return csv_response(self._csv_name(), selectors.CSV_HEADER, rows)
+            return csv_response(self._csv_name(), selectors.CSV_HEADER, rows, bom=bom)
         page = self.paginate_queryset(selectors.signature_values(signatures))
         rows = selectors.attach_sightings(page)
         return self.get_paginated_response(s.SignatureSerializer(rows, many=True).data)
@@ -234,14 +254,20 @@ _CSV_DESCRIPTION = (
     " `?format=csv` exports the whole filtered list as CSV (streamed; cells that a "
     "spreadsheet would run as formulas are prefixed with a quote)."
 )
+_SIGNATURES_CSV = export_schema(selectors.CSV_HEADER, "the whole filtered list")
+_SIGNATURE_PAGES = {
+    (200, "application/json"): s.SignatureSerializer,
+    **{(200, media): answer for media, answer in _SIGNATURES_CSV["responses"].items()},
+}
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="A letter's signatures",
-        description="Oldest first, 100 a page (`page_size` up to 1000), each with what every "
-        "source wrote." + _CSV_DESCRIPTION,
-        parameters=[_LETTER_SLUG],
+        description="Oldest first (see `ordering`), 100 a page (`page_size` up to 1000), "
+        "each with what every source wrote." + _CSV_DESCRIPTION,
+        parameters=[_LETTER_SLUG, _SIGNATURE_ORDERING, *_SIGNATURES_CSV["parameters"]],
+        responses=_SIGNATURE_PAGES,
         examples=[OpenApiExample("A signature", value=_SIGNATURE_EXAMPLE, response_only=True)],
     ),
     create=extend_schema(
@@ -263,8 +289,9 @@ _CSV_DESCRIPTION = (
         ],
     ),
 )
-class LetterSignatureViewSet(_SignatureListMixin, viewsets.GenericViewSet):
+class LetterSignatureViewSet(OrderedListMixin, _SignatureListMixin, viewsets.GenericViewSet):
     queryset = Signature.objects.all()
+    orderings = SIGNATURE_ORDERINGS
     serializer_class = s.SignatureSerializer
     filterset_class = SignatureFilter
     pagination_class = SignaturePagination
@@ -320,6 +347,8 @@ class LetterSignatureViewSet(_SignatureListMixin, viewsets.GenericViewSet):
     list=extend_schema(
         summary="Signatures of every letter",
         description="In the order they were recorded." + _CSV_DESCRIPTION,
+        parameters=[_ALL_SIGNATURE_ORDERING, *_SIGNATURES_CSV["parameters"]],
+        responses=_SIGNATURE_PAGES,
     ),
     retrieve=extend_schema(
         summary="A signature",
@@ -329,6 +358,7 @@ class LetterSignatureViewSet(_SignatureListMixin, viewsets.GenericViewSet):
     ),
 )
 class SignatureViewSet(
+    OrderedListMixin,
     FiltersOnListMixin,
     _SignatureListMixin,
     mixins.ListModelMixin,
@@ -339,6 +369,7 @@ class SignatureViewSet(
     serializer_class = s.SignatureSerializer
     filterset_class = AllSignatureFilter
     pagination_class = AllSignaturePagination
+    orderings = ALL_SIGNATURE_ORDERINGS
     lookup_value_regex = _ID
     action_permissions = {"status": "letters.change_signature"}
 

@@ -10,8 +10,11 @@ from people.models import MatchJudgement, Organization
 from tracker.filters import IdFilter, IdOrSlugFilter
 
 _SEARCH_HELP = (
-    "Name search ignoring case and accents and tolerating typos: `cuaron` finds "
-    "Alfonso Cuarón, `gylenhall` finds Maggie Gyllenhaal. Best matches first."
+    "Matches every name a source wrote for the person, ignoring case, accents and "
+    "punctuation, and tolerating typos of a letter or two in each word: `cuaroon` finds "
+    "Alfonso Cuarón, `stiler` Ben Stiller, `gylenhall` Maggie Gyllenhaal; the start of a "
+    "word is enough (`cuar`); words of one or two letters must appear as written. Best "
+    "matches first."
 )
 
 

@@ -29,9 +29,11 @@ from people.api.filters import (
 from people.merging import decisions, runs, undo
 from people.merging import split as splits
 from people.models import MatchJudgement, MatchRun, Merge, Organization, Person, Split
+from tracker.csv import CSVRenderer, ExportListMixin, NDJSONRenderer, export_response, export_schema
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
-from tracker.pagination import KeysetPagination, UncountedPagePagination
+from tracker.ordering import OrderedListMixin, ordering_parameter
+from tracker.pagination import KeysetPagination, PagePagination
 from tracker.permissions import StaffReadModelWrite
 
 _ID = r"[0-9]{1,19}"
@@ -78,11 +80,49 @@ _SPLIT_EXAMPLE = {
 }
 
 
+_PEOPLE_EXPORT = export_schema(
+    selectors.PERSON_EXPORT_HEADER, "the whole filtered list of people", ndjson=True
+)
+_ORGANIZATIONS_EXPORT = export_schema(
+    selectors.ORGANIZATION_EXPORT_HEADER, "the whole filtered list of organizations", ndjson=True
+)
+
+
+def _pages(serializer, export: dict) -> dict:
+    return {
+        (200, "application/json"): serializer,
+        **{(200, media): answer for media, answer in export["responses"].items()},
+    }
+
+
+PERSON_ORDERINGS = {
+    "name": ("sort_key", "id"),
+    "-name": ("-sort_key", "-id"),
+    "id": ("id",),
+    "-id": ("-id",),
+}
+ORGANIZATION_ORDERINGS = {
+    "name": ("search_text", "id"),
+    "-name": ("-search_text", "-id"),
+    "id": ("id",),
+    "-id": ("-id",),
+}
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="People",
-        description="Active people (merged records are left out), by sort name or, "
-        "with `search`, best match first.",
+        description="Active people (merged records are left out), by family name or, "
+        "with `search`, best match first (unless `ordering` is given).",
+        parameters=[
+            ordering_parameter(
+                PERSON_ORDERINGS,
+                "`name`: by family name, then given name, ignoring case, accents and "
+                "particles (Guillermo del Toro under T); `id`: in the order recorded.",
+            ),
+            *_PEOPLE_EXPORT["parameters"],
+        ],
+        responses=_pages(s.PersonSerializer, _PEOPLE_EXPORT),
         examples=[
             OpenApiExample(
                 "A person",
@@ -111,14 +151,33 @@ _SPLIT_EXAMPLE = {
     ),
 )
 class PersonViewSet(
-    FiltersOnListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    OrderedListMixin,
+    FiltersOnListMixin,
+    ExportListMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     queryset = Person.objects.filter(merged_into__isnull=True)
+    orderings = PERSON_ORDERINGS
+    export_renderers = (CSVRenderer, NDJSONRenderer)
     serializer_class = s.PersonSerializer
     filterset_class = PersonFilter
-    pagination_class = UncountedPagePagination
+    pagination_class = PagePagination
     lookup_value_regex = _ID
     action_permissions = {"split": "people.add_split"}
+
+    def default_ordering(self) -> str | None:
+        if self.request.query_params.get("search"):
+            return None  # the best matches first
+        return super().default_ordering()
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        export = self.export_format()
+        if export is None:
+            return super().list(request, *args, **kwargs)
+        rows = selectors.person_export_rows(self.filter_queryset(self.get_queryset()))
+        return export_response(request, "people", selectors.PERSON_EXPORT_HEADER, rows, export)
 
     def get_permissions(self) -> list:
         if self.action == "split":
@@ -194,10 +253,21 @@ class PersonViewSet(
     list=extend_schema(
         summary="Organizations",
         description="Every institution, as affiliation or letter target, with the letters "
-        "that target it and in which role.",
+        "that target it and in which role; by name or, with `search`, best match first "
+        "(unless `ordering` is given).",
+        parameters=[
+            ordering_parameter(
+                ORGANIZATION_ORDERINGS,
+                "`name`: by name, ignoring case and accents; `id`: in the order recorded.",
+            ),
+            *_ORGANIZATIONS_EXPORT["parameters"],
+        ],
+        responses=_pages(s.OrganizationSerializer, _ORGANIZATIONS_EXPORT),
     ),
     retrieve=extend_schema(
-        summary="An organization", description="With the people affiliated with it."
+        summary="An organization",
+        description="With the people affiliated with it.",
+        responses={200: s.OrganizationDetailSerializer},
     ),
     create=extend_schema(
         summary="Add an organization",
@@ -230,7 +300,9 @@ class PersonViewSet(
     ),
 )
 class OrganizationViewSet(
+    OrderedListMixin,
     FiltersOnListMixin,
+    ExportListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -241,6 +313,21 @@ class OrganizationViewSet(
     serializer_class = s.OrganizationSerializer
     filterset_class = OrganizationFilter
     lookup_value_regex = _ID
+    orderings = ORGANIZATION_ORDERINGS
+    export_renderers = (CSVRenderer, NDJSONRenderer)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        export = self.export_format()
+        if export is None:
+            return super().list(request, *args, **kwargs)
+        rows = selectors.organization_export_rows(self.filter_queryset(self.get_queryset()))
+        header = selectors.ORGANIZATION_EXPORT_HEADER
+        return export_response(request, "organizations", header, rows, export)
+
+    def default_ordering(self) -> str | None:
+        if self.request.query_params.get("search"):
+            return None  # the best matches first
+        return super().default_ordering()
 
     def get_queryset(self) -> QuerySet[Organization]:
         return selectors.organization_list()

@@ -25,6 +25,14 @@ def test_it_creates_a_letter_from_a_title_and_a_slug_alone(editor_client):
         "signatures": 0,
         "people": 0,
         "by_status": {"listed": 0, "verified": 0, "disputed": 0, "retracted": 0, "removed": 0},
+        "by_public_status": {
+            "listed": 0,
+            "verified": 0,
+            "disputed": 0,
+            "retracted": 0,
+            "removed": 0,
+            "unlisted": 0,
+        },
         "listed_by_sources": 0,
         "listed_by_one_source": 0,
     }

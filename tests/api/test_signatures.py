@@ -248,8 +248,9 @@ def test_a_page_of_an_organizations_signatures_costs_one_query_more_for_those_un
         studio = make_organization(f"Studio {n}", parent=company)
         _record(letter, make_source(letter), f"Person {n}", affiliation=studio.name)
 
-    # 1. the organization and those under it, 2. the letter by slug, 3. the page
-    with django_assert_num_queries(3):
+    # 1. the organization and those under it, 2. the letter by slug, 3. the
+    # count, 4. the page
+    with django_assert_num_queries(4):
         response = anon.get(f"/api/letters/{letter.slug}/signatures/?organization=disney")
 
     assert len(response.json()["results"]) == 4
@@ -300,7 +301,7 @@ def test_it_refuses_a_malformed_filter_naming_the_parameter(anon):
 
 
 @pytest.mark.parametrize("page_size", [2, 8])
-def test_a_page_of_signatures_costs_two_queries_whatever_its_size(
+def test_a_page_of_signatures_costs_three_queries_whatever_its_size(
     anon, django_assert_num_queries, page_size
 ):
     letter = make_letter()
@@ -310,9 +311,10 @@ def test_a_page_of_signatures_costs_two_queries_whatever_its_size(
         make_signature(letter, f"Person {n}")
 
     # 1. the letter by slug (its id, as a literal, lets PostgreSQL plan the page
-    # on the letter's index), 2. the page of signatures with their people and,
-    # aggregated per row as JSON, their sightings with their sources
-    with django_assert_num_queries(2):
+    # on the letter's index), 2. the count of the filtered list, 3. the page of
+    # signatures with their people and, aggregated per row as JSON, their
+    # sightings with their sources
+    with django_assert_num_queries(3):
         response = anon.get(f"/api/letters/{letter.slug}/signatures/?page_size={page_size}")
 
     assert len(response.json()["results"]) == page_size
@@ -320,14 +322,14 @@ def test_a_page_of_signatures_costs_two_queries_whatever_its_size(
 
 
 @pytest.mark.parametrize("page_size", [2, 8])
-def test_the_list_of_every_signature_costs_one_query_whatever_its_size(
+def test_the_list_of_every_signature_costs_two_queries_whatever_its_size(
     anon, django_assert_num_queries, page_size
 ):
     for n in range(8):
         make_signature(make_letter(), f"Person {n}")
 
-    # 1. the page of signatures with their people, letters and sightings
-    with django_assert_num_queries(1):
+    # 1. the count, 2. the page of signatures with their people, letters and sightings
+    with django_assert_num_queries(2):
         response = anon.get(f"/api/signatures/?page_size={page_size}")
 
     assert len(response.json()["results"]) == page_size

@@ -191,15 +191,16 @@ def test_the_source_list_costs_three_queries_whatever_the_page_size(
 
 
 @pytest.mark.parametrize("page_size", [2, 5])
-def test_the_run_list_costs_two_queries_whatever_the_page_size(
+def test_the_run_list_costs_three_queries_whatever_the_page_size(
     staff_client, django_assert_num_queries, page_size
 ):
     source = _feed(make_letter())
     for _ in range(5):
         SyncRun.objects.create(source=source, outcome="succeeded")
 
-    # 1. the token and its user, 2. the page of runs with sources, letters and requesters
-    with django_assert_num_queries(2):
+    # 1. the token and its user, 2. the count of runs, 3. the page of runs with
+    # sources, letters and requesters
+    with django_assert_num_queries(3):
         response = staff_client.get("/api/sync-runs/", {"page_size": page_size})
 
     assert len(response.json()["results"]) == page_size

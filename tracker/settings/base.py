@@ -47,10 +47,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tracker",
     "people",
     "letters",
@@ -61,8 +63,10 @@ MIDDLEWARE = [
     "tracker.metrics.MetricsMiddleware",
     # Bodies over the cap answered 413 unread; chunked bodies read (tracker/bodies.py).
     "tracker.bodies.BodyLimitMiddleware",
+    "tracker.exceptions.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -228,7 +232,7 @@ CELERY_BEAT_SCHEDULE["people-match-full"] = {
 
 # --- REST framework ---------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tracker.schema.TrackerAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
     # No endpoint takes files: multipart bodies are refused (415).
@@ -274,11 +278,20 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from the service's own static files, pinned by the
+    # drf-spectacular-sidecar release: the docs work offline and never change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Request bodies are documented as JSON only (one body type per operation, which
+    # generated clients need); the form parsers serve the browsable API's forms.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tracker.schema.add_error_responses",
+        "tracker.schema.integer_path_ids",
     ],
     "ENUM_NAME_OVERRIDES": {
         "LetterStatusEnum": "letters.models.LetterStatus",
@@ -287,6 +300,15 @@ SPECTACULAR_SETTINGS = {
         "OrganizationKindEnum": "people.models.OrganizationKind",
     },
 }
+
+# Any web page may read the public API from its visitors' browsers, anonymously:
+# reads only, and neither cookies nor an Authorization header cross origins.
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
+CORS_ALLOW_HEADERS = ("accept", "accept-language", "content-language")
+CORS_EXPOSE_HEADERS = ("Content-Disposition", "Retry-After")
 
 # --- Application ------------------------------------------------------------
 TRACKER_ALLOW_PRIVATE_SOURCES = env_bool("TRACKER_ALLOW_PRIVATE_SOURCES", default=False)
