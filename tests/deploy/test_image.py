@@ -343,3 +343,51 @@ def test_the_image_runs_migrate_web_worker_and_beat_with_the_documented_env_file
     assert "Traceback" not in web_log, web_log[-3000:]
     # compose's worker takes WORKER_CONCURRENCY from the env file.
     assert re.search(r"concurrency: 1 \(prefork\)", worker_log), worker_log[-3000:]
+
+
+def test_web_answers_through_the_port_compose_publishes(image, tmp_path):
+    """On compose's own network, not the host's: the documented env file leaves
+    gunicorn on the image's WEB_BIND, which the published port reaches."""
+    web = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["web"]
+    address, _host_port, container_port = web["ports"][0].rsplit(":", 2)
+    port = free_port()
+    env_file = tmp_path / ".env"
+    env_file_from_example(
+        env_file,
+        {
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+            "WEB_CONCURRENCY": "1",
+        },
+    )
+    name = f"tracker-image-{os.getpid()}-published"
+    try:
+        podman(
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--publish",
+            f"{address}:{port}:{container_port}",
+            "--env-file",
+            str(env_file),
+            *ulimits(),
+            "--health-interval",
+            "disable",
+            image,
+            *web["command"],
+        )
+        status, body = wait_for(
+            "web answering through the published port",
+            lambda: (
+                (answer := request(f"http://{address}:{port}/health/live"))[0] == 200 and answer
+            ),
+            60,
+            lambda: podman("logs", name, check=False).stderr[-3000:],
+        )
+        assert json.loads(body) == {"status": "ok"}
+        # The image's own health check asks gunicorn where it listens.
+        probe = podman("healthcheck", "run", name, check=False)
+        assert probe.returncode == 0, probe.stdout + probe.stderr
+    finally:
+        podman("rm", "--force", "--time", "0", name, check=False)
