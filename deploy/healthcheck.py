@@ -2,7 +2,8 @@
 
     python deploy/healthcheck.py [web [PATH] | worker [NODE] | beat | none]
 
-With no argument it looks at the container's main process (PID 1): gunicorn is
+With no argument it looks at the container's main process (PID 1, or the one
+its init started): gunicorn is
 checked as web on /health/live, a Celery worker and beat as below, anything else
 (a one-off such as migrate) has nothing to check and passes.
 
@@ -103,16 +104,27 @@ def check_beat() -> str:
     return f"beat ticked {age:.0f} s ago"
 
 
-def main_process_role() -> str:
+def process_role(pid: int) -> str | None:
     try:
-        words = Path("/proc/1/cmdline").read_bytes().split(b"\0")
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return "none"
+        return None
     names = {Path(word.decode(errors="replace")).name for word in words if word}
     if "gunicorn" in names:
         return "web"
     if "celery" in names:
         return "beat" if "beat" in names else "worker" if "worker" in names else "none"
+    return None
+
+
+def main_process_role() -> str:
+    """The role of the container's main process: PID 1, or the first process an init
+    (compose's `init: true`) started."""
+    pids = sorted(int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    for pid in pids[:3]:
+        role = process_role(pid)
+        if role:
+            return role
     return "none"
 
 

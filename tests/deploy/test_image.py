@@ -166,20 +166,22 @@ def deployment(image, tmp_path):
         pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_args(service: str, spec: dict, deployment: dict) -> list[str]:
+def run_args(service: str, spec: dict, deployment: dict, network: str = "host") -> list[str]:
     """`podman run` for one compose service: its command and health check; host
     networking and the test's servers in place of compose's network and services."""
     args = [
         "--name",
         f"{deployment['tag']}-{service}",
         "--network",
-        "host",
+        network,
         "--env-file",
         str(deployment["env_file"]),
         "--volume",
         f"{deployment['volume']}:/var/lib/tracker",
         *ulimits(),
     ]
+    if spec.get("init"):
+        args.append("--init")
     health = spec.get("healthcheck")
     if health and health.get("disable"):
         args.append("--no-healthcheck")
@@ -391,3 +393,21 @@ def test_web_answers_through_the_port_compose_publishes(image, tmp_path):
         assert probe.returncode == 0, probe.stdout + probe.stderr
     finally:
         podman("rm", "--force", "--time", "0", name, check=False)
+
+
+def test_a_service_stopped_in_its_first_seconds_stops_at_once(image, tmp_path):
+    """PID 1 ignores SIGTERM until the process installs a handler; compose's init
+    passes it on, so a stop right after a start does not wait out the grace period."""
+    beat = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]["beat"]
+    env_file = tmp_path / ".env"
+    env_file_from_example(env_file, {"SECRET_KEY": secrets.token_urlsafe(50)})
+    name = f"tracker-image-{os.getpid()}-early-stop"
+    deployment = {"tag": name, "env_file": env_file, "volume": f"{name}-data"}
+    try:
+        podman("run", "--detach", *run_args("beat", beat, deployment, network="bridge"))
+        started = time.monotonic()
+        podman("stop", "--time", "30", f"{name}-beat", timeout=60)
+        assert time.monotonic() - started < 15
+    finally:
+        podman("rm", "--force", "--time", "0", f"{name}-beat", check=False)
+        podman("volume", "rm", "--force", f"{name}-data", check=False)
