@@ -6,12 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-browser chromium lint check-migrations ci install clean
+.PHONY: run test test-browser chromium lint check-migrations ci install constraints clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every version, as the image does (deploy/Dockerfile).
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --constraint constraints.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -45,6 +46,10 @@ lint: $(STAMP)
 
 check-migrations: $(STAMP)
 	DEBUG=1 DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+
+# After changing pyproject.toml's ranges or upgrading the venv, and a green suite.
+constraints:
+	$(BIN)/python deploy/constraints.py
 
 clean:
 	rm -rf var $(VENV)

@@ -11,6 +11,9 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
+# gunicorn 25+ opens a control socket under $HOME for gunicornc; nothing here uses it,
+# and the image's user may not write there. Reload with SIGHUP instead.
+control_socket_disable = True
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
 errorlog = "-"
 # Hides credentials in query strings, referers and auth headers (tracker/redact.py).

@@ -64,10 +64,14 @@ def env_float(name: str, default: float) -> float:
     return number
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
+def env_list(name: str, default: list[str], *, allow_empty: bool = False) -> list[str]:
+    """A comma-separated list; with ``allow_empty``, a blank value is the empty list
+    (``NAME=`` in an env file), where an empty list is a meaningful setting."""
     value = os.environ.get(name)
     if value is None:
         return list(default)
+    if allow_empty and value.strip() == "":
+        return []
     items = [item.strip() for item in value.split(",")]
     if any(item == "" for item in items):
         raise ImproperlyConfigured(

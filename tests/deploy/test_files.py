@@ -25,7 +25,7 @@ def test_the_dockerfile_is_slim_runs_as_a_user_and_checks_its_health():
     assert commands[user_at].value[0] not in {"root", "0"}
     assert user_at < names.index("CMD")
     healthcheck = " ".join(commands[names.index("HEALTHCHECK")].value)
-    assert "/health/live" in healthcheck
+    assert "deploy/healthcheck.py" in healthcheck
     assert any("collectstatic" in " ".join(c.value) for c in commands if c.cmd.upper() == "RUN")
 
 
@@ -43,9 +43,11 @@ def compose() -> dict:
 def test_the_compose_file_runs_every_process_with_health_checks_and_volumes():
     services = compose()["services"]
     assert {"web", "worker", "beat", "postgres", "redis"} <= set(services)
-    for name in ("web", "worker", "postgres", "redis"):
+    for name in ("web", "worker", "beat", "postgres", "redis"):
         assert "healthcheck" in services[name], name
     assert "/health/ready" in " ".join(services["web"]["healthcheck"]["test"])
+    # A one-off has no process to check, rather than inheriting the image's check.
+    assert services["migrate"]["healthcheck"] == {"disable": True}
     assert set(compose()["volumes"]) >= {"postgres-data", "redis-data"}
     assert services["web"]["depends_on"]["migrate"]["condition"] == (
         "service_completed_successfully"
@@ -87,3 +89,35 @@ def test_env_example_documents_every_variable_the_settings_read():
     )
     read -= {"PROMETHEUS_MULTIPROC_DIR"}  # set by the gunicorn config itself
     assert read - documented == set()
+
+
+def test_the_image_builds_from_what_the_dockerignore_lets_in():
+    """The build context holds only what the Dockerfile copies: never deploy/.env."""
+    allowed = [
+        line[1:]
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    ]
+    for command in instructions():
+        if command.cmd.upper() == "COPY":
+            for source in command.value[:-1]:
+                assert any(source == a or source.startswith(f"{a}/") for a in allowed), source
+    assert not any(a.startswith("deploy/.env") or a in {".", "deploy"} for a in allowed)
+
+
+def test_the_dockerfile_installs_at_the_versions_of_the_constraints_file():
+    runs = " ".join(" ".join(c.value) for c in instructions() if c.cmd.upper() == "RUN")
+    assert "--constraint constraints.txt" in runs
+    pins = [
+        line
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[A-Za-z0-9_.+-]+", pin) for pin in pins), pins
+    pinned = {pin.split("==")[0].lower().replace("_", "-") for pin in pins}
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        assert name in pinned, requirement

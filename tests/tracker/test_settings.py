@@ -117,3 +117,61 @@ def test_the_tests_never_use_the_services_own_servers():
         TEST_REDIS_URL="redis://127.0.0.1:6379/9",
     )
     assert chosen == ["127.0.0.1", "elsewhere", *["redis://127.0.0.1:6379/9"] * 2]
+
+
+def test_an_empty_list_of_allowed_source_networks_means_none(tmp_path):
+    """`TRACKER_SOURCE_ALLOWED_NETWORKS=` as an env file writes it; other lists stay strict."""
+    result = start(DEBUG="1", TRACKER_VAR_DIR=str(tmp_path), TRACKER_SOURCE_ALLOWED_NETWORKS="")
+    assert result.returncode == 0, result.stderr
+    refused = start(DEBUG="1", TRACKER_VAR_DIR=str(tmp_path), ALLOWED_HOSTS="")
+    assert refused.returncode != 0
+    assert "ALLOWED_HOSTS=" in refused.stderr
+
+
+def test_static_files_can_live_outside_the_data_folder(tmp_path):
+    static = tmp_path / "image-static"
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="tracker.settings.local",
+        DEBUG="1",
+        TRACKER_VAR_DIR=str(tmp_path / "var"),
+        TRACKER_STATIC_ROOT=str(static),
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (static / "admin" / "css" / "base.css").exists()
+    assert not (tmp_path / "var" / "static").exists()
+
+
+def test_a_worker_takes_its_concurrency_from_the_environment(tmp_path):
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="tracker.settings.local",
+        DEBUG="1",
+        TRACKER_VAR_DIR=str(tmp_path),
+        WORKER_CONCURRENCY="3",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tracker.celery import app; print(app.conf.worker_concurrency)",
+        ],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "3", result.stderr

@@ -36,7 +36,7 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [], allow_empty=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -139,8 +139,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
+# Collected at build time in the image (TRACKER_STATIC_ROOT=/app/static), so that a new
+# image serves its own files and not those an older one left in the TRACKER_VAR_DIR volume.
+STATIC_ROOT = Path(env_str("TRACKER_STATIC_ROOT", str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -201,8 +203,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
+# Read here rather than from a --concurrency flag, so that every way of starting a worker
+# (compose, podman run, systemd) honours it; unset: one process per CPU.
+if env_str("WORKER_CONCURRENCY", ""):
+    CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat touches TRACKER_VAR_DIR/beat-heartbeat on every tick; its health check reads it.
+CELERY_BEAT_SCHEDULER = "tracker.beat.HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 # How often beat looks for due sources and for lost jobs to send again.
 TRACKER_BEAT_TICK_SECONDS = env_int("TRACKER_BEAT_TICK_SECONDS", 60, minimum=1)
@@ -313,7 +321,7 @@ CORS_EXPOSE_HEADERS = ("Content-Disposition", "Retry-After")
 # --- Application ------------------------------------------------------------
 TRACKER_ALLOW_PRIVATE_SOURCES = env_bool("TRACKER_ALLOW_PRIVATE_SOURCES", default=False)
 # Networks fetched even though they are not public, such as an intranet feed ("10.1.2.0/24").
-TRACKER_SOURCE_ALLOWED_NETWORKS = env_list("TRACKER_SOURCE_ALLOWED_NETWORKS", [])
+TRACKER_SOURCE_ALLOWED_NETWORKS = env_list("TRACKER_SOURCE_ALLOWED_NETWORKS", [], allow_empty=True)
 TRACKER_SYNC_MAX_BYTES = env_int("TRACKER_SYNC_MAX_BYTES", 64 * 1024 * 1024, minimum=1)
 TRACKER_SYNC_CONNECT_TIMEOUT = env_int("TRACKER_SYNC_CONNECT_TIMEOUT", 10, minimum=1)
 TRACKER_SYNC_READ_TIMEOUT = env_int("TRACKER_SYNC_READ_TIMEOUT", 60, minimum=1)
