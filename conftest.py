@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 # The browser's fixtures (tests/browser.py): Chromium pages, screenshots on failure.
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Processes a test starts (workers, servers) read the test settings, which
+    take their database from ``TEST_DATABASE_URL``: name the database
+    pytest-django created, not the one it was created beside."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        database = connection.settings_dict
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    before = os.environ.get("TEST_DATABASE_URL")
+    os.environ["TEST_DATABASE_URL"] = (
+        f"postgres://{database['USER']}{password}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+    yield
+    if before is None:
+        os.environ.pop("TEST_DATABASE_URL", None)
+    else:
+        os.environ["TEST_DATABASE_URL"] = before
 
 
 @pytest.fixture

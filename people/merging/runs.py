@@ -360,8 +360,8 @@ def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()
         return run_skipped(mode=mode, by=by, focus=focus)
     try:
         with match_run_step_lock(run.pk):
-            for number in run_plan(run.pk):
-                block_score(run.pk, number, queue_combine=False)
+            run_plan(run.pk)
+            blocks_score_together(run.pk)
             run_combine(run.pk)
     except Exception as exc:
         run_fail(run.pk, exc)
@@ -448,58 +448,100 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
     started = time.perf_counter()
     block = MatchRunBlock.objects.get(run_id=run_id, number=number)
     if block.finished_at is None:
-        pairs = np.asarray(block.pairs, dtype=np.int64).reshape(-1, 2)
-        people = np.unique(pairs)
-        records = load_records(people.tolist())
+        pairs = _block_pairs(block)
+        records = load_records(np.unique(pairs).tolist())
         prepared = Prepared(records, frequencies=Frequencies.from_json(block.frequencies))
-        index = np.searchsorted(prepared.ids, pairs)
-        scored = _score(prepared, index[:, 0], index[:, 1])
-        contextless = prepared.ids[contextless_records(prepared)]
-        involved = set(scored_people(scored, prepared))
-        result = {
-            "a": prepared.ids[scored.a].tolist(),
-            "b": prepared.ids[scored.b].tolist(),
-            **{
-                name: np.round(getattr(scored, name), 4).tolist()
-                if getattr(scored, name).dtype.kind == "f"
-                else getattr(scored, name).astype(int).tolist()
-                for name in _RESULT_COLUMNS
-            },
-            "contextless": sorted(set(contextless.tolist()) & involved),
-            # The fields each scored person's titles name, for the clustering.
-            "fields": {
-                str(pk): sorted(fields)
-                for pk, fields in zip(prepared.ids.tolist(), prepared.field_texts, strict=True)
-                if fields and pk in involved
-            },
-            # The sources listing each scored person: one list's entries are two people.
-            "listings": {
-                str(record.id): list(record.listings)
-                for record in prepared.records
-                if record.listings and record.id in involved
-            },
-            # The organisations each scored person is known by, as keys.
-            "orgs": {
-                str(pk): list(keys)
-                for pk, keys in zip(prepared.ids.tolist(), prepared.org_texts, strict=True)
-                if keys and pk in involved
-            },
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        with transaction.atomic():
-            updated = MatchRunBlock.objects.filter(pk=block.pk, finished_at__isnull=True).update(
-                result=result, pairs_scored=scored.scored, finished_at=timezone.now()
-            )
-            if updated:
-                MatchRun.objects.filter(pk=run_id).update(
-                    blocks_done=F("blocks_done") + 1, pairs_scored=F("pairs_scored") + scored.scored
-                )
+        _block_keep(run_id, block, _block_result(prepared, pairs, started))
     if queue_combine:
         _queue_combine_when_done(run_id)
 
 
-def scored_people(scored: Scored, prepared: Prepared) -> list[int]:
-    return prepared.ids[np.unique(np.concatenate([scored.a, scored.b]))].tolist()
+def blocks_score_together(run_id: int) -> None:
+    """Every unfinished block of a run scored in this process, as ``block_score``
+    scores each (the same pairs, frequencies and results), with the people's
+    context read once for all of them and their names from the kept index."""
+    blocks = list(MatchRunBlock.objects.filter(run_id=run_id, finished_at__isnull=True))
+    if not blocks:
+        return
+    started = time.perf_counter()
+    pairs_of = {block.pk: _block_pairs(block) for block in blocks}
+    # Each block carries everyone's counts of the names in it: together, the
+    # counts of every name in the run, as the planning step counted them.
+    given: dict[str, int] = {}
+    family: dict[str, int] = {}
+    total = 0
+    for block in blocks:
+        given.update(block.frequencies["given"])
+        family.update(block.frequencies["family"])
+        total = block.frequencies["total"]
+    frequencies = Frequencies.from_json({"given": given, "family": family, "total": total})
+    people = np.unique(np.concatenate([pairs.ravel() for pairs in pairs_of.values()]))
+    with collection_paused():
+        prepared = Prepared(
+            load_records(people.tolist()), frequencies=frequencies, index=load_name_index()
+        )
+    shared = time.perf_counter() - started
+    for block in blocks:
+        mark = time.perf_counter()
+        result = _block_result(prepared, pairs_of[block.pk], mark)
+        result["seconds"] = round(result["seconds"] + shared / len(blocks), 3)
+        _block_keep(run_id, block, result)
+
+
+def _block_pairs(block: MatchRunBlock) -> np.ndarray:
+    return np.asarray(block.pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _block_result(prepared: Prepared, pairs: np.ndarray, started: float) -> dict:
+    """A block's scored pairs in the review band or above, and what the
+    clustering needs of each person in them."""
+    index = np.searchsorted(prepared.ids, pairs)
+    scored = _score(prepared, index[:, 0], index[:, 1])
+    involved_index = np.unique(np.concatenate([scored.a, scored.b]))
+    contextless = prepared.ids[involved_index[contextless_records(prepared)[involved_index]]]
+    records = [prepared.records[i] for i in involved_index.tolist()]
+    return {
+        "a": prepared.ids[scored.a].tolist(),
+        "b": prepared.ids[scored.b].tolist(),
+        **{
+            name: np.round(getattr(scored, name), 4).tolist()
+            if getattr(scored, name).dtype.kind == "f"
+            else getattr(scored, name).astype(int).tolist()
+            for name in _RESULT_COLUMNS
+        },
+        "contextless": sorted(contextless.tolist()),
+        # The fields each scored person's titles name, for the clustering.
+        "fields": {
+            str(prepared.ids[i]): sorted(prepared.field_texts[i])
+            for i in involved_index.tolist()
+            if prepared.field_texts[i]
+        },
+        # The sources listing each scored person: one list's entries are two people.
+        "listings": {
+            str(record.id): list(record.listings) for record in records if record.listings
+        },
+        # The organisations each scored person is known by, as keys.
+        "orgs": {
+            str(prepared.ids[i]): list(prepared.org_texts[i])
+            for i in involved_index.tolist()
+            if prepared.org_texts[i]
+        },
+        "pairs_scored": scored.scored,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _block_keep(run_id: int, block: MatchRunBlock, result: dict) -> None:
+    """Store a block's result once (a block scored twice keeps the first)."""
+    pairs_scored = result.pop("pairs_scored")
+    with transaction.atomic():
+        updated = MatchRunBlock.objects.filter(pk=block.pk, finished_at__isnull=True).update(
+            result=result, pairs_scored=pairs_scored, finished_at=timezone.now()
+        )
+        if updated:
+            MatchRun.objects.filter(pk=run_id).update(
+                blocks_done=F("blocks_done") + 1, pairs_scored=F("pairs_scored") + pairs_scored
+            )
 
 
 def _score(prepared: Prepared, a: np.ndarray, b: np.ndarray) -> Scored:

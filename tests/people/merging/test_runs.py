@@ -492,3 +492,23 @@ def test_the_planning_step_delivered_twice_at_once_writes_its_blocks_once(signat
     assert second == [first], second
     assert first
     assert run.run_blocks.count() == len(first)
+
+
+def test_blocks_scored_together_give_each_block_what_it_gives_alone(signatories, monkeypatch):
+    monkeypatch.setattr(runs, "PAIRS_PER_BLOCK", 4)
+    run = runs.run_start(mode=MatchRun.Mode.FULL, by=None)
+    numbers = runs.run_plan(run.pk)
+    assert len(numbers) >= 3
+    for number in numbers:
+        runs.block_score(run.pk, number, queue_combine=False)
+    blocks = run.run_blocks.order_by("number")
+    alone = [(b.pairs_scored, {**b.result, "seconds": 0}) for b in blocks]
+    blocks.update(finished_at=None, result={}, pairs_scored=0)
+    MatchRun.objects.filter(pk=run.pk).update(blocks_done=0, pairs_scored=0)
+
+    runs.blocks_score_together(run.pk)
+    together = [(b.pairs_scored, {**b.result, "seconds": 0}) for b in blocks.all()]
+    assert together == alone
+    run.refresh_from_db()
+    assert run.blocks_done == len(numbers)
+    assert run.pairs_scored == sum(scored for scored, _result in alone)
