@@ -1,6 +1,6 @@
-"""The production files parse and agree with the code: no Docker engine runs
-on the test machines, so the Dockerfile is parsed with the official parser
-(the `dockerfile` package) and the compose file as YAML."""
+"""The production files parse and agree with the code: the Dockerfile parsed with
+Docker's own parser (the `dockerfile` package) and the compose file as YAML. The
+image is built and run in tests/deploy/test_image.py."""
 
 import configparser
 import re

@@ -160,7 +160,7 @@ def deployment(image, tmp_path):
         "volume": f"{tag}-data",
     }
     for service in ("migrate", *SERVICES):
-        podman("rm", "--force", "--time", "0", f"{tag}-{service}", check=False)
+        podman("rm", "--force", "--volumes", "--time", "0", f"{tag}-{service}", check=False)
     podman("volume", "rm", "--force", f"{tag}-data", check=False)
     with psycopg.connect(dbname="postgres", autocommit=True, **admin) as pg:
         pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -392,7 +392,7 @@ def test_web_answers_through_the_port_compose_publishes(image, tmp_path):
         probe = podman("healthcheck", "run", name, check=False)
         assert probe.returncode == 0, probe.stdout + probe.stderr
     finally:
-        podman("rm", "--force", "--time", "0", name, check=False)
+        podman("rm", "--force", "--volumes", "--time", "0", name, check=False)
 
 
 def test_a_service_stopped_in_its_first_seconds_stops_at_once(image, tmp_path):
@@ -409,5 +409,5 @@ def test_a_service_stopped_in_its_first_seconds_stops_at_once(image, tmp_path):
         podman("stop", "--time", "30", f"{name}-beat", timeout=60)
         assert time.monotonic() - started < 15
     finally:
-        podman("rm", "--force", "--time", "0", f"{name}-beat", check=False)
+        podman("rm", "--force", "--volumes", "--time", "0", f"{name}-beat", check=False)
         podman("volume", "rm", "--force", f"{name}-data", check=False)
