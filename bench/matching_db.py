@@ -1,7 +1,9 @@
 """The whole job on PostgreSQL: from synced sightings to merged people.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_matching \\
-        python bench/matching_db.py --size 10000
+    python bench/matching_db.py --size 10000
+
+On the database named by BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/bench_matching), never the tests' own.
 
 Loads a generated set as a sync would leave it (letters, one source per list,
 a person per distinct written name as ``person_resolve`` makes them, their
@@ -23,6 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.test")
+# The test settings take their database from TEST_DATABASE_URL: the benchmark's own.
+os.environ["TEST_DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_matching"
+)
 
 import django  # noqa: E402
 

@@ -15,9 +15,9 @@ from playwright.sync_api import sync_playwright
 
 from letters.models import Signature
 from people import services as people_services
+from tests.browser import chromium
 from tests.factories import make_letter, make_organization, make_person, make_signature
 from tests.letters.fixtures.syncs import source_for, sync
-from tests.people.test_admin_browser import chromium
 from tracker.testing.servers import FeedServer
 
 pytestmark = pytest.mark.django_db

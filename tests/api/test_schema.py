@@ -18,8 +18,8 @@ from playwright.sync_api import sync_playwright
 from rest_framework.authtoken.models import Token
 
 from letters.models import Signature
+from tests.browser import chromium
 from tests.factories import make_letter, make_organization
-from tests.people.test_admin_browser import chromium
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 PACKAGE = "tracker_client"
