@@ -259,7 +259,7 @@ def _carry_out(
     http_status = None
     content_hash = ""
     timings: dict[str, float] = {}
-    phase = Phases(timings)
+    phase = Phases(timings, run_id=run.pk)
     try:
         etag, last_modified, declared, base_url = "", "", None, source.url
         if content is None:
@@ -298,6 +298,7 @@ def _carry_out(
                 declared_encoding=declared,
                 base_url=base_url,
             )
+        phase.report(rows=len(entries))
         with phase("write"), transaction.atomic():
             if is_postgres():
                 with connection.cursor() as cursor:

@@ -866,3 +866,17 @@ def test_every_foreign_key_an_editor_fills_in_is_an_autocomplete():
                 and field.name not in shown.autocomplete_fields
             ]
     assert plain == []
+
+
+def test_a_running_sync_run_page_shows_the_step_and_the_rows_read_so_far(
+    admin_client_staff, records
+):
+    from tracker.progress import progress_report
+
+    run = SyncRun.objects.create(source=records.source, outcome="running", attempts=1)
+    progress_report("sync", run.pk, phase="add", rows=12345)
+    content = admin_client_staff.get(
+        reverse("admin:letters_syncrun_change", args=[run.pk])
+    ).content.decode()
+    assert "recording them: adding new entries and their people; 12,345 rows read" in content
+    assert "Counts" not in content  # zeros until the run ends would read as "none found"

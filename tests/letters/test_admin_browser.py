@@ -60,6 +60,7 @@ def test_sync_now_and_the_duplicate_finder_pages_follow_their_runs_to_the_end(
     )
     progress = page.locator("#progress")
     expect(progress).to_contain_text("Running", timeout=30_000)
+    expect(progress).to_contain_text("fetching the list")  # the feed takes 4 seconds
     expect(progress).to_contain_text("refreshes itself")
     shot(page, "sync-run-running")
     # Nobody reloads: the page does, until the run has ended.
