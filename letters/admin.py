@@ -358,12 +358,14 @@ class SourceForm(_SourceOptionsForm):
                 "0 to 100; higher wins when sources disagree. Empty: the kind's default."
             )
             self.initial.pop("reliability", None)
-        if "format" in self.fields:
-            self.fields[
-                "format"
-            ].help_text = (
-                "How the list at the URL is read; the options below that apply to it are shown."
+        if "sync_interval" in self.fields:
+            self.fields["sync_interval"].help_text = (
+                "How often it is fetched, as hours:minutes:seconds: “06:00:00” for every "
+                "six hours, “1 00:00:00” for once a day; at least a minute."
             )
+        if "format" in self.fields:
+            fmt = self.fields["format"]
+            fmt.help_text = "How the list at the URL is read; the options that apply are shown."
         options = self.instance.options if isinstance(self.instance.options, dict) else {}
         for option in _OPTION_FIELDS:
             value = options.get(option, "")
