@@ -55,6 +55,7 @@ from tracker.admin_kit import (
     short_time,
 )
 from tracker.errors import DomainError
+from tracker.progress import progress_read
 
 LetterFilter = related_filter("letter", "letter", recent=15)
 # The admin's index is the editor's desk: what needs an editor (letters/desk.py).
@@ -357,12 +358,14 @@ class SourceForm(_SourceOptionsForm):
                 "0 to 100; higher wins when sources disagree. Empty: the kind's default."
             )
             self.initial.pop("reliability", None)
-        if "format" in self.fields:
-            self.fields[
-                "format"
-            ].help_text = (
-                "How the list at the URL is read; the options below that apply to it are shown."
+        if "sync_interval" in self.fields:
+            self.fields["sync_interval"].help_text = (
+                "How often it is fetched, as hours:minutes:seconds: “06:00:00” for every "
+                "six hours, “1 00:00:00” for once a day; at least a minute."
             )
+        if "format" in self.fields:
+            fmt = self.fields["format"]
+            fmt.help_text = "How the list at the URL is read; the options that apply are shown."
         options = self.instance.options if isinstance(self.instance.options, dict) else {}
         for option in _OPTION_FIELDS:
             value = options.get(option, "")
@@ -652,13 +655,34 @@ class SourceAdmin(ServiceAdmin):
         return services.source_update(source=obj, **values)
 
 
+# The steps of a sync (letters/sync/runs.py and ingest.py), as its page names them.
+_SYNC_PHASES = {
+    "fetch": "fetching the list",
+    "parse": "reading its rows",
+    "write": "recording them",
+    "load": "recording them: loading the entries known from before",
+    "key": "recording them: finding each row's entry",
+    "compare": "recording them: comparing with the last fetch",
+    "add": "recording them: adding new entries and their people",
+    "change": "recording them: changes, entries gone and back",
+    "names": "recording them: the names as written",
+    "content": "keeping the file fetched",
+    "matching": "done; queueing the new names for the duplicate finder",
+}
+
+
 def sync_run_progress(run: SyncRun) -> dict:
-    """Where a sync run stands, as its page shows it. A run writes its rows in
-    one transaction at its end, so the counts appear once it has finished."""
+    """Where a sync run stands, as its page shows it: the step and the rows read
+    so far, as the worker reports them (tracker.progress). A run writes its rows
+    in one transaction at its end, so the counts appear once it has finished."""
     pending = run.outcome in (SyncRun.Outcome.QUEUED, SyncRun.Outcome.RUNNING)
+    reported = progress_read("sync", run.pk) if run.outcome == SyncRun.Outcome.RUNNING else {}
+    running = _SYNC_PHASES.get(reported.get("phase"), "fetching the list, reading its rows")
+    if "rows" in reported:
+        running += f"; {reported['rows']:,} rows read"
     phase = {
         SyncRun.Outcome.QUEUED: "waiting for a worker to take it",
-        SyncRun.Outcome.RUNNING: "fetching the list, reading its rows and recording them"
+        SyncRun.Outcome.RUNNING: running
         + (f" (attempt {run.attempts})" if run.attempts > 1 else ""),
         SyncRun.Outcome.SUCCEEDED: "finished: the list was read and recorded",
         SyncRun.Outcome.UNCHANGED: "finished: the list had not changed since the last fetch",

@@ -32,6 +32,7 @@ from letters.sync.names import Names
 from letters.sync.rows import load_existing, rows_by_key
 from people.selectors import organization_resolver
 from tracker import locks
+from tracker.progress import progress_report
 
 DIFF_LIMIT = 1000
 
@@ -52,13 +53,20 @@ class IngestResult:
 
 
 class Phases:
-    """Seconds spent in each step of a run, for the log."""
+    """Seconds spent in each step of a run, for the log; with ``run_id``, each
+    step is also reported as the run's phase, for its admin page to show."""
 
-    def __init__(self, timings: dict[str, float]) -> None:
+    def __init__(self, timings: dict[str, float], run_id: int | None = None) -> None:
         self.timings = timings
+        self.run_id = run_id
+
+    def report(self, **values: Any) -> None:
+        if self.run_id is not None and not progress_report("sync", self.run_id, **values):
+            self.run_id = None  # the cache is out of reach: go on without reporting
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
+        self.report(phase=name)
         started = time.perf_counter()
         try:
             yield
@@ -76,7 +84,7 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
     # Two sources of one letter may add the same person at once.
     locks.letter_locks([source.letter_id])
     timings: dict[str, float] = {}
-    phase = Phases(timings)
+    phase = Phases(timings, run_id=run.pk)
     names = Names()
     with phase("load"):
         existing = load_existing(source)

@@ -263,7 +263,7 @@ def _carry_out(
     http_status = None
     content_hash = ""
     timings: dict[str, float] = {}
-    phase = Phases(timings)
+    phase = Phases(timings, run_id=run.pk)
     try:
         etag, last_modified, declared, base_url = "", "", None, source.url
         if content is None:
@@ -304,6 +304,7 @@ def _carry_out(
                 base_url=base_url,
                 rejected=rejected,
             )
+        phase.report(rows=len(entries))
         _check_rejected(source, run, rejected, len(entries) + len(rejected))
         with phase("write"), transaction.atomic():
             if is_postgres():

@@ -60,6 +60,7 @@ def test_sync_now_and_the_duplicate_finder_pages_follow_their_runs_to_the_end(
     )
     progress = page.locator("#progress")
     expect(progress).to_contain_text("Running", timeout=30_000)
+    expect(progress).to_contain_text("fetching the list")  # the feed takes 4 seconds
     expect(progress).to_contain_text("refreshes itself")
     shot(page, "sync-run-running")
     # Nobody reloads: the page does, until the run has ended.
@@ -187,3 +188,37 @@ def test_the_desk_counts_what_needs_an_editor_and_opens_each_list(
     page.go_back()
     desk.get_by_role("link", name="Suspected duplicates to review").click()
     expect(page.locator("section.review-item")).to_have_count(1)
+
+
+def test_a_source_s_options_follow_its_format_and_a_bad_one_is_refused_on_its_field(
+    editor_user, live_server, page: Page
+):
+    source = make_source(
+        make_letter(), name="Organisers' sheet", kind="feed", url="https://example.org/list.csv"
+    )
+    Source.objects.filter(pk=source.pk).update(format="csv")
+    log_in(page, live_server, editor_user, f"/admin/letters/source/{source.pk}/change/")
+    delimiter, entry = (
+        page.locator(".field-option_delimiter"),
+        page.locator(".field-selector_entry"),
+    )
+    expect(delimiter).to_be_visible()
+    expect(entry).to_be_hidden()
+    page.select_option("#id_format", "html")
+    expect(delimiter).to_be_hidden()
+    expect(entry).to_be_visible()
+    expect(entry).to_contain_text("ul.signatories > li")
+    page.select_option("#id_format", "csv")
+    page.fill("#id_option_delimiter", ";;")
+    page.fill("#id_option_columns", "Full name = name\nOrg = affiliation")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(delimiter.locator(".errorlist")).to_have_text("The delimiter is one character.")
+    shot(page, "source-options-refused")
+    assert Source.objects.get(pk=source.pk).options == {}
+    page.fill("#id_option_delimiter", ";")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist .success")).to_be_visible()
+    assert Source.objects.get(pk=source.pk).options == {
+        "delimiter": ";",
+        "columns": {"Full name": "name", "Org": "affiliation"},
+    }

@@ -518,3 +518,15 @@ def test_it_counts_the_people_each_source_lists_and_those_only_one_lists(letter,
     assert counts.claimed_minus_tracked == 396
     by_name = {source.name: (source.people, source.only_here) for source in counts.sources}
     assert by_name == {"/a": (2, 1), "/b": (2, 1)}
+
+
+def test_a_run_reports_its_steps_and_the_rows_it_read_for_its_page(letter, feeds):
+    from tracker.progress import progress_read
+
+    source = source_for(letter, feeds, fixture_bytes("organisers_sheet.csv"))
+
+    run = sync(source)
+
+    assert run.outcome == "succeeded", run.error
+    # The last step queues the new people for the duplicate finder.
+    assert progress_read("sync", run.pk) == {"phase": "matching", "rows": 4}

@@ -549,3 +549,29 @@ def test_adding_a_person_spelled_like_someone_there_warns_with_links(admin_clien
     assert f'/admin/people/person/{there.pk}/change/">Maggie Gyllenhaal</a>' in texts[-1]
     assert "Cate Blanchett" not in texts[-1]
     assert Person.objects.filter(display_name="Maggie Gylenhall").count() == 1
+
+
+@pytest.mark.parametrize("model_name", ["matchrun", "matchjudgement"])
+def test_the_runs_and_pairs_lists_cost_the_same_queries_for_one_row_or_many(
+    admin_client_staff, model_name
+):
+    url = reverse(f"admin:people_{model_name}_changelist")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client_staff.get(url).status_code == 200
+        return len(captured)
+
+    def add_rows(number: int) -> None:
+        first, second = make_person(f"Person Alpha{number}"), make_person(f"Person Beta{number}")
+        run = MatchRun.objects.create(mode="full", status="succeeded", blocks=2, blocks_done=2)
+        MatchJudgement.objects.create(
+            person_a=first, person_b=second, score=0.9, run=run, explanation={"bits": 9.1}
+        )
+
+    add_rows(0)
+    queries()
+    one = queries()
+    for number in range(1, 5):
+        add_rows(number)
+    assert queries() == one

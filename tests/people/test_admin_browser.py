@@ -1,8 +1,8 @@
 """The people pages as an editor uses them, in Chromium (tests/browser.py):
 undoing a merge and splitting a person, the review queue deciding each way
 (by clicks and by keys), a refused decision shown beside its pair, undo and
-split one click away from a merge, the typo-tolerant search, and the duplicate
-finder run on one person, its page following the run to its end.
+split one click away from a merge, the typo-tolerant search, and a match run's
+page reloading itself through its blocks to the end.
 """
 
 from __future__ import annotations
