@@ -197,6 +197,14 @@ def letter_list(
     return letters
 
 
+def letter_ids_by_slug(slugs: Iterable[str]) -> dict[str, int]:
+    """The ids of the letters with these slugs (those that exist)."""
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return {}
+    return dict(Letter.objects.filter(slug__in=wanted).values_list("slug", "pk"))
+
+
 def letter_detail(*, slug: str) -> Letter | None:
     return (
         Letter.objects.filter(slug=slug)

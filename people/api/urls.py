@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import BaseRouter
 
+from people.api.reconcile import ReconcileViewSet
 from people.api.views import (
     DuplicateViewSet,
     MatchRunViewSet,
@@ -21,3 +22,4 @@ def register(router: BaseRouter) -> None:
     router.register("match-runs", MatchRunViewSet, basename="match-run")
     router.register("merges", MergeViewSet, basename="merge")
     router.register("splits", SplitViewSet, basename="split")
+    router.register("reconcile", ReconcileViewSet, basename="reconcile")

@@ -50,7 +50,13 @@ def code_files(folder: str) -> list[Path]:
 
 
 # The people modules that show letters' rows beside a person (reads for display).
-PEOPLE_DISPLAYING_LETTERS = {"people/selectors.py", "people/api/serializers.py", "people/admin.py"}
+# The reconciliation service reads letters' slugs, for the "letter" property.
+PEOPLE_DISPLAYING_LETTERS = {
+    "people/selectors.py",
+    "people/api/serializers.py",
+    "people/admin.py",
+    "people/api/reconcile.py",
+}
 LETTERS_READS = {"letters.models", "letters.selectors"}
 
 
