@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -17,6 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from letters import selectors, services
 from letters.api import serializers as s
@@ -29,8 +31,9 @@ from letters.api.filters import (
 )
 from letters.models import Letter, Signature, Source, SyncRun
 from letters.services import source_update
+from people.api import serializers as people_s
 from people.models import Person
-from tracker.csv import ExportListMixin, csv_bom, csv_response, export_schema
+from tracker.csv import CSVRenderer, ExportListMixin, csv_bom, csv_response, export_schema
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.ordering import OrderedListMixin, ordering_parameter
@@ -108,6 +111,16 @@ _ALL_SIGNATURE_ORDERING = ordering_parameter(
 )
 
 
+_WITH_CSV = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+_SHARED_HEADER = ["person_id", "name", "first_letter_status", "second_letter_status"]
+_OVERLAP_HEADER = ["letter", "title", "shared", "jaccard"]
+_SHARED_CSV = export_schema(
+    _SHARED_HEADER,
+    "with `with`, the people who signed both letters (without it, the ranking, with the "
+    "columns " + ", ".join(f"`{name}`" for name in _OVERLAP_HEADER) + ")",
+)
+
+
 class SignaturePagination(KeysetPagination):
     ordering = ("first_seen_at", "id")
     page_size = 100
@@ -175,6 +188,7 @@ class SyncRunPagination(KeysetPagination):
 class LetterViewSet(
     OrderedListMixin,
     FiltersOnListMixin,
+    ExportListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -187,6 +201,7 @@ class LetterViewSet(
     lookup_field = "slug"
     lookup_value_regex = _SLUG
     orderings = LETTER_ORDERINGS
+    export_renderers = ()
 
     def _detail(self, slug: str, code: int = status.HTTP_200_OK) -> Response:
         letter = selectors.letter_detail(slug=slug)
@@ -207,6 +222,84 @@ class LetterViewSet(
 
     def retrieve(self, request: Request, slug: str) -> Response:
         return self._detail(slug)
+
+    @extend_schema(
+        summary="Who signed this letter and another",
+        description="Without `with`: the other letters ranked by the people who signed "
+        "both (`shared`), with the Jaccard index of the two lists (shared over signed "
+        "either). With `with=SLUG`: the people who signed both letters, by family name, "
+        "paginated, each with both signatures. `format=csv` exports either. Retracted and "
+        "removed signatures do not count.",
+        parameters=[
+            _SLUG_PARAMETER,
+            OpenApiParameter(
+                "with",
+                OpenApiTypes.STR,
+                description="The other letter's slug: list the people who signed both.",
+            ),
+            OpenApiParameter("page", OpenApiTypes.INT, description="With `with`: the page."),
+            OpenApiParameter(
+                "page_size", OpenApiTypes.INT, description="With `with`: people a page."
+            ),
+            *_SHARED_CSV["parameters"],
+        ],
+        responses={
+            (200, "application/json"): PolymorphicProxySerializer(
+                component_name="Overlap",
+                serializers=[people_s.OverlapListSerializer, people_s.SharedPeoplePageSerializer],
+                resource_type_field_name=None,
+            ),
+            **{(200, media): answer for media, answer in _SHARED_CSV["responses"].items()},
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=_WITH_CSV)
+    def overlap(self, request: Request, slug: str) -> Response:
+        letter = self._letter(slug)
+        other_slug = request.query_params.get("with")
+        if not other_slug:
+            ranked = selectors.letter_overlap(letter=letter)
+            if request.accepted_renderer.format == "csv":
+                bom = csv_bom(request)
+                rows = [[i.letter.slug, i.letter.title, i.shared, i.jaccard] for i in ranked]
+                return csv_response(f"{letter.slug}-overlap.csv", _OVERLAP_HEADER, rows, bom=bom)
+            results = [
+                {
+                    "letter": {"slug": item.letter.slug, "title": item.letter.title},
+                    "shared": item.shared,
+                    "jaccard": item.jaccard,
+                }
+                for item in ranked
+            ]
+            return Response({"count": len(results), "results": results})
+        other = Letter.objects.only("id", "slug").filter(slug=other_slug[:200]).first()
+        if other is None:
+            raise ValidationError({"with": [f"There is no letter with the slug {other_slug!r}."]})
+        people = selectors.people_who_signed_both(letter=letter, other=other)
+        letter_ids = [letter.pk, other.pk]
+        if request.accepted_renderer.format == "csv":
+            bom = csv_bom(request)
+            return csv_response(
+                f"{letter.slug}-and-{other.slug}.csv",
+                _SHARED_HEADER,
+                selectors.shared_csv_rows(people, letters=[letter, other]),
+                bom=bom,
+            )
+        page = self.paginate_queryset(people)
+        return self.get_paginated_response(
+            people_s.signatory_rows(
+                request,
+                page,
+                selectors.signatures_of(
+                    person_ids=[person.pk for person in page], letter_ids=letter_ids
+                ),
+            )
+        )
+
+    def _letter(self, slug: str) -> Letter:
+        letter = Letter.objects.only("id", "slug", "title").filter(slug=slug).first()
+        if letter is None:
+            raise NotFound(f"There is no letter with the slug {slug!r}.")
+        return letter
 
     def create(self, request: Request) -> Response:
         def create() -> Response:
