@@ -74,7 +74,9 @@ class SignatureFilter(django_filters.FilterSet):
     updated_after = IsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
-        help_text="Only signatures changed since then: what changed since yesterday.",
+        help_text="Only signatures changed since then (ISO 8601): added, their status or "
+        "entries changed, dropped or listed again by a source; a source listing them again "
+        "unchanged is no change. Each change itself is in /api/changes/.",
     )
     needs_review = django_filters.BooleanFilter()
 
