@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -340,8 +341,35 @@ def signature_public_status(signature: Signature) -> str:
     return signature.status
 
 
+def signatures_as_of(signatures: QuerySet, at: datetime) -> QuerySet:
+    """The list as it stood at ``at``: the signatures a source listed then (an
+    entry seen by then and not gone at that moment), with the status they had
+    then (``status_then``, removed ones left out unless asked for)."""
+    last_change = SignatureStatusChange.objects.filter(
+        signature=OuterRef("pk"), changed_at__lte=at
+    ).order_by("-changed_at", "-id")
+    last_presence = SightingEvent.objects.filter(
+        sighting=OuterRef("pk"),
+        kind__in=[SightingEvent.Kind.GONE, SightingEvent.Kind.BACK],
+        at__lte=at,
+    ).order_by("-at", "-id")
+    listed = (
+        Sighting.objects.filter(signature=OuterRef("pk"), first_seen_at__lte=at)
+        .annotate(presence=Subquery(last_presence.values("kind")[:1]))
+        .filter(Q(presence__isnull=True) | Q(presence=SightingEvent.Kind.BACK))
+    )
+    return signatures.annotate(status_then=Subquery(last_change.values("to_status")[:1])).filter(
+        Exists(listed), status_then__isnull=False
+    )
+
+
+def _as_of(signatures: QuerySet) -> bool:
+    return "status_then" in signatures.query.annotations
+
+
 def signature_values(signatures: QuerySet) -> QuerySet:
-    values = signatures.values(*SIGNATURE_VALUES).annotate(public_status=public_status())
+    then = ["status_then"] if _as_of(signatures) else []
+    values = signatures.values(*SIGNATURE_VALUES, *then).annotate(public_status=public_status())
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -362,7 +390,11 @@ def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]
 
 def attach_sightings(rows: list[dict]) -> list[dict]:
     """Make sure each row has its sightings: PostgreSQL gave them with the
-    page; elsewhere one more query reads them for the whole page."""
+    page; elsewhere one more query reads them for the whole page. A list as it
+    stood at a time (``signatures_as_of``) shows the statuses of then."""
+    for row in rows:
+        if "status_then" in row:
+            row["status"] = row["public_status"] = row.pop("status_then")
     if _sightings_inline():
         for row in rows:
             row["sightings"] = row["sightings"] or []
@@ -419,12 +451,20 @@ def _distinct_sighting_texts(field: str) -> Subquery:
     )
 
 
+def _with_status_then(rows: Iterable[tuple]) -> Iterator[tuple]:
+    for row in rows:
+        *values, _public, then = row
+        values[4] = then
+        yield (*values, then)
+
+
 def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> Iterator[list]:
     """The rows of a CSV export, read through a server-side cursor in chunks, so
     memory holds a chunk, never the export. On PostgreSQL each row comes with its
     sources and spellings already joined, and the cursor lives in a transaction
     so that rows are produced as they are read rather than all at first; elsewhere
     one query per chunk reads the sightings."""
+    then = _as_of(signatures)
     signatures = signatures.order_by(*ordering)
     if not _sightings_inline():
         rows = signature_values(signatures).iterator(chunk_size=CSV_CHUNK)
@@ -446,13 +486,15 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
         sources=_distinct_sighting_texts("source__name"),
         names=_distinct_sighting_texts("name"),
         shown_status=public_status(),
+        **({"shown_then": F("status_then")} if then else {}),
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
             # The estimated cost of the whole export makes PostgreSQL compile the
             # query first (JIT), which took longer than running it.
             cursor.execute("SET LOCAL jit = off")
-        yield from rows.iterator(chunk_size=CSV_CHUNK)
+        read = rows.iterator(chunk_size=CSV_CHUNK)
+        yield from _with_status_then(read) if then else read
 
 
 # --- Sources and runs ---------------------------------------------------------
