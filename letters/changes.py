@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from heapq import merge
 from itertools import islice
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -81,10 +82,10 @@ class Filters:
     kinds: frozenset[str] = frozenset(KINDS)
 
 
-def _status_changes(filters: Filters, cursor: Cursor | None, limit: int) -> list[Event]:
+def _status_changes(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
     wanted = {"signature_added", "status_changed"} & filters.kinds
     if not wanted:
-        return []
+        return [] if limit is not None else 0
     changes: QuerySet = SignatureStatusChange.objects.filter(_after(cursor, 0, "changed_at"))
     if wanted == {"signature_added"}:
         changes = changes.filter(from_status="")
@@ -96,6 +97,8 @@ def _status_changes(filters: Filters, cursor: Cursor | None, limit: int) -> list
         changes = changes.filter(signature__letter_id=filters.letter.pk)
     if filters.person_id:
         changes = changes.filter(signature__person_id=filters.person_id)
+    if limit is None:
+        return changes.count()
     rows = changes.order_by("changed_at", "pk").values_list(
         "pk",
         "changed_at",
@@ -131,10 +134,10 @@ _SIGHTING_KINDS = {
 }
 
 
-def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int) -> list[Event]:
+def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
     kinds = [stored for stored, shown in _SIGHTING_KINDS.items() if shown in filters.kinds]
     if not kinds:
-        return []
+        return [] if limit is not None else 0
     events = SightingEvent.objects.filter(_after(cursor, 1, "at"), kind__in=kinds)
     if filters.since:
         events = events.filter(at__gte=filters.since)
@@ -142,6 +145,8 @@ def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int) -> lis
         events = events.filter(sighting__source__letter_id=filters.letter.pk)
     if filters.person_id:
         events = events.filter(sighting__signature__person_id=filters.person_id)
+    if limit is None:
+        return events.count()
     rows = events.order_by("at", "pk").values_list(
         "pk",
         "at",
@@ -171,10 +176,10 @@ def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int) -> lis
     ]
 
 
-def _merges(filters: Filters, cursor: Cursor | None, limit: int, *, undone: bool) -> list[Event]:
+def _merges(filters: Filters, cursor: Cursor | None, limit: int | None, *, undone: bool) -> Any:
     kind, rank, at = ("unmerged", 3, "undone_at") if undone else ("merged", 2, "created_at")
     if kind not in filters.kinds or filters.letter is not None:
-        return []
+        return [] if limit is not None else 0
     merges = Merge.objects.filter(_after(cursor, rank, at)).defer("moved")
     if undone:
         merges = merges.filter(undone_at__isnull=False)
@@ -182,6 +187,8 @@ def _merges(filters: Filters, cursor: Cursor | None, limit: int, *, undone: bool
         merges = merges.filter(**{f"{at}__gte": filters.since})
     if filters.person_id:
         merges = merges.filter(Q(survivor_id=filters.person_id) | Q(merged_id=filters.person_id))
+    if limit is None:
+        return merges.count()
     return [
         Event(
             getattr(merge, at),
@@ -196,14 +203,16 @@ def _merges(filters: Filters, cursor: Cursor | None, limit: int, *, undone: bool
     ]
 
 
-def _splits(filters: Filters, cursor: Cursor | None, limit: int) -> list[Event]:
+def _splits(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
     if "split" not in filters.kinds or filters.letter is not None:
-        return []
+        return [] if limit is not None else 0
     splits = Split.objects.filter(_after(cursor, 4, "created_at")).defer("moved")
     if filters.since:
         splits = splits.filter(created_at__gte=filters.since)
     if filters.person_id:
         splits = splits.filter(Q(person_id=filters.person_id) | Q(new_person_id=filters.person_id))
+    if limit is None:
+        return splits.count()
     return [
         Event(
             split.created_at,
@@ -218,13 +227,18 @@ def _splits(filters: Filters, cursor: Cursor | None, limit: int) -> list[Event]:
     ]
 
 
-READERS: list[Callable[..., list[Event]]] = [
+READERS: list[Callable[..., Any]] = [
     _status_changes,
     _sighting_events,
     lambda filters, cursor, limit: _merges(filters, cursor, limit, undone=False),
     lambda filters, cursor, limit: _merges(filters, cursor, limit, undone=True),
     _splits,
 ]
+
+
+def change_count(*, filters: Filters) -> int:
+    """How many events the filters select, on every page: one count per kind of history."""
+    return sum(reader(filters, None, None) for reader in READERS)
 
 
 def change_page(*, filters: Filters, cursor: Cursor | None, size: int) -> tuple[list[Event], bool]:

@@ -465,5 +465,6 @@ class ChangeSerializer(serializers.Serializer):
 
 @extend_schema_serializer(many=False)
 class ChangePageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Events the filters select, on every page.")
     next = serializers.URLField(allow_null=True)
     results = ChangeSerializer(many=True)

@@ -712,7 +712,8 @@ def _decode_cursor(text: str) -> changes.Cursor:
         "`respelled` (a source changed how it writes an entry: `before` and `after`), "
         "`gone` (a source dropped an entry) and `back` (listed again), `merged` (a person "
         "folded into another: the tombstone of `person`, pointing at `survivor`), "
-        "`unmerged` and `split`. A source listing an entry again unchanged is no change. "
+        "`unmerged` and `split`. `count` is the number of events the filters select. "
+        "A source listing an entry again unchanged is no change. "
         "Read from the start, the feed replays every list; to mirror the data, keep the "
         "last page's `next` and read it again later.",
         parameters=[ChangeQuerySerializer],
@@ -755,7 +756,8 @@ class ChangeViewSet(viewsets.GenericViewSet):
             url = request.build_absolute_uri()
             next_link = replace_query_param(url, "cursor", _encode_cursor(events[-1].position))
         results = [_event_json(request, event) for event in events]
-        return Response({"next": next_link, "results": results})
+        count = changes.change_count(filters=filters)
+        return Response({"count": count, "next": next_link, "results": results})
 
 
 def _event_json(request: Request, event: changes.Event) -> dict:

@@ -19,7 +19,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from letters import selectors as letter_selectors
+import letters.selectors as letter_selectors
 from letters.models import Letter
 from people import selectors, services
 from people.api import serializers as s

@@ -49,8 +49,14 @@ def code_files(folder: str) -> list[Path]:
     ]
 
 
-# The people modules that show letters' rows beside a person (reads for display).
-PEOPLE_DISPLAYING_LETTERS = {"people/selectors.py", "people/api/serializers.py", "people/admin.py"}
+# The people modules that show letters' rows beside a person (reads for display:
+# the API's views read a person's timeline and an organization's signatories).
+PEOPLE_DISPLAYING_LETTERS = {
+    "people/selectors.py",
+    "people/api/serializers.py",
+    "people/api/views.py",
+    "people/admin.py",
+}
 LETTERS_READS = {"letters.models", "letters.selectors"}
 
 
