@@ -2,20 +2,31 @@
 
 Signatories are spelled exactly as printed ("Maggie Gylenhall", "Ava Duvernay"),
 as sightings of a press source, so the matcher has real variants to fold.
-Loading twice changes nothing.
+
+So that every question the API answers can be tried out of the box, an
+illustrative source (named so) adds what the press pieces lack: affiliations
+with the signatories' own companies, a spelling that makes a pending duplicate
+("G. del Toro"), one person on both letters, a retraction (of a
+fictional signatory), and a few days of history (entries first seen on
+different days), for the change feed and ``as_of``.
+
+Loading twice changes nothing: once the demo is there, loading it again
+writes nothing at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from django.db import transaction
 
-from letters.models import Letter, LetterTarget, Source
+from letters.models import Letter, LetterTarget, Signature, SignatureStatusChange, Source
 from letters.services import (
     Entry,
     letter_create,
     letter_target_set,
+    signature_change_status,
     signature_record,
     source_create,
 )
@@ -47,7 +58,35 @@ ORGANIZATIONS = [
     ("kling-ai", "Kling AI", "company", "CN", None, ["Kling"], ""),
     ("phantom-x", "Phantom X", "studio", "US", None, ["Phantam X"], ""),
     ("mipcom", "MIPCOM", "festival", "FR", None, ["MIPCOM Cannes"], ""),
+    ("red-hour-productions", "Red Hour Productions", "studio", "US", None, ["Red Hour"], ""),
+    ("imagine-entertainment", "Imagine Entertainment", "studio", "US", None, ["Imagine"], ""),
+    ("mpl-communications", "MPL Communications", "company", "GB", None, ["MPL"], ""),
 ]
+OSTP_SLUG = "hollywood-ai-copyright-ostp-2025"
+# The request for information of the OSTP that the letter answered.
+OSTP_RFI_URL = (
+    "https://www.federalregister.gov/documents/2025/02/06/2025-02305/"
+    "request-for-information-on-the-development-of-an-artificial-intelligence-ai-action-plan"
+)
+PRINTED_AT = datetime(2025, 3, 18, 8, 0, tzinfo=UTC)
+# The illustrative sheet, day by day: (when, entries as (name, affiliation)).
+SHEET_DAYS = [
+    (
+        datetime(2025, 3, 19, 9, 0, tzinfo=UTC),
+        [
+            ("Maggie Gyllenhaal", ""),
+            ("Ben Stiller", "Red Hour Productions"),
+            ("Ron Howard", "Imagine Entertainment"),
+            ("Paul McCartney", "MPL Communications"),
+            ("Alex Example", ""),
+        ],
+    ),
+    (
+        datetime(2025, 3, 20, 9, 0, tzinfo=UTC),
+        [("Sam Example", ""), ("G. del Toro", "")],
+    ),
+]
+SHEET_NAME = "Illustrative organisers' sheet (demo data, not from the press)"
 
 BFMTV_SIGNATORIES = [
     # As printed, in the order of the article; titles as the article gives them.
@@ -80,6 +119,7 @@ BFMTV_SIGNATORIES = [
 
 @dataclass
 class DemoCounts:
+    loaded: bool
     letters: int
     organizations: int
     people: int
@@ -117,10 +157,12 @@ def _source(letter: Letter, name: str, **fields) -> Source:
 
 @transaction.atomic
 def demo_load() -> DemoCounts:
+    if Letter.objects.filter(slug=OSTP_SLUG).exists():
+        return demo_counts(loaded=False)  # loaded already: a second load writes nothing
     organizations = _organizations()
 
     ostp_letter = _letter(
-        "hollywood-ai-copyright-ostp-2025",
+        OSTP_SLUG,
         title="Hollywood's open letter to the White House on AI and copyright",
         summary=(
             "March 2025: more than 400 film and music figures ask the White House Office of "
@@ -130,6 +172,8 @@ def demo_load() -> DemoCounts:
         language="en",
         status=Letter.Status.CLOSED,
         claimed_count="400+",
+        published_on=date(2025, 3, 15),
+        url=OSTP_RFI_URL,
     )
     letter_target_set(
         letter=ostp_letter, organization=organizations["ostp"], role=LetterTarget.Role.ADDRESSEE
@@ -150,7 +194,9 @@ def demo_load() -> DemoCounts:
             letter=ostp_letter,
             source=bfmtv,
             entry=Entry(name=name, title=title, position=position),
+            at=PRINTED_AT,
         )
+    _illustrative_history(ostp_letter)
 
     mipcom_letter = _letter(
         "mipcom-2025-kling-ai-opinion",
@@ -186,15 +232,54 @@ def demo_load() -> DemoCounts:
                 "attachement profond à notre terre et à notre langue."
             },
         ),
+        at=datetime(2025, 10, 14, 7, 0, tzinfo=UTC),
     )
-    return demo_counts()
+    illustrative = _source(
+        mipcom_letter,
+        "Illustrative entries (demo data, not from the press)",
+        kind=Source.Kind.MANUAL,
+        format=Source.Format.NONE,
+        enabled=False,
+    )
+    # One person on both letters, spelled as a French sheet might.
+    signature_record(
+        letter=mipcom_letter,
+        source=illustrative,
+        entry=Entry(name="Alfonso Cuaron", position=1),
+        at=datetime(2025, 10, 15, 7, 0, tzinfo=UTC),
+    )
+    return demo_counts(loaded=True)
 
 
-def demo_counts() -> DemoCounts:
+def _illustrative_history(letter: Letter) -> None:
+    """The illustrative sheet over a few days: entries added day by day, and the
+    retraction of a fictional signatory."""
+    sheet = _source(
+        letter, SHEET_NAME, kind=Source.Kind.FEED, format=Source.Format.NONE, enabled=False
+    )
+    recorded = {}
+    for at, entries in SHEET_DAYS:
+        for position, (name, affiliation) in enumerate(entries, start=1):
+            recorded[name] = signature_record(
+                letter=letter,
+                source=sheet,
+                entry=Entry(name=name, affiliation=affiliation, position=position),
+                at=at,
+            )
+    signature_change_status(
+        signature=recorded["Alex Example"].signature,
+        status=Signature.Status.RETRACTED,
+        reason="Illustrative retraction (demo data): the signatory asked to be taken off.",
+        evidence_method=SignatureStatusChange.Method.OTHER,
+    )
+
+
+def demo_counts(*, loaded: bool) -> DemoCounts:
     from letters.models import Sighting, Signature
     from people.models import Person
 
     return DemoCounts(
+        loaded=loaded,
         letters=Letter.objects.count(),
         organizations=Organization.objects.count(),
         people=Person.objects.count(),

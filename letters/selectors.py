@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -27,8 +28,17 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 
-from letters.models import Letter, LetterTarget, Sighting, Signature, Source, SyncRun
-from people.models import Affiliation
+from letters.models import (
+    Letter,
+    LetterTarget,
+    Sighting,
+    SightingEvent,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+)
+from people.models import Affiliation, Merge, Person, Split
 from people.selectors import queryset_search
 from tracker.db import LoadedJSON, UTCText
 from tracker.fields import iso_datetime
@@ -339,8 +349,35 @@ def signature_public_status(signature: Signature) -> str:
     return signature.status
 
 
+def signatures_as_of(signatures: QuerySet, at: datetime) -> QuerySet:
+    """The list as it stood at ``at``: the signatures a source listed then (an
+    entry seen by then and not gone at that moment), with the status they had
+    then (``status_then``, removed ones left out unless asked for)."""
+    last_change = SignatureStatusChange.objects.filter(
+        signature=OuterRef("pk"), changed_at__lte=at
+    ).order_by("-changed_at", "-id")
+    last_presence = SightingEvent.objects.filter(
+        sighting=OuterRef("pk"),
+        kind__in=[SightingEvent.Kind.GONE, SightingEvent.Kind.BACK],
+        at__lte=at,
+    ).order_by("-at", "-id")
+    listed = (
+        Sighting.objects.filter(signature=OuterRef("pk"), first_seen_at__lte=at)
+        .annotate(presence=Subquery(last_presence.values("kind")[:1]))
+        .filter(Q(presence__isnull=True) | Q(presence=SightingEvent.Kind.BACK))
+    )
+    return signatures.annotate(status_then=Subquery(last_change.values("to_status")[:1])).filter(
+        Exists(listed), status_then__isnull=False
+    )
+
+
+def _as_of(signatures: QuerySet) -> bool:
+    return "status_then" in signatures.query.annotations
+
+
 def signature_values(signatures: QuerySet) -> QuerySet:
-    values = signatures.values(*SIGNATURE_VALUES).annotate(public_status=public_status())
+    then = ["status_then"] if _as_of(signatures) else []
+    values = signatures.values(*SIGNATURE_VALUES, *then).annotate(public_status=public_status())
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -361,7 +398,11 @@ def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]
 
 def attach_sightings(rows: list[dict]) -> list[dict]:
     """Make sure each row has its sightings: PostgreSQL gave them with the
-    page; elsewhere one more query reads them for the whole page."""
+    page; elsewhere one more query reads them for the whole page. A list as it
+    stood at a time (``signatures_as_of``) shows the statuses of then."""
+    for row in rows:
+        if "status_then" in row:
+            row["status"] = row["public_status"] = row.pop("status_then")
     if _sightings_inline():
         for row in rows:
             row["sightings"] = row["sightings"] or []
@@ -418,12 +459,20 @@ def _distinct_sighting_texts(field: str) -> Subquery:
     )
 
 
+def _with_status_then(rows: Iterable[tuple]) -> Iterator[tuple]:
+    for row in rows:
+        *values, _public, then = row
+        values[4] = then
+        yield (*values, then)
+
+
 def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> Iterator[list]:
     """The rows of a CSV export, read through a server-side cursor in chunks, so
     memory holds a chunk, never the export. On PostgreSQL each row comes with its
     sources and spellings already joined, and the cursor lives in a transaction
     so that rows are produced as they are read rather than all at first; elsewhere
     one query per chunk reads the sightings."""
+    then = _as_of(signatures)
     signatures = signatures.order_by(*ordering)
     if not _sightings_inline():
         rows = signature_values(signatures).iterator(chunk_size=CSV_CHUNK)
@@ -445,13 +494,15 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
         sources=_distinct_sighting_texts("source__name"),
         names=_distinct_sighting_texts("name"),
         shown_status=public_status(),
+        **({"shown_then": F("status_then")} if then else {}),
     )
     with transaction.atomic():
         with connection.cursor() as cursor:
             # The estimated cost of the whole export makes PostgreSQL compile the
             # query first (JIT), which took longer than running it.
             cursor.execute("SET LOCAL jit = off")
-        yield from rows.iterator(chunk_size=CSV_CHUNK)
+        read = rows.iterator(chunk_size=CSV_CHUNK)
+        yield from _with_status_then(read) if then else read
 
 
 # --- Sources and runs ---------------------------------------------------------
@@ -516,3 +567,272 @@ def signatures_seen(signatures: QuerySet) -> QuerySet:
             )
         )
     )
+
+
+# --- Journalists' questions: overlap, timeline, an organization's signatories ---
+
+# Who signed, for the questions below: standing signatures, not retracted or removed.
+NOT_SIGNED = (Signature.Status.RETRACTED, Signature.Status.REMOVED)
+
+
+def signed(signatures: QuerySet) -> QuerySet:
+    return signatures.filter(merged_into__isnull=True).exclude(status__in=NOT_SIGNED)
+
+
+@dataclass
+class Overlap:
+    letter: Letter
+    shared: int
+    jaccard: float
+
+
+def letter_overlap(*, letter: Letter) -> list[Overlap]:
+    """The other letters ranked by how many people signed both, with the Jaccard
+    index of the two lists (shared / signed either), in two queries."""
+    mine = signed(Signature.objects.filter(letter_id=letter.pk)).values("person_id")
+    shared = dict(
+        signed(Signature.objects.filter(person_id__in=mine))
+        .exclude(letter_id=letter.pk)
+        .order_by()
+        .values("letter_id")
+        .annotate(n=Count("person_id", distinct=True))
+        .values_list("letter_id", "n")
+    )
+    sizes = dict(
+        signed(Signature.objects.filter(letter_id__in=[letter.pk, *shared]))
+        .order_by()
+        .values("letter_id")
+        .annotate(n=Count("person_id", distinct=True))
+        .values_list("letter_id", "n")
+    )
+    letters = Letter.objects.only("id", "slug", "title").in_bulk(list(shared))
+    own = sizes.get(letter.pk, 0)
+    ranked = [
+        Overlap(letters[pk], n, round(n / (own + sizes.get(pk, 0) - n), 4))
+        for pk, n in shared.items()
+    ]
+    return sorted(ranked, key=lambda item: (-item.shared, -item.jaccard, item.letter.slug))
+
+
+def people_who_signed_both(*, letter: Letter, other: Letter) -> QuerySet:
+    """The people who signed both letters, by family name."""
+    both = Exists(signed(Signature.objects.filter(person=OuterRef("pk"), letter_id=other.pk)))
+    return (
+        Person.objects.filter(
+            Exists(signed(Signature.objects.filter(person=OuterRef("pk"), letter_id=letter.pk))),
+            both,
+        )
+        .only("id", "display_name", "sort_key")
+        .order_by("sort_key", "id")
+    )
+
+
+def signatures_of(
+    *, person_ids: Iterable[int], letter_ids: Iterable[int] | None = None
+) -> dict[int, list[dict]]:
+    """The signatures of these people (on these letters, or any one they signed),
+    by person, oldest first, with the public status, in one query."""
+    rows = signed(Signature.objects.filter(person_id__in=list(person_ids)))
+    if letter_ids is not None:
+        rows = rows.filter(letter_id__in=list(letter_ids))
+    rows = (
+        rows.annotate(shown_status=public_status())
+        .values(
+            "id",
+            "person_id",
+            "letter_id",
+            "letter__slug",
+            "status",
+            "shown_status",
+            "first_seen_at",
+            "last_seen_at",
+        )
+        .order_by("first_seen_at", "id")
+    )
+    grouped: dict[int, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row["person_id"], []).append(
+            {
+                "id": row["id"],
+                "letter": row["letter__slug"],
+                "status": row["status"],
+                "public_status": row["shown_status"],
+                "first_seen": row["first_seen_at"],
+                "last_seen": row["last_seen_at"],
+            }
+        )
+    return grouped
+
+
+def shared_csv_rows(people: QuerySet, *, letters: list[Letter]) -> Iterator[list]:
+    """CSV rows of the people who signed both letters: id, name and the public
+    status on each, read in chunks with one query for each chunk's signatures."""
+    rows = people.iterator(chunk_size=CSV_CHUNK)
+    while chunk := list(islice(rows, CSV_CHUNK)):
+        signatures = signatures_of(
+            person_ids=[person.pk for person in chunk], letter_ids=[letter.pk for letter in letters]
+        )
+        for person in chunk:
+            status = {row["letter"]: row["public_status"] for row in signatures.get(person.pk, [])}
+            yield [
+                person.pk,
+                person.display_name,
+                *(status.get(letter.slug, "") for letter in letters),
+            ]
+
+
+def person_timeline(*, person_id: int, include_removed: bool) -> dict:
+    """Every letter the person signed, when first and last seen and by which
+    sources, and what happened, in time order: sources listing, dropping and
+    listing again each entry, status changes with their reasons, merges and
+    splits. Five queries whatever the number of letters."""
+    signatures = list(
+        Signature.objects.filter(person_id=person_id, merged_into__isnull=True)
+        .exclude(status__in=[] if include_removed else [Signature.Status.REMOVED])
+        .select_related("letter")
+        .annotate(shown_status=public_status())
+        .order_by("first_seen_at", "id")
+    )
+    by_id = {signature.pk: signature for signature in signatures}
+    sightings = list(
+        Sighting.objects.filter(signature_id__in=list(by_id))
+        .select_related("source")
+        .order_by("first_seen_at", "id")
+    )
+    events: list[dict] = []
+    for sighting in sightings:
+        signature = by_id[sighting.signature_id]
+        events.append(
+            {
+                "at": sighting.first_seen_at,
+                "kind": "listed",
+                "letter": signature.letter.slug,
+                "source": sighting.source.name,
+                "name": sighting.name,
+            }
+        )
+    for event in (
+        SightingEvent.objects.filter(
+            sighting_id__in=[sighting.pk for sighting in sightings],
+            kind__in=[SightingEvent.Kind.GONE, SightingEvent.Kind.BACK],
+        )
+        .select_related("sighting__source", "sighting__signature__letter")
+        .order_by("at", "id")
+    ):
+        events.append(
+            {
+                "at": event.at,
+                "kind": event.kind,
+                "letter": event.sighting.signature.letter.slug,
+                "source": event.sighting.source.name,
+                "name": event.sighting.name,
+            }
+        )
+    # The first record of each signature's history is its listing, told above.
+    changes = SignatureStatusChange.objects.filter(signature_id__in=list(by_id)).exclude(
+        from_status=""
+    )
+    for change in changes.order_by("changed_at", "id"):
+        events.append(
+            {
+                "at": change.changed_at,
+                "kind": "status_changed",
+                "letter": by_id[change.signature_id].letter.slug,
+                "before": change.from_status,
+                "after": change.to_status,
+                "reason": change.reason,
+                "evidence_url": change.evidence_url,
+            }
+        )
+    for merge in Merge.objects.filter(Q(survivor_id=person_id) | Q(merged_id=person_id)).defer(
+        "moved"
+    ):
+        events.append(
+            {
+                "at": merge.created_at,
+                "kind": "merged",
+                "person": {"id": merge.merged_id, "name": merge.merged_name},
+                "into": {"id": merge.survivor_id, "name": merge.survivor_name},
+                "reason": merge.reason,
+            }
+        )
+        if merge.undone_at:
+            events.append(
+                {
+                    "at": merge.undone_at,
+                    "kind": "unmerged",
+                    "person": {"id": merge.merged_id, "name": merge.merged_name},
+                    "into": {"id": merge.survivor_id, "name": merge.survivor_name},
+                    "reason": merge.undo_reason,
+                }
+            )
+    for split in Split.objects.filter(Q(person_id=person_id) | Q(new_person_id=person_id)).defer(
+        "moved"
+    ):
+        events.append(
+            {
+                "at": split.created_at,
+                "kind": "split",
+                "person": {"id": split.person_id, "name": split.person_name},
+                "into": {"id": split.new_person_id, "name": split.new_person_name},
+                "reason": split.reason,
+            }
+        )
+    events.sort(key=lambda event: event["at"])
+    sources: dict[int, list[str]] = {}
+    for sighting in sightings:
+        names = sources.setdefault(sighting.signature_id, [])
+        if sighting.source.name not in names:
+            names.append(sighting.source.name)
+    letters = [
+        {
+            "letter": {"slug": signature.letter.slug, "title": signature.letter.title},
+            "signature": signature.pk,
+            "status": signature.status,
+            "public_status": signature.shown_status,
+            "first_seen": signature.first_seen_at,
+            "last_seen": signature.last_seen_at,
+            "sources": sources.get(signature.pk, []),
+        }
+        for signature in signatures
+    ]
+    return {"letters": letters, "events": events}
+
+
+def organization_signatories(*, organization_ids: Sequence[int], letter: Letter | None) -> QuerySet:
+    """Active people affiliated with one of these organizations, or who signed in
+    the name of one, and who signed a letter (``letter``: that one), by name."""
+    ids = list(organization_ids)
+    people = Person.objects.filter(merged_into__isnull=True).only("id", "display_name", "sort_key")
+    if not ids:
+        return people.none()
+    signatures = signed(Signature.objects.filter(person=OuterRef("pk")))
+    if letter is not None:
+        signatures = signatures.filter(letter_id=letter.pk)
+    affiliated = Exists(Affiliation.objects.filter(person=OuterRef("pk"), organization_id__in=ids))
+    in_its_name = Exists(signatures.filter(organization_id__in=ids))
+    return (
+        people.filter(Exists(signatures))
+        .filter(affiliated | in_its_name)
+        .order_by("sort_key", "id")
+    )
+
+
+def organization_letter_counts(people: QuerySet, *, letter: Letter | None) -> list[dict]:
+    """How many of these people signed each letter, most first, in one query."""
+    signatures = signed(Signature.objects.filter(person_id__in=people.values("pk")))
+    if letter is not None:
+        signatures = signatures.filter(letter_id=letter.pk)
+    rows = (
+        signatures.order_by()
+        .values("letter__slug", "letter__title")
+        .annotate(people=Count("person_id", distinct=True))
+        .order_by("-people", "letter__slug")
+    )
+    return [
+        {
+            "letter": {"slug": row["letter__slug"], "title": row["letter__title"]},
+            "people": row["people"],
+        }
+        for row in rows
+    ]

@@ -74,9 +74,17 @@ class SignatureFilter(django_filters.FilterSet):
     updated_after = IsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
-        help_text="Only signatures changed since then: what changed since yesterday.",
+        help_text="Only signatures changed since then (ISO 8601): added, their status or "
+        "entries changed, dropped or listed again by a source; a source listing them again "
+        "unchanged is no change. Each change itself is in /api/changes/.",
     )
     needs_review = django_filters.BooleanFilter()
+    as_of = IsoDateTimeFilter(
+        method="filter_as_of",
+        help_text="The list as it stood then (ISO 8601, such as 2025-03-15T00:00:00Z): who "
+        "a source listed at that moment, each with the status they had then (`status` and "
+        "`public_status`). Exports as CSV too. Today's names and sightings are shown.",
+    )
 
     class Meta:
         model = Signature
@@ -90,6 +98,9 @@ class SignatureFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return selectors.signatures_matching(queryset, value)
+
+    def filter_as_of(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return selectors.signatures_as_of(queryset, value)
 
 
 class AllSignatureFilter(SignatureFilter):

@@ -6,9 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from letters.changes import KINDS as CHANGE_KINDS
 from letters.models import (
     Letter,
     LetterTarget,
@@ -436,3 +437,43 @@ class SyncRunSerializer(serializers.ModelSerializer):
 class SyncRunDetailSerializer(SyncRunSerializer):
     class Meta(SyncRunSerializer.Meta):
         fields = [*SyncRunSerializer.Meta.fields, "rejected_rows", "error", "diff"]
+
+
+class LinkSerializer(serializers.Serializer):
+    slug = serializers.CharField(required=False)
+    id = serializers.IntegerField(required=False)
+    api_url = serializers.URLField()
+
+
+class ChangePersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="The name shown when the change was read.")
+    api_url = serializers.URLField(help_text="A merged record's address answers 301.")
+
+
+class ChangeSerializer(serializers.Serializer):
+    """The shape of one change event (the view builds it)."""
+
+    id = serializers.CharField(help_text="Unique and stable.")
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=CHANGE_KINDS)
+    letter = LinkSerializer(allow_null=True, help_text="The letter whose list changed.")
+    signature = LinkSerializer(allow_null=True)
+    person = ChangePersonSerializer(
+        allow_null=True, help_text="Who the change is about; for `merged`, the record merged away."
+    )
+    survivor = ChangePersonSerializer(
+        allow_null=True,
+        help_text="`merged` and `unmerged`: the record kept; `split`: the new record.",
+    )
+    source = serializers.CharField(allow_null=True, help_text="The source, for entries.")
+    reason = serializers.CharField(help_text="Why, when someone said.")
+    before = serializers.DictField(help_text="The values before: `status`, or an entry's fields.")
+    after = serializers.DictField(help_text="The values after.")
+
+
+@extend_schema_serializer(many=False)
+class ChangePageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Events the filters select, on every page.")
+    next = serializers.URLField(allow_null=True)
+    results = ChangeSerializer(many=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.routers import BaseRouter
 
 from letters.api.views import (
+    ChangeViewSet,
     LetterSignatureViewSet,
     LetterViewSet,
     SignatureViewSet,
@@ -21,5 +22,6 @@ def register(router: BaseRouter) -> None:
         basename="letter-signature",
     )
     router.register("signatures", SignatureViewSet, basename="signature")
+    router.register("changes", ChangeViewSet, basename="change")
     router.register("sources", SourceViewSet, basename="source")
     router.register("sync-runs", SyncRunViewSet, basename="sync-run")

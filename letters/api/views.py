@@ -3,22 +3,30 @@ or selector, and serialise."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.utils.urls import replace_query_param
 
-from letters import selectors, services
+from letters import changes, selectors, services
 from letters.api import serializers as s
 from letters.api.filters import (
     AllSignatureFilter,
@@ -27,11 +35,13 @@ from letters.api.filters import (
     SourceFilter,
     SyncRunFilter,
 )
-from letters.models import Letter, Signature, Source, SyncRun
+from letters.models import Letter, Signature, SignatureStatusChange, Source, SyncRun
 from letters.services import source_update
+from people.api import serializers as people_s
 from people.models import Person
-from tracker.csv import ExportListMixin, csv_bom, csv_response, export_schema
-from tracker.filters import FiltersOnListMixin
+from tracker.csv import CSVRenderer, ExportListMixin, csv_bom, csv_response, export_schema
+from tracker.fields import iso_datetime
+from tracker.filters import MAX_ID, FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.ordering import OrderedListMixin, ordering_parameter
 from tracker.pagination import KeysetPagination, PagePagination
@@ -108,6 +118,16 @@ _ALL_SIGNATURE_ORDERING = ordering_parameter(
 )
 
 
+_WITH_CSV = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+_SHARED_HEADER = ["person_id", "name", "first_letter_status", "second_letter_status"]
+_OVERLAP_HEADER = ["letter", "title", "shared", "jaccard"]
+_SHARED_CSV = export_schema(
+    _SHARED_HEADER,
+    "with `with`, the people who signed both letters (without it, the ranking, with the "
+    "columns " + ", ".join(f"`{name}`" for name in _OVERLAP_HEADER) + ")",
+)
+
+
 class SignaturePagination(KeysetPagination):
     ordering = ("first_seen_at", "id")
     page_size = 100
@@ -175,6 +195,7 @@ class SyncRunPagination(KeysetPagination):
 class LetterViewSet(
     OrderedListMixin,
     FiltersOnListMixin,
+    ExportListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -187,6 +208,7 @@ class LetterViewSet(
     lookup_field = "slug"
     lookup_value_regex = _SLUG
     orderings = LETTER_ORDERINGS
+    export_renderers = ()
 
     def _detail(self, slug: str, code: int = status.HTTP_200_OK) -> Response:
         letter = selectors.letter_detail(slug=slug)
@@ -207,6 +229,84 @@ class LetterViewSet(
 
     def retrieve(self, request: Request, slug: str) -> Response:
         return self._detail(slug)
+
+    @extend_schema(
+        summary="Who signed this letter and another",
+        description="Without `with`: the other letters ranked by the people who signed "
+        "both (`shared`), with the Jaccard index of the two lists (shared over signed "
+        "either). With `with=SLUG`: the people who signed both letters, by family name, "
+        "paginated, each with both signatures. `format=csv` exports either. Retracted and "
+        "removed signatures do not count.",
+        parameters=[
+            _SLUG_PARAMETER,
+            OpenApiParameter(
+                "with",
+                OpenApiTypes.STR,
+                description="The other letter's slug: list the people who signed both.",
+            ),
+            OpenApiParameter("page", OpenApiTypes.INT, description="With `with`: the page."),
+            OpenApiParameter(
+                "page_size", OpenApiTypes.INT, description="With `with`: people a page."
+            ),
+            *_SHARED_CSV["parameters"],
+        ],
+        responses={
+            (200, "application/json"): PolymorphicProxySerializer(
+                component_name="Overlap",
+                serializers=[people_s.OverlapListSerializer, people_s.SharedPeoplePageSerializer],
+                resource_type_field_name=None,
+            ),
+            **{(200, media): answer for media, answer in _SHARED_CSV["responses"].items()},
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=_WITH_CSV)
+    def overlap(self, request: Request, slug: str) -> Response:
+        letter = self._letter(slug)
+        other_slug = request.query_params.get("with")
+        if not other_slug:
+            ranked = selectors.letter_overlap(letter=letter)
+            if request.accepted_renderer.format == "csv":
+                bom = csv_bom(request)
+                rows = [[i.letter.slug, i.letter.title, i.shared, i.jaccard] for i in ranked]
+                return csv_response(f"{letter.slug}-overlap.csv", _OVERLAP_HEADER, rows, bom=bom)
+            results = [
+                {
+                    "letter": {"slug": item.letter.slug, "title": item.letter.title},
+                    "shared": item.shared,
+                    "jaccard": item.jaccard,
+                }
+                for item in ranked
+            ]
+            return Response({"count": len(results), "results": results})
+        other = Letter.objects.only("id", "slug").filter(slug=other_slug[:200]).first()
+        if other is None:
+            raise ValidationError({"with": [f"There is no letter with the slug {other_slug!r}."]})
+        people = selectors.people_who_signed_both(letter=letter, other=other)
+        letter_ids = [letter.pk, other.pk]
+        if request.accepted_renderer.format == "csv":
+            bom = csv_bom(request)
+            return csv_response(
+                f"{letter.slug}-and-{other.slug}.csv",
+                _SHARED_HEADER,
+                selectors.shared_csv_rows(people, letters=[letter, other]),
+                bom=bom,
+            )
+        page = self.paginate_queryset(people)
+        return self.get_paginated_response(
+            people_s.signatory_rows(
+                request,
+                page,
+                selectors.signatures_of(
+                    person_ids=[person.pk for person in page], letter_ids=letter_ids
+                ),
+            )
+        )
+
+    def _letter(self, slug: str) -> Letter:
+        letter = Letter.objects.only("id", "slug", "title").filter(slug=slug).first()
+        if letter is None:
+            raise NotFound(f"There is no letter with the slug {slug!r}.")
+        return letter
 
     def create(self, request: Request) -> Response:
         def create() -> Response:
@@ -540,3 +640,149 @@ class SyncRunViewSet(
     def retrieve(self, request: Request, pk: str) -> Response:
         run = self.get_object()
         return Response(s.SyncRunDetailSerializer(run, context={"request": request}).data)
+
+
+# --- Change feed --------------------------------------------------------------
+
+
+class ChangeQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(
+        required=False, help_text="Only changes at or after this time (ISO 8601)."
+    )
+    letter = serializers.SlugField(
+        required=False, max_length=200, help_text="Only changes to this letter's list (slug)."
+    )
+    person = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only changes about this person."
+    )
+    kind = serializers.MultipleChoiceField(
+        choices=changes.KINDS, required=False, help_text="Only these kinds; repeat for several."
+    )
+    cursor = serializers.CharField(
+        required=False, max_length=200, help_text="The cursor of the page, as given by `next`."
+    )
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=1000, default=100, help_text="Events a page."
+    )
+
+
+_CHANGE_EXAMPLE = {
+    "id": "s5012",
+    "at": "2025-03-18T09:12:00Z",
+    "kind": "gone",
+    "letter": {
+        "slug": "ostp-ai-copyright-2025",
+        "api_url": "https://tracker.example.org/api/letters/ostp-ai-copyright-2025/",
+    },
+    "signature": {"id": 1207, "api_url": "https://tracker.example.org/api/signatures/1207/"},
+    "person": {
+        "id": 88,
+        "name": "Maggie Gyllenhaal",
+        "api_url": "https://tracker.example.org/api/people/88/",
+    },
+    "survivor": None,
+    "source": "Variety",
+    "reason": "",
+    "before": {},
+    "after": {},
+}
+
+
+def _encode_cursor(position: changes.Cursor) -> str:
+    raw = json.dumps([position.at.isoformat(), position.rank, position.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> changes.Cursor:
+    try:
+        at, rank, id_ = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        parsed = parse_datetime(at)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        parsed = None
+    if parsed is None or not isinstance(rank, int) or not isinstance(id_, int):
+        raise NotFound("This cursor is not one the API gave; start again without it.")
+    return changes.Cursor(parsed, rank, id_)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="What changed",
+        description="One event per real change, oldest first, in cursor pages: "
+        "`signature_added` (a new signature), `status_changed` (with the reason), "
+        "`respelled` (a source changed how it writes an entry: `before` and `after`), "
+        "`gone` (a source dropped an entry) and `back` (listed again), `merged` (a person "
+        "folded into another: the tombstone of `person`, pointing at `survivor`), "
+        "`unmerged` and `split`. `count` is the number of events the filters select. "
+        "A source listing an entry again unchanged is no change. "
+        "Read from the start, the feed replays every list; to mirror the data, keep the "
+        "last page's `next` and read it again later.",
+        parameters=[ChangeQuerySerializer],
+        responses={200: s.ChangePageSerializer},
+        examples=[
+            OpenApiExample(
+                "An entry dropped",
+                value={"next": None, "results": [_CHANGE_EXAMPLE]},
+                response_only=True,
+            )
+        ],
+    ),
+)
+class ChangeViewSet(viewsets.GenericViewSet):
+    serializer_class = s.ChangeSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return SignatureStatusChange.objects.none()
+
+    def list(self, request: Request) -> Response:
+        query = ChangeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        letter = None
+        if data.get("letter"):
+            letter = Letter.objects.only("id", "slug").filter(slug=data["letter"]).first()
+            if letter is None:
+                raise ValidationError({"letter": [f"There is no letter {data['letter']!r}."]})
+        filters = changes.Filters(
+            since=data.get("since"),
+            letter=letter,
+            person_id=data.get("person"),
+            kinds=frozenset(data.get("kind") or changes.KINDS),
+        )
+        cursor = _decode_cursor(data["cursor"]) if data.get("cursor") else None
+        events, more = changes.change_page(filters=filters, cursor=cursor, size=data["page_size"])
+        next_link = None
+        if more:
+            url = request.build_absolute_uri()
+            next_link = replace_query_param(url, "cursor", _encode_cursor(events[-1].position))
+        results = [_event_json(request, event) for event in events]
+        count = changes.change_count(filters=filters)
+        return Response({"count": count, "next": next_link, "results": results})
+
+
+def _event_json(request: Request, event: changes.Event) -> dict:
+    def link(name: str, *args) -> str:
+        return request.build_absolute_uri(reverse(name, args=args))
+
+    def person(pair):
+        if pair is None:
+            return None
+        return {"id": pair[0], "name": pair[1], "api_url": link("person-detail", pair[0])}
+
+    return {
+        "id": event.id,
+        "at": iso_datetime(event.at),
+        "kind": event.kind,
+        "letter": None
+        if event.letter is None
+        else {"slug": event.letter, "api_url": link("letter-detail", event.letter)},
+        "signature": None
+        if event.signature is None
+        else {"id": event.signature, "api_url": link("signature-detail", event.signature)},
+        "person": person(event.person),
+        "survivor": person(event.survivor),
+        "source": event.source,
+        "reason": event.reason,
+        "before": event.before or {},
+        "after": event.after or {},
+    }

@@ -409,10 +409,9 @@ def touch(run: SyncRun, touched: list[tuple[Any, ...]], at: datetime) -> None:
         ["position", "last_seen_at", "last_run_id"],
         [(id_, position, at, run.pk) for id_, (position, _) in rows.items()],
     )
+    # Being seen again is no change: ``updated_at`` (what ``updated_after`` reads) stays.
     for chunk in chunked(sorted({signature_id for _, signature_id in rows.values()})):
-        Signature.objects.filter(id__in=chunk, last_seen_at__lt=at).update(
-            last_seen_at=at, updated_at=at
-        )
+        Signature.objects.filter(id__in=chunk, last_seen_at__lt=at).update(last_seen_at=at)
 
 
 def person_names(

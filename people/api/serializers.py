@@ -17,7 +17,7 @@ from people.models import (
     Split,
 )
 from people.selectors import person_names_by_spelling
-from tracker.fields import check_storable_json
+from tracker.fields import check_storable_json, iso_datetime
 
 
 class PersonRefSerializer(serializers.Serializer):
@@ -518,3 +518,132 @@ class MatchRunRequestSerializer(serializers.Serializer):
         help_text="true compares everyone with everyone; false compares the people added "
         "or changed since the last successful run with everyone."
     )
+
+
+# --- Journalists' questions ------------------------------------------------------
+
+
+def named_person(request, pk: int, name: str) -> dict:
+    url = request.build_absolute_uri(reverse("person-detail", args=[pk]))
+    return {"id": pk, "name": name, "api_url": url}
+
+
+def signatory_rows(request, people: list, signatures: dict[int, list[dict]]) -> list[dict]:
+    """People with their signatures (``signatures_of``), as the journalists'
+    lists show them."""
+    return [
+        {
+            "person": named_person(request, person.pk, person.display_name),
+            "signatures": [
+                {
+                    **row,
+                    "first_seen": iso_datetime(row["first_seen"]),
+                    "last_seen": iso_datetime(row["last_seen"]),
+                }
+                for row in signatures.get(person.pk, [])
+            ],
+        }
+        for person in people
+    ]
+
+
+class NamedPersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    api_url = serializers.URLField(help_text="The person's address.")
+
+
+class SignedLetterSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The signature's id (/api/signatures/{id}/).")
+    letter = serializers.CharField(help_text="The letter's slug.")
+    status = serializers.CharField(help_text="The status as recorded.")
+    public_status = serializers.CharField(
+        help_text="The status to quote; `unlisted` when no source lists it any more."
+    )
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+
+
+class SignatoryPersonSerializer(serializers.Serializer):
+    person = NamedPersonSerializer()
+    signatures = SignedLetterSerializer(many=True, help_text="The letters signed, oldest first.")
+
+
+class LetterTitleSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+
+
+class LetterCountSerializer(serializers.Serializer):
+    letter = LetterTitleSerializer()
+    people = serializers.IntegerField(help_text="How many of the people signed it.")
+
+
+class SignatoriesPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="People in the whole list.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    per_letter = LetterCountSerializer(
+        many=True, help_text="For each letter, how many of these people signed it, most first."
+    )
+    results = SignatoryPersonSerializer(many=True)
+
+
+class OverlapLetterSerializer(serializers.Serializer):
+    letter = LetterTitleSerializer()
+    shared = serializers.IntegerField(help_text="People who signed both letters.")
+    jaccard = serializers.FloatField(
+        help_text="Shared people over the people who signed either: 1 for the same list."
+    )
+
+
+class OverlapListSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    results = OverlapLetterSerializer(many=True)
+
+
+class SharedPeoplePageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="People who signed both letters.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = SignatoryPersonSerializer(many=True)
+
+
+class TimelineLetterSerializer(serializers.Serializer):
+    letter = LetterTitleSerializer()
+    signature = serializers.IntegerField(help_text="The signature's id.")
+    status = serializers.CharField()
+    public_status = serializers.CharField()
+    first_seen = serializers.DateTimeField(help_text="When a source first listed it.")
+    last_seen = serializers.DateTimeField(help_text="When a source last listed it.")
+    sources = serializers.ListField(
+        child=serializers.CharField(), help_text="The sources that listed it, first first."
+    )
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(
+        choices=["listed", "gone", "back", "status_changed", "merged", "unmerged", "split"],
+        help_text="`listed`: a source listed the person on the letter; `gone`: it dropped "
+        "them; `back`: it listed them again; `status_changed`: an editor changed the "
+        "signature's status; `merged`, `unmerged`, `split`: records of the person joined, "
+        "separated again, or found to be two.",
+    )
+    letter = serializers.CharField(required=False, help_text="The letter's slug.")
+    source = serializers.CharField(required=False, help_text="The source's name.")
+    name = serializers.CharField(required=False, help_text="The name as the source wrote it.")
+    before = serializers.CharField(required=False, help_text="The status before.")
+    after = serializers.CharField(required=False, help_text="The status after.")
+    reason = serializers.CharField(required=False)
+    evidence_url = serializers.CharField(required=False)
+    person = NamedPersonSerializer(required=False, help_text="The record merged or split.")
+    into = NamedPersonSerializer(
+        required=False, help_text="The record it was merged into, or split off as."
+    )
+
+
+class TimelineSerializer(serializers.Serializer):
+    person = NamedPersonSerializer()
+    letters = TimelineLetterSerializer(many=True, help_text="Every letter signed, oldest first.")
+    events = TimelineEventSerializer(many=True, help_text="What happened, in time order.")

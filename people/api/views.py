@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+import letters.selectors as letter_selectors
+from letters.models import Letter
 from people import selectors, services
 from people.api import serializers as s
 from people.api.filters import (
@@ -37,6 +41,12 @@ from tracker.pagination import KeysetPagination, PagePagination
 from tracker.permissions import StaffReadModelWrite
 
 _ID = r"[0-9]{1,19}"
+_ORGANIZATION_REFERENCE = OpenApiParameter(
+    "id_or_slug",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The organization's id (digits) or its slug, such as `ostp`.",
+)
 # The one error body (tracker.schema adds the component), for documented examples.
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -202,6 +212,44 @@ class PersonViewSet(
         return Response(s.PersonDetailSerializer(person, context={"request": request}).data)
 
     @extend_schema(
+        summary="What a person signed, and when",
+        description="Every letter the person signed, with when a source first and last "
+        "listed them and which sources did, and what happened, in time order: each source "
+        "listing them, dropping them and listing them again, status changes with their "
+        "reasons and evidence, merges (and their undoing) and splits. The id of a person "
+        "merged into another answers 301 with the survivor's timeline.",
+        responses={
+            200: s.TimelineSerializer,
+            301: OpenApiResponse(description="Merged into another person: see Location."),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def timeline(self, request: Request, pk: str) -> Response:
+        person = selectors.person_record(int(pk))
+        if person is None:
+            raise NotFound(f"There is no person #{pk}.")
+        if person.merged_into_id is not None:
+            survivor = services.person_survivor(person)
+            location = reverse("person-timeline", args=[survivor.pk])
+            return Response(
+                status=status.HTTP_301_MOVED_PERMANENTLY,
+                headers={"Location": request.build_absolute_uri(location)},
+            )
+        timeline = letter_selectors.person_timeline(
+            person_id=person.pk, include_removed=request.user.is_staff
+        )
+        for event in timeline["events"]:
+            for side in ("person", "into"):
+                if side in event:
+                    record = event[side]
+                    event[side] = s.named_person(request, record["id"], record["name"])
+        data = {
+            "person": s.named_person(request, person.pk, person.display_name),
+            **timeline,
+        }
+        return Response(s.TimelineSerializer(data).data)
+
+    @extend_schema(
         summary="Split a person in two",
         description="Moves the chosen sightings (entries of sources; their ids are in the "
         "person's detail, for staff) to a new person, with their signatures: a signature "
@@ -267,6 +315,7 @@ class PersonViewSet(
     retrieve=extend_schema(
         summary="An organization",
         description="With the people affiliated with it.",
+        parameters=[_ORGANIZATION_REFERENCE],
         responses={200: s.OrganizationDetailSerializer},
     ),
     create=extend_schema(
@@ -290,11 +339,13 @@ class PersonViewSet(
     ),
     update=extend_schema(
         summary="Replace an organization's fields",
+        parameters=[_ORGANIZATION_REFERENCE],
         request=s.OrganizationWriteSerializer,
         responses={200: s.OrganizationDetailSerializer},
     ),
     partial_update=extend_schema(
         summary="Change some of an organization's fields",
+        parameters=[_ORGANIZATION_REFERENCE],
         request=s.OrganizationWriteSerializer,
         responses={200: s.OrganizationDetailSerializer},
     ),
@@ -312,7 +363,8 @@ class OrganizationViewSet(
     queryset = Organization.objects.all()
     serializer_class = s.OrganizationSerializer
     filterset_class = OrganizationFilter
-    lookup_value_regex = _ID
+    lookup_url_kwarg = "id_or_slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,120}"
     orderings = ORGANIZATION_ORDERINGS
     export_renderers = (CSVRenderer, NDJSONRenderer)
 
@@ -339,8 +391,58 @@ class OrganizationViewSet(
         )
         return Response(s.OrganizationDetailSerializer(organization).data, status=code)
 
-    def retrieve(self, request: Request, pk: str) -> Response:
+    def get_object(self) -> Organization:
+        reference = self.kwargs["id_or_slug"]
+        if reference.isdigit():
+            found = Organization.objects.filter(pk=int(reference)).first()
+        else:
+            found = Organization.objects.filter(slug=reference).first()
+        if found is None:
+            raise NotFound(f"There is no organization {reference!r}.")
+        self.check_object_permissions(self.request, found)
+        return found
+
+    def retrieve(self, request: Request, id_or_slug: str) -> Response:
         return self._detail(self.get_object())
+
+    @extend_schema(
+        summary="Who from this organization signed",
+        description="People affiliated with the organization or any under it (a studio "
+        "under its company), or who signed in its name, with the letters they signed "
+        "(only `letter`, when given), by family name; `per_letter` counts them for each "
+        "letter. Retracted and removed signatures do not count.",
+        parameters=[
+            _ORGANIZATION_REFERENCE,
+            OpenApiParameter(
+                "letter", OpenApiTypes.STR, description="Only those who signed this letter."
+            ),
+        ],
+        responses={200: s.SignatoriesPageSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def signatories(self, request: Request, id_or_slug: str) -> Response:
+        organization = self.get_object()
+        letter = None
+        letter_slug = request.query_params.get("letter")
+        if letter_slug:
+            letter = Letter.objects.only("id", "slug").filter(slug=letter_slug[:200]).first()
+            if letter is None:
+                raise ValidationError(
+                    {"letter": [f"There is no letter with the slug {letter_slug!r}."]}
+                )
+        people = letter_selectors.organization_signatories(
+            organization_ids=selectors.organization_and_below(organization.pk), letter=letter
+        )
+        page = self.paginate_queryset(people)
+        signatures = letter_selectors.signatures_of(
+            person_ids=[person.pk for person in page],
+            letter_ids=None if letter is None else [letter.pk],
+        )
+        response = self.get_paginated_response(s.signatory_rows(request, page, signatures))
+        response.data["per_letter"] = letter_selectors.organization_letter_counts(
+            people, letter=letter
+        )
+        return response
 
     def create(self, request: Request) -> Response:
         def create() -> Response:
@@ -353,7 +455,7 @@ class OrganizationViewSet(
 
         return idempotent(request, create)
 
-    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+    def update(self, request: Request, id_or_slug: str, partial: bool = False) -> Response:
         organization = self.get_object()
         serializer = s.OrganizationWriteSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)

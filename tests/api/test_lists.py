@@ -33,6 +33,7 @@ LISTS = [
     "/api/match-runs/",
     "/api/merges/",
     "/api/splits/",
+    "/api/changes/",
 ]
 NAMES = ["Oscar Wilde", "Guillermo del Toro", "Alfonso Cuarón", "Ava DuVernay", "Quentin Tarantino"]
 BY_NAME = [

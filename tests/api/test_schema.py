@@ -69,7 +69,7 @@ def test_details_are_documented_with_their_own_shape(anon):
         return content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
 
     assert shape("/api/letters/{slug}/") == "LetterDetail"
-    assert shape("/api/organizations/{id}/") == "OrganizationDetail"
+    assert shape("/api/organizations/{id_or_slug}/") == "OrganizationDetail"
     assert shape("/api/people/{id}/") == "PersonDetail"
 
 

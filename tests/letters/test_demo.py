@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
-from letters.models import Letter, Sighting, SightingEvent, SignatureStatusChange
-from people.models import Person, PersonName
+from letters.models import Letter, Sighting, SightingEvent, Signature, SignatureStatusChange
+from people.models import MatchJudgement, Person, PersonName
 
 pytestmark = pytest.mark.django_db
 
@@ -28,17 +28,35 @@ def test_it_loads_the_letters_as_printed_and_twice_changes_nothing():
         ("OpenAI", "subject"),
         ("Google", "subject"),
     }
-    names = set(Sighting.objects.filter(source__letter=letter).values_list("name", flat=True))
+    printed = Sighting.objects.filter(source__letter=letter, source__kind="press")
+    names = set(printed.values_list("name", flat=True))
     assert {"Maggie Gylenhall", "Ava Duvernay", "Alfonso Cuarón"} <= names
     assert len(names) == 24
-    assert {s.source.kind for s in Sighting.objects.filter(source__letter=letter)} == {"press"}
     ostp = letter.letter_targets.get(role="addressee").organization
     assert ostp.parent.name == "Executive Office of the President"
     assert "OSTP" in ostp.aliases
 
     opinion = Letter.objects.get(slug="mipcom-2025-kling-ai-opinion")
-    assert list(opinion.signatures.values_list("person__display_name", flat=True)) == [
-        "Clara Marchini"
-    ]
+    assert set(opinion.signatures.values_list("person__display_name", flat=True)) == {
+        "Clara Marchini",
+        "Alfonso Cuarón",
+    }
     subjects = set(opinion.letter_targets.values_list("organization__name", flat=True))
     assert subjects == {"Kling AI", "Phantom X", "MIPCOM"}
+
+
+def test_the_demo_lets_every_journalist_s_question_be_tried():
+    call_command("load_demo", verbosity=0)
+    letter = Letter.objects.get(slug="hollywood-ai-copyright-ostp-2025")
+
+    assert letter.published_on.isoformat() == "2025-03-15" and letter.url.startswith("https://")
+    stiller = Signature.objects.get(letter=letter, person__display_name="Ben Stiller")
+    assert stiller.organization.name == "Red Hour Productions"
+    both = Person.objects.filter(signatures__letter__slug="mipcom-2025-kling-ai-opinion").filter(
+        signatures__letter=letter
+    )
+    assert [person.display_name for person in both] == ["Alfonso Cuarón"]
+    assert MatchJudgement.objects.filter(decision="pending").count() >= 1
+    assert Signature.objects.filter(letter=letter, status="retracted").count() == 1
+    days = {at.date() for at in Signature.objects.values_list("first_seen_at", flat=True)}
+    assert len(days) >= 4

@@ -96,6 +96,6 @@ def concrete(path: str, objects: dict[str, str]) -> str:
     resource = path.split("/")[2]
     for name in ("{letter_slug}", "{slug}"):
         path = path.replace(name, objects["letters"])
-    return path.replace("{pk}", objects.get(resource, "0")).replace(
-        "{id}", objects.get(resource, "0")
-    )
+    for name in ("{pk}", "{id}", "{id_or_slug}"):
+        path = path.replace(name, objects.get(resource, "0"))
+    return path

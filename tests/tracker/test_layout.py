@@ -49,13 +49,15 @@ def code_files(folder: str) -> list[Path]:
     ]
 
 
-# The people modules that show letters' rows beside a person (reads for display).
-# The reconciliation service reads letters' slugs, for the "letter" property.
+# The people modules that show letters' rows beside a person (reads for display:
+# the API's views read a person's timeline and an organization's signatories; the
+# reconciliation service reads letters' slugs, for its "letter" property).
 PEOPLE_DISPLAYING_LETTERS = {
     "people/selectors.py",
     "people/api/serializers.py",
-    "people/admin.py",
+    "people/api/views.py",
     "people/api/reconcile.py",
+    "people/admin.py",
 }
 LETTERS_READS = {"letters.models", "letters.selectors"}
 

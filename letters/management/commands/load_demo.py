@@ -1,16 +1,24 @@
 from django.core.management.base import BaseCommand
 
 from letters.demo import demo_load
+from people.merging.runs import run_now
 
 
 class Command(BaseCommand):
     help = (
         "Load the demo letters (the March 2025 letter to the OSTP and the MIPCOM 2025 "
-        "opinion piece) with their signatories as printed. Running it again changes nothing."
+        "opinion piece) with their signatories as printed, an illustrative sheet of "
+        "affiliations and history, and a first run of the duplicate finder. Running it "
+        "again changes nothing."
     )
 
     def handle(self, *args, **options) -> None:
         counts = demo_load()
+        if counts.loaded:
+            # The duplicate finder's first pass, so that the review queue has the
+            # demo's pending pair at once.
+            run = run_now(full=True)
+            self.stdout.write(f"Match run {run.pk}: {run.merged} merged, {run.queued} to review.")
         self.stdout.write(
             f"Demo loaded: {counts.letters} letters, {counts.organizations} organizations, "
             f"{counts.people} people, {counts.signatures} signatures, "

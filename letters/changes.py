@@ -1,0 +1,249 @@
+"""The change feed: one event per real change, oldest first, read from the
+history the services already keep (status changes, what happened to each entry
+of a source, merges and splits), never from "last seen" times.
+
+Each kind of history is read by its own query, filtered from the cursor and cut
+at the page size; the page is the first rows of their merge by (time, kind of
+history, id), so a page costs one query per kind of history whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from heapq import merge
+from itertools import islice
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from letters.models import Letter, SightingEvent, SignatureStatusChange
+from people.models import Merge, Split
+
+KINDS = [
+    "signature_added",
+    "status_changed",
+    "respelled",
+    "gone",
+    "back",
+    "merged",
+    "unmerged",
+    "split",
+]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    at: datetime
+    rank: int
+    id: int
+
+
+@dataclass
+class Event:
+    at: datetime
+    rank: int
+    row_id: int
+    kind: str
+    letter: str | None = None
+    signature: int | None = None
+    person: tuple[int, str] | None = None
+    survivor: tuple[int, str] | None = None
+    source: str | None = None
+    reason: str = ""
+    before: dict | None = None
+    after: dict | None = None
+
+    @property
+    def position(self) -> Cursor:
+        return Cursor(self.at, self.rank, self.row_id)
+
+    @property
+    def id(self) -> str:
+        return f"{'csmup'[self.rank]}{self.row_id}"
+
+
+def _after(cursor: Cursor | None, rank: int, at: str, pk: str = "pk") -> Q:
+    if cursor is None:
+        return Q()
+    if rank > cursor.rank:
+        return Q(**{f"{at}__gte": cursor.at})
+    if rank < cursor.rank:
+        return Q(**{f"{at}__gt": cursor.at})
+    return Q(**{f"{at}__gt": cursor.at}) | Q(**{at: cursor.at, f"{pk}__gt": cursor.id})
+
+
+@dataclass
+class Filters:
+    since: datetime | None = None
+    letter: Letter | None = None
+    person_id: int | None = None
+    kinds: frozenset[str] = frozenset(KINDS)
+
+
+def _status_changes(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
+    wanted = {"signature_added", "status_changed"} & filters.kinds
+    if not wanted:
+        return [] if limit is not None else 0
+    changes: QuerySet = SignatureStatusChange.objects.filter(_after(cursor, 0, "changed_at"))
+    if wanted == {"signature_added"}:
+        changes = changes.filter(from_status="")
+    elif wanted == {"status_changed"}:
+        changes = changes.exclude(from_status="")
+    if filters.since:
+        changes = changes.filter(changed_at__gte=filters.since)
+    if filters.letter:
+        changes = changes.filter(signature__letter_id=filters.letter.pk)
+    if filters.person_id:
+        changes = changes.filter(signature__person_id=filters.person_id)
+    if limit is None:
+        return changes.count()
+    rows = changes.order_by("changed_at", "pk").values_list(
+        "pk",
+        "changed_at",
+        "from_status",
+        "to_status",
+        "reason",
+        "signature_id",
+        "signature__letter__slug",
+        "signature__person_id",
+        "signature__person__display_name",
+    )[:limit]
+    return [
+        Event(
+            at,
+            0,
+            pk,
+            "signature_added" if not before else "status_changed",
+            letter=slug,
+            signature=signature,
+            person=(person, name),
+            reason=reason,
+            before={"status": before} if before else {},
+            after={"status": after},
+        )
+        for pk, at, before, after, reason, signature, slug, person, name in rows
+    ]
+
+
+_SIGHTING_KINDS = {
+    SightingEvent.Kind.CHANGED: "respelled",
+    SightingEvent.Kind.GONE: "gone",
+    SightingEvent.Kind.BACK: "back",
+}
+
+
+def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
+    kinds = [stored for stored, shown in _SIGHTING_KINDS.items() if shown in filters.kinds]
+    if not kinds:
+        return [] if limit is not None else 0
+    events = SightingEvent.objects.filter(_after(cursor, 1, "at"), kind__in=kinds)
+    if filters.since:
+        events = events.filter(at__gte=filters.since)
+    if filters.letter:
+        events = events.filter(sighting__source__letter_id=filters.letter.pk)
+    if filters.person_id:
+        events = events.filter(sighting__signature__person_id=filters.person_id)
+    if limit is None:
+        return events.count()
+    rows = events.order_by("at", "pk").values_list(
+        "pk",
+        "at",
+        "kind",
+        "before",
+        "after",
+        "sighting__source__name",
+        "sighting__source__letter__slug",
+        "sighting__signature_id",
+        "sighting__signature__person_id",
+        "sighting__signature__person__display_name",
+    )[:limit]
+    return [
+        Event(
+            at,
+            1,
+            pk,
+            _SIGHTING_KINDS[kind],
+            letter=slug,
+            signature=signature,
+            person=(person, name),
+            source=source,
+            before=before or {},
+            after=after or {},
+        )
+        for pk, at, kind, before, after, source, slug, signature, person, name in rows
+    ]
+
+
+def _merges(filters: Filters, cursor: Cursor | None, limit: int | None, *, undone: bool) -> Any:
+    kind, rank, at = ("unmerged", 3, "undone_at") if undone else ("merged", 2, "created_at")
+    if kind not in filters.kinds or filters.letter is not None:
+        return [] if limit is not None else 0
+    merges = Merge.objects.filter(_after(cursor, rank, at)).defer("moved")
+    if undone:
+        merges = merges.filter(undone_at__isnull=False)
+    if filters.since:
+        merges = merges.filter(**{f"{at}__gte": filters.since})
+    if filters.person_id:
+        merges = merges.filter(Q(survivor_id=filters.person_id) | Q(merged_id=filters.person_id))
+    if limit is None:
+        return merges.count()
+    return [
+        Event(
+            getattr(merge, at),
+            rank,
+            merge.pk,
+            kind,
+            person=(merge.merged_id, merge.merged_name),
+            survivor=(merge.survivor_id, merge.survivor_name),
+            reason=merge.undo_reason if undone else merge.reason,
+        )
+        for merge in merges.order_by(at, "pk")[:limit]
+    ]
+
+
+def _splits(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
+    if "split" not in filters.kinds or filters.letter is not None:
+        return [] if limit is not None else 0
+    splits = Split.objects.filter(_after(cursor, 4, "created_at")).defer("moved")
+    if filters.since:
+        splits = splits.filter(created_at__gte=filters.since)
+    if filters.person_id:
+        splits = splits.filter(Q(person_id=filters.person_id) | Q(new_person_id=filters.person_id))
+    if limit is None:
+        return splits.count()
+    return [
+        Event(
+            split.created_at,
+            4,
+            split.pk,
+            "split",
+            person=(split.person_id, split.person_name),
+            survivor=(split.new_person_id, split.new_person_name),
+            reason=split.reason,
+        )
+        for split in splits.order_by("created_at", "pk")[:limit]
+    ]
+
+
+READERS: list[Callable[..., Any]] = [
+    _status_changes,
+    _sighting_events,
+    lambda filters, cursor, limit: _merges(filters, cursor, limit, undone=False),
+    lambda filters, cursor, limit: _merges(filters, cursor, limit, undone=True),
+    _splits,
+]
+
+
+def change_count(*, filters: Filters) -> int:
+    """How many events the filters select, on every page: one count per kind of history."""
+    return sum(reader(filters, None, None) for reader in READERS)
+
+
+def change_page(*, filters: Filters, cursor: Cursor | None, size: int) -> tuple[list[Event], bool]:
+    """The ``size`` events after ``cursor``, oldest first, and whether more follow."""
+    parts = [reader(filters, cursor, size + 1) for reader in READERS]
+    ordered = merge(*parts, key=lambda event: (event.at, event.rank, event.row_id))
+    page = list(islice(ordered, size + 1))
+    return page[:size], len(page) > size
