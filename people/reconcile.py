@@ -165,13 +165,13 @@ def name_frequencies() -> Frequencies:
 def _candidates(query: Query) -> list[int]:
     """Active people whose names come closest to the query, by the search."""
     active = Person.objects.filter(merged_into__isnull=True)
-    ids: list[int] = []
+    # The name as the matcher reads it, given names first ("Gyllenhaal, Maggie" as
+    # "Maggie Gyllenhaal"); as written only when that finds no one.
     for text in dict.fromkeys([parse_name(query.text).display or query.text, query.text]):
-        found = queryset_search(active, text).values_list("pk", flat=True)[:CANDIDATES]
-        ids.extend(pk for pk in found if pk not in ids)
-        if len(ids) >= CANDIDATES:
-            break
-    return ids[:CANDIDATES]
+        found = list(queryset_search(active, text).values_list("pk", flat=True)[:CANDIDATES])
+        if found:
+            return found
+    return []
 
 
 def _people(queries: Mapping[str, Query], letters: Mapping[str, int]) -> dict:

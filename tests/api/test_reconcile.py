@@ -5,6 +5,7 @@ names a spreadsheet would hold."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import jsonschema
 import pytest
@@ -131,8 +132,14 @@ def known(db):
 def _batch(client, queries: dict, method: str = "get") -> dict:
     if method == "get":
         response = client.get("/api/reconcile/", {"queries": json.dumps(queries)})
+    elif method == "form":  # as OpenRefine sends it
+        response = client.post(
+            "/api/reconcile/",
+            urlencode({"queries": json.dumps(queries)}),
+            content_type="application/x-www-form-urlencoded",
+        )
     else:
-        response = client.post("/api/reconcile/", {"queries": json.dumps(queries)})
+        response = client.post("/api/reconcile/", {"queries": queries}, format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     jsonschema.validate(body, RESULT_BATCH)
@@ -150,7 +157,7 @@ def test_the_manifest_follows_the_specification():
 
 @pytest.mark.parametrize("written", ["Gyllenhaal, Maggie", "Maggie Gylenhall", "MAGGIE GYLLENHAAL"])
 def test_spellings_of_a_known_person_find_her_as_a_match(known, written):
-    body = _batch(APIClient(), {"q0": {"query": written, "type": "person"}})
+    body = _batch(APIClient(), {"q0": {"query": written, "type": "person"}}, method="form")
     best = body["q0"]["result"][0]
     assert best["id"] == str(known["maggie"].pk)
     assert best["match"] is True
