@@ -173,13 +173,15 @@ if REDIS_URL:
 else:
     # Embedded default: a file-system broker, so worker and beat need no server.
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # A host named, or kombu warns of none at start and on every job sent.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.25,
     }
     CACHES = {
         "default": {
@@ -197,6 +199,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
 CELERY_TASK_IGNORE_RESULT = True
+# Workers and beat log through LOGGING below, in LOG_FORMAT like the web processes.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# On SIGTERM a worker lets its jobs run this long, then hands them back to the
+# broker (acks_late) and stops: well within honcho's 5 s under `make run`.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_float("WORKER_SOFT_SHUTDOWN_TIMEOUT", 2.0)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
