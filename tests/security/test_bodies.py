@@ -189,3 +189,20 @@ def test_gunicorn_answers_a_chunked_body_over_the_cap_413(served, settings):
 
     assert answer.startswith(b"HTTP/1.1 413"), answer[:500]
     assert not Letter.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_chunked_body_a_server_cannot_hand_over_is_answered_411(editor_client):
+    # Django's test server, like runserver, does not mark the input as terminated.
+    response = editor_client.generic(
+        "POST",
+        "/api/letters/",
+        json.dumps({"title": "Chunked", "slug": "chunked"}),
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        CONTENT_LENGTH="",
+    )
+
+    assert response.status_code == 411, response.content[:300]
+    assert response.json()["code"] == "length_required"
+    assert not Letter.objects.exists()
