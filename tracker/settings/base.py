@@ -238,10 +238,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
-    # No endpoint takes files: multipart bodies are refused (415).
+    # Multipart only for the browsable API's HTML forms, which REST framework posts
+    # so; no endpoint takes files, and a body over the cap is refused unread.
     "DEFAULT_PARSER_CLASSES": [
         "tracker.parsers.JSONParser",
         "tracker.parsers.FormParser",
+        "tracker.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
