@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# A demo: plain-text logs, two web workers, one Celery worker process (threads).
-RUN_ENV = DEBUG=$${DEBUG-1} LOG_FORMAT=$${LOG_FORMAT-plain} WEB_CONCURRENCY=$${WEB_CONCURRENCY-2}
+# A demo: plain-text logs (the access log too), two web workers, one Celery
+# worker process (threads).
+ACCESS_LOG_FORMAT = %(h)s %(m)s %(U)s %(s)s %(B)s bytes %(M)s ms [%({x-request-id}o)s]
+RUN_ENV = DEBUG=$${DEBUG-1} LOG_FORMAT=$${LOG_FORMAT-plain} WEB_CONCURRENCY=$${WEB_CONCURRENCY-2} \
+	GUNICORN_CMD_ARGS="--access-logformat '$(ACCESS_LOG_FORMAT)'"
 
 run: $(STAMP)
 	@mkdir -p var
@@ -26,7 +29,7 @@ run: $(STAMP)
 	@$(RUN_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
 	@$(RUN_ENV) $(BIN)/python manage.py ensure_admin
 	@echo "Serving http://$${WEB_BIND:-127.0.0.1:8000}/api/ and http://$${WEB_BIND:-127.0.0.1:8000}/admin/ (Ctrl-C stops)"
-	@$(RUN_ENV) PATH=$(CURDIR)/$(BIN):$$PATH exec $(BIN)/honcho start -f Procfile
+	@$(RUN_ENV) PATH=$(abspath $(BIN)):$$PATH exec $(BIN)/honcho start -f Procfile
 
 test: $(STAMP)
 	$(BIN)/python -m tests.services $(PYTEST_ARGS)
