@@ -17,14 +17,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# A demo: plain-text logs (the access log too), two web workers, one Celery
+# worker process (threads).
+ACCESS_LOG_FORMAT = %(h)s %(m)s %(U)s %(s)s %(B)s bytes %(M)s ms [%({x-request-id}o)s]
+RUN_ENV = DEBUG=$${DEBUG-1} LOG_FORMAT=$${LOG_FORMAT-plain} WEB_CONCURRENCY=$${WEB_CONCURRENCY-2} \
+	GUNICORN_CMD_ARGS="--access-logformat '$(ACCESS_LOG_FORMAT)'"
+
 run: $(STAMP)
 	@mkdir -p var
-	DEBUG=$${DEBUG-1} $(BIN)/python manage.py migrate --no-input
-	DEBUG=$${DEBUG-1} $(BIN)/python manage.py load_demo
-	DEBUG=$${DEBUG-1} $(BIN)/python manage.py collectstatic --no-input -v0
-	@DEBUG=$${DEBUG-1} $(BIN)/python manage.py ensure_admin
-	@echo "Serving http://127.0.0.1:8000/api/ and http://127.0.0.1:8000/admin/ (Ctrl-C stops)"
-	DEBUG=$${DEBUG-1} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+	@$(RUN_ENV) $(BIN)/python manage.py migrate --no-input
+	@$(RUN_ENV) $(BIN)/python manage.py load_demo
+	@$(RUN_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	@$(RUN_ENV) $(BIN)/python manage.py ensure_admin
+	@echo "Serving http://$${WEB_BIND:-127.0.0.1:8000}/api/ and http://$${WEB_BIND:-127.0.0.1:8000}/admin/ (Ctrl-C stops)"
+	@$(RUN_ENV) PATH=$(abspath $(BIN)):$$PATH exec $(BIN)/honcho start -f Procfile
 
 test: $(STAMP) chromium
 	$(BIN)/python -m tests.services $(PYTEST_ARGS)

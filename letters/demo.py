@@ -274,15 +274,23 @@ def _illustrative_history(letter: Letter) -> None:
     )
 
 
+DEMO_LETTERS = ("hollywood-ai-copyright-ostp-2025", "mipcom-2025-kling-ai-opinion")
+
+
 def demo_counts(*, loaded: bool) -> DemoCounts:
+    """What the demo holds: its letters, organizations, and the signatures,
+    sightings and people of its letters; not the rest of the database."""
     from letters.models import Sighting, Signature
     from people.models import Person
 
+    signatures = Signature.objects.filter(letter__slug__in=DEMO_LETTERS)
     return DemoCounts(
         loaded=loaded,
-        letters=Letter.objects.count(),
-        organizations=Organization.objects.count(),
-        people=Person.objects.count(),
-        signatures=Signature.objects.count(),
-        sightings=Sighting.objects.count(),
+        letters=Letter.objects.filter(slug__in=DEMO_LETTERS).count(),
+        organizations=Organization.objects.filter(slug__in=[o[0] for o in ORGANIZATIONS]).count(),
+        people=Person.objects.filter(
+            pk__in=signatures.values("person_id"), merged_into__isnull=True
+        ).count(),
+        signatures=signatures.count(),
+        sightings=Sighting.objects.filter(source__letter__slug__in=DEMO_LETTERS).count(),
     )

@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 from django.http import QueryDict
 from rest_framework import exceptions, parsers
+from rest_framework.parsers import DataAndFiles
 
 MAX_DEPTH = 32
 
@@ -109,3 +110,10 @@ class FormParser(parsers.FormParser):
         data = QueryDict(body, encoding=encoding)
         check_parsed({key: data.getlist(key) for key in data})
         return data
+
+
+class MultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context=None) -> Any:
+        parsed: DataAndFiles = super().parse(stream, media_type, parser_context)
+        check_parsed({key: parsed.data.getlist(key) for key in parsed.data})
+        return parsed

@@ -45,7 +45,7 @@ _ERRORS = {
 _WRITE_ERRORS = {
     "409": "Conflicts with the data as it stands: done already, changed meanwhile, or "
     "clashing with another record (`code` says which); read again before retrying.",
-    "415": "Send JSON or a form.",
+    "415": "Send JSON, a form or multipart data.",
     "422": "The Idempotency-Key was used for a different request.",
 }
 

@@ -52,11 +52,6 @@ class RunStep(Task):
     broker cannot take it, the run is marked and the step sent again later,
     instead of the run staying "running" with nothing queued to finish it."""
 
-    def __call__(self, *args, **kwargs):
-        # While the step runs, its run is marked as having a live worker at it.
-        with match_run_step_lock(args[0] if args else kwargs["run_id"]):
-            return super().__call__(*args, **kwargs)
-
     def apply_async(self, args=None, kwargs=None, **options):
         run_id = (args or [None])[0]
         if run_id is None:
@@ -82,7 +77,8 @@ _RETRY = {
 def match_plan(run_id: int) -> int:
     """Block everyone and queue one task per block."""
     try:
-        numbers = runs.run_plan(run_id)
+        with match_run_step_lock(run_id):  # the run has a live worker at it
+            numbers = runs.run_plan(run_id)
     except OperationalError:
         raise
     except Exception as exc:
@@ -98,7 +94,8 @@ def match_plan(run_id: int) -> int:
 @shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_block(run_id: int, number: int) -> None:
     try:
-        runs.block_score(run_id, number)
+        with match_run_step_lock(run_id):
+            runs.block_score(run_id, number)
     except OperationalError:
         raise
     except Exception as exc:
@@ -109,7 +106,8 @@ def match_block(run_id: int, number: int) -> None:
 @shared_task(base=RunStep, acks_late=True, ignore_result=True, **_RETRY)
 def match_combine(run_id: int) -> str:
     try:
-        return runs.run_combine(run_id).status
+        with match_run_step_lock(run_id):
+            return runs.run_combine(run_id).status
     except OperationalError:
         raise
     except Exception as exc:

@@ -66,9 +66,10 @@ def test_two_workers_on_separate_queues_divide_syncs_and_matching():
     database = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
-        DATABASE_URL=f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+        # The test settings read the test servers' variables only.
+        TEST_DATABASE_URL=f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
         f"{database['PORT'] or 5432}/{database['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
+        TEST_REDIS_URL=settings.REDIS_URL,
         DJANGO_SETTINGS_MODULE="tracker.settings.test",
         TRACKER_ALLOW_PRIVATE_SOURCES="1",
     )

@@ -86,8 +86,9 @@ def worker(django_db_setup, django_db_blocker) -> Iterator[Worker]:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=settings.REDIS_URL,
+        # The test settings read the test servers' variables only.
+        TEST_DATABASE_URL=database_url,
+        TEST_REDIS_URL=settings.REDIS_URL,
         DJANGO_SETTINGS_MODULE="tracker.settings.test",
         TRACKER_ALLOW_PRIVATE_SOURCES="1",
         CELERY_TASK_ALWAYS_EAGER="0",

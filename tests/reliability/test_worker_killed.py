@@ -173,3 +173,44 @@ def test_a_match_run_whose_whole_worker_is_killed_ends_as_one_clean_run_soon_aft
     assert final in (before, after), dump_difference(final, after)
     assert (status, merged, final == after) == ("succeeded", 5, True), error
     print(f"\nWhole worker killed mid-merge: the run {status} {ended:.1f} s after restart")
+
+
+def test_the_sweep_sends_again_only_a_quiet_run_that_no_live_worker_holds():
+    from datetime import timedelta
+
+    import redis
+    from django.conf import settings
+    from django.db import connections
+    from django.utils import timezone
+
+    from people.merging import runs
+    from people.models import MatchRun
+    from tracker.locks import match_run_step_lock
+
+    quiet = timezone.now() - timedelta(seconds=settings.MATCHING_STEP_LOST_AFTER_SECONDS + 5)
+    run = MatchRun.objects.create(mode="full", status="running")
+    MatchRun.objects.filter(pk=run.pk).update(started_at=quiet)
+    hour = timedelta(hours=1)
+    lost = timedelta(seconds=settings.MATCHING_STEP_LOST_AFTER_SECONDS)
+    held: list[list[int]] = []
+
+    def sweep_elsewhere() -> None:
+        try:
+            held.append(runs.runs_resend(stalled_after=hour, lost_after=lost))
+        finally:
+            connections.close_all()
+
+    with match_run_step_lock(run.pk):  # a live worker at one of its steps
+        sweeper = threading.Thread(target=sweep_elsewhere)
+        sweeper.start()
+        sweeper.join(30)
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete("matching")
+    try:
+        freed = runs.runs_resend(stalled_after=hour, lost_after=lost)
+        again = runs.runs_resend(stalled_after=hour, lost_after=lost)
+        sent = broker.llen("matching")
+    finally:
+        broker.delete("matching")
+
+    assert (held, freed, again, sent) == ([[]], [run.pk], [], 1)

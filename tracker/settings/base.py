@@ -179,13 +179,15 @@ if REDIS_URL:
 else:
     # Embedded default: a file-system broker, so worker and beat need no server.
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # A host named, or kombu warns of none at start and on every job sent.
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.25,
     }
     CACHES = {
         "default": {
@@ -207,6 +209,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # (compose, podman run, systemd) honours it; unset: one process per CPU.
 if env_str("WORKER_CONCURRENCY", ""):
     CELERY_WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1)
+# Workers and beat log through LOGGING below, in LOG_FORMAT like the web processes.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# On SIGTERM a worker lets its jobs run this long, then hands them back to the
+# broker (acks_late) and stops: well within honcho's 5 s under `make run`.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = env_float("WORKER_SOFT_SHUTDOWN_TIMEOUT", 2.0)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat touches TRACKER_VAR_DIR/beat-heartbeat on every tick; its health check reads it.
@@ -243,10 +250,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "tracker.schema.TrackerAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
-    # No endpoint takes files: multipart bodies are refused (415).
+    # Multipart only for the browsable API's HTML forms, which REST framework posts
+    # so; no endpoint takes files, and a body over the cap is refused unread.
     "DEFAULT_PARSER_CLASSES": [
         "tracker.parsers.JSONParser",
         "tracker.parsers.FormParser",
+        "tracker.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -11,7 +11,8 @@ class Command(BaseCommand):
     help = (
         "Create the first admin login if there is none: from DJANGO_SUPERUSER_USERNAME, "
         "DJANGO_SUPERUSER_PASSWORD and DJANGO_SUPERUSER_EMAIL when set, otherwise 'admin' "
-        "with a generated password kept in var/admin-password.txt. Prints the login."
+        "with a generated password kept in var/admin-password.txt. Prints the password only "
+        "when it makes the login."
     )
 
     def handle(self, *args, **options) -> None:
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         password_file = Path(settings.VAR_DIR) / "admin-password.txt"
         if users.objects.filter(is_superuser=True).exists():
             if password_file.exists() and users.objects.filter(username="admin").exists():
-                self.stdout.write(f"Admin login: admin / {password_file.read_text().strip()}")
+                self.stdout.write(f"Admin login: admin (its password is in {password_file})")
             else:
                 self.stdout.write("An admin login exists already.")
             return

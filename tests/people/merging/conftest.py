@@ -70,10 +70,12 @@ def celery_worker(transactional_db):
     """A real worker process on this test database and the test Redis db."""
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=(
+        # The test settings read the test servers' variables only.
+        TEST_DATABASE_URL=(
             f"postgres://{connection.settings_dict['USER']}@{connection.settings_dict['HOST']}:"
             f"{connection.settings_dict['PORT']}/{connection.settings_dict['NAME']}"
         ),
+        TEST_REDIS_URL=os.environ["REDIS_URL"],
         DJANGO_SETTINGS_MODULE="tracker.settings.test",
         MATCHING_PAIRS_PER_BLOCK="2",
     )
