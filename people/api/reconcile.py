@@ -40,6 +40,13 @@ QUERIES = OpenApiParameter(
 CALLBACK = OpenApiParameter(
     "callback", OpenApiTypes.STR, description="Wrap the JSON answer for JSONP."
 )
+# JSON, or with ``callback`` the same JSON wrapped for JSONP.
+ANSWERS = {
+    (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
+    (200, "application/javascript"): OpenApiResponse(
+        OpenApiTypes.STR, description="With `callback`: `callback(<the JSON answer>);`"
+    ),
+}
 
 
 class ReconcileViewSet(viewsets.ViewSet):
@@ -62,7 +69,7 @@ class ReconcileViewSet(viewsets.ViewSet):
             "`affiliation`, `title`, `letter` (a slug), `country` (organisations)."
         ),
         parameters=[QUERIES, CALLBACK],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT)},
+        responses=ANSWERS,
     )
     def list(self, request: Request) -> Response:
         raw = request.query_params.get("queries")
@@ -94,7 +101,7 @@ class ReconcileViewSet(viewsets.ViewSet):
             OpenApiParameter("type", OpenApiTypes.STR, enum=sorted(reconcile.TYPES)),
             CALLBACK,
         ],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT)},
+        responses=ANSWERS,
     )
     @action(detail=False, methods=["get"], url_path="suggest/entity")
     def suggest_entity(self, request: Request) -> Response:
