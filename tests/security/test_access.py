@@ -48,6 +48,12 @@ POLICIES = {
     ("/api/docs/", "GET"): "docs",
     ("/api/redoc/", "GET"): "docs",
     ("/api/changes/", "GET"): "public-read",
+    # Reconciliation: anonymous like the reads; a batch or a preview without its
+    # queries or id is a 400 naming it.
+    ("/api/reconcile/", "GET"): "public-read",
+    ("/api/reconcile/", "POST"): "open",
+    ("/api/reconcile/suggest/entity/", "GET"): "public-read",
+    ("/api/reconcile/preview/", "GET"): "open",
     ("/api/letters/", "GET"): "public-read",
     ("/api/letters/", "POST"): "model-write",
     ("/api/letters/{slug}/", "GET"): "public-read",

@@ -386,12 +386,20 @@ def test_a_time_past_the_last_year_once_in_utc_is_a_400(anon):
     [
         ("name", "Press\x00list"),
         ("name", "P" * 10_000),
-        ("options", '{"k": "a\\u0000b"}'),
-        ("options", '{"k\\u0000": 1}'),
-        ("options", '{"k": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        # The source's options, one field each (the form has no raw JSON).
+        ("option_encoding", "utf\x00-8"),
+        ("option_columns", "Full name\x00 = name"),
+        ("option_delimiter", ";;"),
         ("url", "http://169.254.169.254/latest/meta-data/"),
     ],
-    ids=["nul-name", "long-name", "nul-in-options", "nul-in-a-key", "deep-options", "metadata-url"],
+    ids=[
+        "nul-name",
+        "long-name",
+        "nul-in-an-option",
+        "nul-in-a-column-rename",
+        "two-character-delimiter",
+        "metadata-url",
+    ],
 )
 def test_the_admin_source_form_refuses_hostile_values_naming_the_field(
     admin_client_staff, objects, field, value, settings
