@@ -82,6 +82,7 @@ MIDDLE_NAME = {"en_US": 0.3, "en_GB": 0.2, "sv_SE": 0.2, "de_DE": 0.1, "nl_NL": 
 # Locales whose city names Faker makes up in English patterns or writes in
 # another script: their organisations are named after family names instead.
 PLACES_FROM_NAMES = {"ja_JP", "tr_TR"}
+FAKER_PROVIDERS = ["faker.providers.person", "faker.providers.address", "faker.providers.company"]
 
 NICKNAMES = {
     "William": ["Bill", "Will", "Billy"],
@@ -480,7 +481,7 @@ def _person_provider(fake: Faker):
 
 
 def _locale(code: str, seed: int) -> _Locale:
-    fake = Faker(code)
+    fake = Faker(code, providers=FAKER_PROVIDERS)
     fake.seed_instance(seed)
     person = _person_provider(fake)
     if code == "ja_JP":
@@ -592,8 +593,8 @@ def _drop_accents(rng: random.Random, locale: str, text: str) -> str:
 
 
 def _initials(given: str) -> str:
-    parts = given.replace("-", " -").split()
-    return " ".join(("-" + p[1] + ".") if p.startswith("-") else p[0] + "." for p in parts)
+    """ "José Mari" -> "J. M.", "Jean-Pierre" -> "J.-P."."""
+    return " ".join("-".join(p[0] + "." for p in word.split("-")) for word in given.split())
 
 
 def _abbreviate(org: str, *, acronym: bool) -> str:
