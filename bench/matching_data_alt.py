@@ -455,10 +455,10 @@ class _Weighted:
 
     def __init__(self, names) -> None:
         if isinstance(names, dict):
-            self.names = list(names)
+            self.names = [" ".join(name.split()) for name in names]
             weights = [float(w) for w in names.values()]
         else:
-            self.names = list(names)
+            self.names = [" ".join(name.split()) for name in names]
             weights = [1.0] * len(self.names)
         self.cumulative = list(itertools.accumulate(weights))
 
@@ -498,10 +498,10 @@ def _locale(code: str, seed: int) -> _Locale:
     elif getattr(address, "cities", None):
         # Some of Faker's city lists are built from a set, in an order that
         # changes with the hash seed: sorted first, then drawn.
-        cities = sorted(set(address.cities))
+        cities = sorted({" ".join(city.split()) for city in address.cities})
         places = sorted(random.Random(f"{code} {seed}").sample(cities, k=min(200, len(cities))))
     else:
-        places = sorted({fake.city() for _ in range(200)})
+        places = sorted({" ".join(fake.city().split()) for _ in range(200)})
     if code == "ja_JP":
         companies = [f"{name} Corporation" for name in places[:20]]
     else:
@@ -550,10 +550,11 @@ def _organisations(rng: random.Random, locales: dict[str, _Locale], count: int):
 def _typo(rng: random.Random, word: str) -> str:
     """One edit: a neighbouring key instead, a key added, a letter dropped or
     doubled, or two letters swapped; never the same word back."""
-    if len(word) < 3:
+    letters = [i for i, char in enumerate(word) if char.isalpha()]
+    if len(letters) < 3:
         return word
     for _ in range(10):
-        i = rng.randrange(1, len(word)) if rng.random() < 0.85 else 0
+        i = rng.choice(letters[1:]) if rng.random() < 0.85 else letters[0]
         char = word[i]
         near = NEIGHBOURS.get(char.lower(), "") or "e"
         kind = rng.random()
@@ -565,12 +566,10 @@ def _typo(rng: random.Random, word: str) -> str:
             new = word[:i] + word[i + 1 :]
         elif kind < 0.8:
             new = word[:i] + char + word[i:]
-        elif i + 1 < len(word):
+        elif i + 1 < len(word) and word[i + 1].isalpha():
             new = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
         else:
             continue
-        if i == 0:
-            new = new[:1].upper() + new[1:]
         if new != word and new.lower() != word.lower():
             return new
     return word
@@ -597,11 +596,13 @@ def _initials(given: str) -> str:
     return " ".join("-".join(p[0] + "." for p in word.split("-")) for word in given.split())
 
 
-def _abbreviate(org: str, *, acronym: bool) -> str:
-    if acronym:
-        words = [w for w in org.replace(",", " ").split() if w[:1].isupper()]
-        if len(words) >= 2:
-            return "".join(w[0] for w in words)
+def _acronym(org: str) -> str:
+    """The initials of its capitalised words, or "" when it has fewer than two."""
+    words = [w for w in org.replace(",", " ").split() if w[:1].isupper()]
+    return "".join(w[0] for w in words) if len(words) >= 2 else ""
+
+
+def _abbreviate(org: str) -> str:
     for long, short in sorted(ORG_ABBREVIATIONS, key=lambda pair: -len(pair[0])):
         if long in org:
             return org.replace(long, short)
@@ -625,6 +626,7 @@ def _write(
         middle = "" if rng.random() < 0.6 else middle[0] + "."
         kinds.append("middle_dropped" if not middle else "middle_initial")
     if rng.random() < source.typo:
+        before = given, family
         two = rng.random() < 0.2
         given_typo = not no_given and rng.random() < 0.4
         if two and given_typo and rng.random() < 0.5:
@@ -633,7 +635,10 @@ def _write(
             given = _typo_twice(rng, given) if two else _typo(rng, given)
         else:
             family = _typo_twice(rng, family) if two else _typo(rng, family)
-        kinds.append("typo2" if two else "typo1")
+        # Labelled by what the edits did: a short name may take none.
+        edits = OSA.distance(given, before[0]) + OSA.distance(family, before[1])
+        if edits:
+            kinds.append(f"typo{min(edits, 2)}")
     if not no_given and rng.random() < source.initials:
         given = _initials(given)
         if middle:
@@ -688,11 +693,11 @@ def _write(
             kinds.append("aff_other")
         affiliation = stated
         roll = rng.random()
-        if roll < source.acronym:
-            affiliation = _abbreviate(stated, acronym=True)
+        if roll < source.acronym and _acronym(stated):
+            affiliation = _acronym(stated)
             kinds.append("aff_acronym")
         elif roll < source.acronym + source.abbreviated:
-            affiliation = _abbreviate(stated, acronym=False)
+            affiliation = _abbreviate(stated)
             if affiliation != stated:
                 kinds.append("aff_abbreviated")
         if rng.random() < source.misspelt:

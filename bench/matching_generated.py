@@ -363,13 +363,14 @@ def main() -> None:
         for label, runs in results.items():
             good = [r for r in runs if "error" not in r]
             if not good:
-                print(f"| {mode} | {label} | {runs[0]['error']} | | | | |")
+                print(f"| {mode} | {label} | {runs[0]['error']} | | | | |", flush=True)
                 continue
             r = good[0]
             seconds = statistics.median(x["seconds"] for x in good)
             print(
                 f"| {mode} | {label} | {r['precision']:.4f} | {r['recall']:.4f} | "
-                f"{r['f1']:.4f} | {seconds:.2f} | {max(x['peak_mb'] for x in good):,.0f} |"
+                f"{r['f1']:.4f} | {seconds:.2f} | {max(x['peak_mb'] for x in good):,.0f} |",
+                flush=True,
             )
             if label == "this project":
                 print(f"<!-- steps {r['timings']} counts {r['counts']} -->", flush=True)

@@ -52,7 +52,7 @@ def runs() -> dict[str, str]:
     wanted = {
         "1000, seed 1": (1000, 1, 1),
         "1000, seed 1, other hash seed": (1000, 1, 2),
-        "1000, seed 2": (1000, 2, 1),
+        "100, seed 2": (100, 2, 1),
         "10000, seed 1": (10000, 1, 3),
     }
     processes = {label: start(*args) for label, args in wanted.items()}
@@ -78,7 +78,7 @@ def name_kinds(row: dict) -> set[str]:
 
 def test_it_gives_the_same_entries_for_a_seed_whatever_the_hash_seed(runs):
     assert runs["1000, seed 1"] == runs["1000, seed 1, other hash seed"]
-    assert runs["1000, seed 1"] != runs["1000, seed 2"]
+    assert not runs["1000, seed 1"].startswith(runs["100, seed 2"][:1000])
 
 
 def test_entries_carry_their_person_letter_and_source(runs):
