@@ -134,11 +134,14 @@ def kinds_of_errors(entries, labels, predicted) -> dict:
         by_entity[entry.entity].append(i)
     pairs: Counter = Counter()
     missed: Counter = Counter()
+    alone: Counter = Counter()
+    alone_missed: Counter = Counter()
     for members in by_entity.values():
         for x, i in enumerate(members):
             for j in members[x + 1 :]:
                 a, b = labels[i], labels[j]
                 kinds = {k for k in (*a.kinds, *b.kinds) if k in NAME_KINDS} or {"names as given"}
+                only = next(iter(kinds)) if len(kinds) == 1 else None
                 if a.org and b.org:
                     kinds.add("both state an organisation, the same")
                     if a.org != b.org:
@@ -150,6 +153,9 @@ def kinds_of_errors(entries, labels, predicted) -> dict:
                 for kind in kinds:
                     pairs[kind] += 1
                     missed[kind] += apart
+                if only:
+                    alone[only] += 1
+                    alone_missed[only] += apart
     clusters: dict[int, Counter] = defaultdict(Counter)
     for i, entry in enumerate(entries):
         clusters[int(predicted[i])][entry.entity] += 1
@@ -175,6 +181,7 @@ def kinds_of_errors(entries, labels, predicted) -> dict:
                 false[kind] += people[p] * people[q]
     return {
         "true_pairs": {k: [pairs[k], missed[k]] for k in sorted(pairs)},
+        "true_pairs_one_kind": {k: [alone[k], alone_missed[k]] for k in sorted(alone)},
         "false_merges": dict(false.most_common()),
     }
 
@@ -383,16 +390,20 @@ def main() -> None:
 
 def print_breakdowns(breakdowns: dict[str, dict]) -> None:
     modes = list(breakdowns)
-    print("\ntrue pairs with a kind on either side: pairs / missed (share missed)")
-    print("| kind | " + " | ".join(modes) + " |")
-    print("|---|" + "---|" * len(modes))
-    first = breakdowns[modes[0]]["true_pairs"]
-    for kind in sorted(first, key=lambda k: -first[k][0]):
-        cells = []
-        for mode in modes:
-            pairs, missed = breakdowns[mode]["true_pairs"].get(kind, [0, 0])
-            cells.append(f"{pairs:,} / {missed:,} ({missed / pairs:.2f})" if pairs else "")
-        print(f"| {kind} | " + " | ".join(cells) + " |")
+    for key, what in (
+        ("true_pairs", "with a kind on either side"),
+        ("true_pairs_one_kind", "whose names differ by that kind alone"),
+    ):
+        print(f"\ntrue pairs {what}: pairs / missed (share missed)")
+        print("| kind | " + " | ".join(modes) + " |")
+        print("|---|" + "---|" * len(modes))
+        first = breakdowns[modes[0]][key]
+        for kind in sorted(first, key=lambda k: -first[k][0]):
+            cells = []
+            for mode in modes:
+                pairs, missed = breakdowns[mode][key].get(kind, [0, 0])
+                cells.append(f"{pairs:,} / {missed:,} ({missed / pairs:.2f})" if pairs else "")
+            print(f"| {kind} | " + " | ".join(cells) + " |")
     print("\nfalse merges: pairs of records of two people in one cluster")
     print("| kind | " + " | ".join(modes) + " |")
     print("|---|" + "---|" * len(modes))
