@@ -4,6 +4,12 @@ recordlinkage, and the incremental run.
     python bench/matching_generated.py --size 100000 [--peers] [--repeat 3]
     python bench/matching_generated.py --size 1000000 [--peers]
     python bench/matching_generated.py --incremental 10000 --size 1000000 [--prepare-everyone]
+    python bench/matching_generated.py --generator alt --size 100000 [--peers] [--breakdown]
+
+``--generator`` picks the records: ``project`` (bench/matching_data.py, the
+default) or ``alt`` (bench/matching_data_alt.py, built on other assumptions);
+with ``alt``, ``--breakdown`` also counts this project's missed pairs by what
+was done to the names and its false merges by how the two people's names relate.
 
 Each measurement runs in its own process, so that its peak memory (the
 process's maximum resident set, records included) is its own. The matcher is
@@ -33,11 +39,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracker.settings.test")
 
 import numpy as np  # noqa: E402
 
-from bench.matching_data import generate  # noqa: E402
 from bench.matching_peers import f1_from_labels  # noqa: E402
 from people.matching.records import Record  # noqa: E402
 
 MODES = ("names", "names + affiliation", "full context")
+GENERATOR = "project"
+
+
+def generate(size: int):
+    if GENERATOR == "alt":
+        from bench.matching_data_alt import generate as generate_alt
+
+        return generate_alt(size)
+    from bench.matching_data import generate as generate_project
+
+    return generate_project(size)
 
 
 def records_for(entries, mode: str) -> list[Record]:
@@ -65,10 +81,16 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def one_ours(size: int, mode: str, workers: int) -> dict:
+def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dict:
     from people.matching.engine import match
 
-    entries = generate(size)
+    labels = None
+    if breakdown:
+        from bench.matching_data_alt import generate_labelled
+
+        entries, labels = generate_labelled(size)
+    else:
+        entries = generate(size)
     truth = np.fromiter((e.entity for e in entries), dtype=np.int64, count=len(entries))
     records = records_for(entries, mode)
     started = time.perf_counter()
@@ -80,6 +102,87 @@ def one_ours(size: int, mode: str, workers: int) -> dict:
         "peak_mb": peak_mb(),
         "timings": result.timings,
         "counts": result.counts,
+        **({"breakdown": kinds_of_errors(entries, labels, result.labels)} if labels else {}),
+    }
+
+
+NAME_KINDS = (
+    "nickname",
+    "initials",
+    "typo1",
+    "typo2",
+    "swap",
+    "comma",
+    "no_given",
+    "case",
+    "accents_dropped",
+    "surname_dropped",
+    "middle_dropped",
+    "middle_initial",
+    "honorific",
+)
+
+
+def kinds_of_errors(entries, labels, predicted) -> dict:
+    """Missed true pairs by what was done to either name, and false merges
+    (pairs of records of two people in one cluster) by how the people's
+    names relate. Counted outside the timed part."""
+    from collections import Counter, defaultdict
+
+    by_entity: dict[int, list[int]] = defaultdict(list)
+    for i, entry in enumerate(entries):
+        by_entity[entry.entity].append(i)
+    pairs: Counter = Counter()
+    missed: Counter = Counter()
+    alone: Counter = Counter()
+    alone_missed: Counter = Counter()
+    for members in by_entity.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                a, b = labels[i], labels[j]
+                kinds = {k for k in (*a.kinds, *b.kinds) if k in NAME_KINDS} or {"names as given"}
+                only = next(iter(kinds)) if len(kinds) == 1 else None
+                if a.org and b.org:
+                    kinds.add("both state an organisation, the same")
+                    if a.org != b.org:
+                        kinds.discard("both state an organisation, the same")
+                        kinds.add("both state an organisation, different ones")
+                else:
+                    kinds.add("one or both state no organisation")
+                apart = int(predicted[i] != predicted[j])
+                for kind in kinds:
+                    pairs[kind] += 1
+                    missed[kind] += apart
+                if only:
+                    alone[only] += 1
+                    alone_missed[only] += apart
+    clusters: dict[int, Counter] = defaultdict(Counter)
+    for i, entry in enumerate(entries):
+        clusters[int(predicted[i])][entry.entity] += 1
+    person = {entry.entity: labels[i] for i, entry in enumerate(entries)}
+    false: Counter = Counter()
+    for people in clusters.values():
+        if len(people) < 2:
+            continue
+        ids = sorted(people)
+        for x, p in enumerate(ids):
+            for q in ids[x + 1 :]:
+                a, b = person[p], person[q]
+                if a.canonical == b.canonical:
+                    kind = "namesakes (same full name)"
+                elif a.family == b.family and a.given[:1] == b.given[:1]:
+                    kind = "same family name and given initial"
+                elif a.family == b.family:
+                    kind = "same family name, other given name"
+                elif a.given == b.given:
+                    kind = "same given name, other family name"
+                else:
+                    kind = "other"
+                false[kind] += people[p] * people[q]
+    return {
+        "true_pairs": {k: [pairs[k], missed[k]] for k in sorted(pairs)},
+        "true_pairs_one_kind": {k: [alone[k], alone_missed[k]] for k in sorted(alone)},
+        "false_merges": dict(false.most_common()),
     }
 
 
@@ -161,7 +264,7 @@ def one_incremental(size: int, new: int, kept: bool) -> dict:
 
 
 def spawn(*args: str, timeout: int) -> dict:
-    command = [sys.executable, __file__, "--one", *args]
+    command = [sys.executable, __file__, "--generator", GENERATOR, "--one", *args]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -185,13 +288,25 @@ def main() -> None:
         help="With --incremental, also time runs that prepare every existing name again.",
     )
     parser.add_argument("--peer-timeout", type=int, default=1800)
+    parser.add_argument("--generator", choices=("project", "alt"), default="project")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="With --generator alt, count this project's misses and false merges by kind.",
+    )
     parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global GENERATOR
+    GENERATOR = args.generator
+    if args.breakdown and args.generator != "alt":
+        parser.error("--breakdown needs --generator alt (it reads what was done to each entry)")
 
     if args.one:
         what, *rest = args.one
         if what == "ours":
-            print(json.dumps(one_ours(int(rest[0]), rest[1], int(rest[2]))))
+            print(
+                json.dumps(one_ours(int(rest[0]), rest[1], int(rest[2]), rest[3:] == ["breakdown"]))
+            )
         elif what == "peer":
             print(json.dumps(one_peer(int(rest[0]), rest[1], rest[2])))
         else:
@@ -226,14 +341,25 @@ def main() -> None:
             )
         return
 
-    print(f"generated set of {args.size:,} records, median of {args.repeat}")
+    print(
+        f"generated set ({args.generator}) of {args.size:,} records, median of {args.repeat}, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    breakdowns = {}
     print("| fields | matcher | precision | recall | F1 | seconds | peak MB |")
     print("|---|---|---|---|---|---|---|")
     for mode in MODES:
         results = {
             "this project": [
-                spawn("ours", str(args.size), mode, str(args.workers), timeout=1800)
-                for _ in range(args.repeat)
+                spawn(
+                    "ours",
+                    str(args.size),
+                    mode,
+                    str(args.workers),
+                    *(["breakdown"] if args.breakdown and repeat == 0 else []),
+                    timeout=1800,
+                )
+                for repeat in range(args.repeat)
             ]
         }
         if args.peers and mode != "full context":
@@ -244,16 +370,47 @@ def main() -> None:
         for label, runs in results.items():
             good = [r for r in runs if "error" not in r]
             if not good:
-                print(f"| {mode} | {label} | {runs[0]['error']} | | | | |")
+                print(f"| {mode} | {label} | {runs[0]['error']} | | | | |", flush=True)
                 continue
             r = good[0]
             seconds = statistics.median(x["seconds"] for x in good)
             print(
                 f"| {mode} | {label} | {r['precision']:.4f} | {r['recall']:.4f} | "
-                f"{r['f1']:.4f} | {seconds:.2f} | {max(x['peak_mb'] for x in good):,.0f} |"
+                f"{r['f1']:.4f} | {seconds:.2f} | {max(x['peak_mb'] for x in good):,.0f} |",
+                flush=True,
             )
             if label == "this project":
-                print(f"<!-- steps {r['timings']} counts {r['counts']} -->")
+                print(f"<!-- steps {r['timings']} counts {r['counts']} -->", flush=True)
+                if "breakdown" in r:
+                    breakdowns[mode] = r["breakdown"]
+    print(f"load at the end {os.getloadavg()[0]:.1f}")
+    if breakdowns:
+        print_breakdowns(breakdowns)
+
+
+def print_breakdowns(breakdowns: dict[str, dict]) -> None:
+    modes = list(breakdowns)
+    for key, what in (
+        ("true_pairs", "with a kind on either side"),
+        ("true_pairs_one_kind", "whose names differ by that kind alone"),
+    ):
+        print(f"\ntrue pairs {what}: pairs / missed (share missed)")
+        print("| kind | " + " | ".join(modes) + " |")
+        print("|---|" + "---|" * len(modes))
+        first = breakdowns[modes[0]][key]
+        for kind in sorted(first, key=lambda k: -first[k][0]):
+            cells = []
+            for mode in modes:
+                pairs, missed = breakdowns[mode][key].get(kind, [0, 0])
+                cells.append(f"{pairs:,} / {missed:,} ({missed / pairs:.2f})" if pairs else "")
+            print(f"| {kind} | " + " | ".join(cells) + " |")
+    print("\nfalse merges: pairs of records of two people in one cluster")
+    print("| kind | " + " | ".join(modes) + " |")
+    print("|---|" + "---|" * len(modes))
+    kinds = sorted({k for b in breakdowns.values() for k in b["false_merges"]})
+    for kind in kinds:
+        counts = [breakdowns[mode]["false_merges"].get(kind, 0) for mode in modes]
+        print(f"| {kind} | " + " | ".join(f"{c:,}" for c in counts) + " |")
 
 
 if __name__ == "__main__":
