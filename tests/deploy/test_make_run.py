@@ -95,7 +95,7 @@ def test_make_run_says_where_it_serves_starts_little_and_stops_cleanly(tmp_path)
     text = log.read_text(errors="replace")
 
     assert f"Serving http://127.0.0.1:{port}/api/" in text
-    assert "Demo loaded: 2 letters, 7 organizations, 25 people" in text
+    assert "Demo loaded: 2 letters, 10 organizations, 28 people" in text
     password = (tmp_path / "admin-password.txt").read_text().strip()
     assert f"Admin login created: admin / {password}" in text
     assert "No hostname was supplied" not in text
@@ -111,4 +111,4 @@ def test_make_run_says_where_it_serves_starts_little_and_stops_cleanly(tmp_path)
     second = log.read_text(errors="replace")
     assert password not in second
     assert "Admin login: admin (its password is in" in second
-    assert "Demo loaded: 2 letters, 7 organizations, 25 people" in second
+    assert "Demo loaded: 2 letters, 10 organizations, 28 people" in second

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from letters.demo import demo_load
+from letters.demo import demo_counts, demo_load
 from people.merging.runs import run_now
 
 
@@ -19,6 +19,7 @@ class Command(BaseCommand):
             # demo's pending pair at once.
             run = run_now(full=True)
             self.stdout.write(f"Match run {run.pk}: {run.merged} merged, {run.queued} to review.")
+            counts = demo_counts(loaded=True)  # people as the run left them
         self.stdout.write(
             f"Demo loaded: {counts.letters} letters, {counts.organizations} organizations, "
             f"{counts.people} people, {counts.signatures} signatures, "
