@@ -13,20 +13,14 @@ pytest_plugins = ["tests.browser"]
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
+def django_db_setup(django_db_setup):
     """Processes a test starts (workers, servers) read the test settings, which
     take their database from ``TEST_DATABASE_URL``: name the database
     pytest-django created, not the one it was created beside."""
-    from django.db import connection
+    from tests.processes import current_database_url
 
-    with django_db_blocker.unblock():
-        database = connection.settings_dict
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
     before = os.environ.get("TEST_DATABASE_URL")
-    os.environ["TEST_DATABASE_URL"] = (
-        f"postgres://{database['USER']}{password}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}"
-    )
+    os.environ["TEST_DATABASE_URL"] = current_database_url()
     yield
     if before is None:
         os.environ.pop("TEST_DATABASE_URL", None)

@@ -19,6 +19,18 @@ from tracker.testing.servers import free_port, wait_for_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def current_database_url() -> str:
+    """The URL of the database pytest-django created for this run."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    return (
+        f"postgres://{database['USER']}{password}@{database['HOST'] or '127.0.0.1'}:"
+        f"{database['PORT'] or 5432}/{database['NAME']}"
+    )
+
+
 def service_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -27,7 +27,14 @@ import redis
 from celery import Celery
 from django.db import connection
 
-from tests.processes import ROOT, ThrowawayPostgres, ThrowawayRedis, manage, service_env
+from tests.processes import (  # noqa: F401 - current_database_url is shared from here too
+    ROOT,
+    ThrowawayPostgres,
+    ThrowawayRedis,
+    current_database_url,
+    manage,
+    service_env,
+)
 
 _scratch: list[Path] = []
 
@@ -71,16 +78,6 @@ def a_session_waits_on_a_lock() -> bool:
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
         return cursor.fetchone()[0] > 0
-
-
-def current_database_url() -> str:
-    """The URL of the database pytest-django created for this run."""
-    database = connection.settings_dict
-    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
-    return (
-        f"postgres://{database['USER']}{password}@{database['HOST'] or '127.0.0.1'}:"
-        f"{database['PORT'] or 5432}/{database['NAME']}"
-    )
 
 
 def process_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
