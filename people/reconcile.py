@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from people.matching.records import Frequencies, Prepared, Record
 from people.matching.scoring import Decision, explain, probability, score_pairs
 from people.merging.runs import load_records
 from people.models import NameKey, Organization, Person
-from people.selectors import queryset_search
+from people.selectors import organization_keys, queryset_search
 from people.weights import run_weights
 from tracker.errors import DomainError
 
@@ -126,8 +125,10 @@ def reconcile(queries: Mapping[str, Query], *, letters: Mapping[str, int] | None
     """
     letters = letters or {}
     people = {key: q for key, q in queries.items() if q.type == "person"}
+    # The keys of every organisation's name and aliases, read once for the batch.
+    keys = organization_keys() if len(people) < len(queries) else {}
     answers = {
-        key: {"result": _organizations(q)} for key, q in queries.items() if key not in people
+        key: {"result": _organizations(q, keys)} for key, q in queries.items() if key not in people
     }
     if people:
         answers.update(_people(people, letters))
@@ -147,17 +148,8 @@ def name_frequencies() -> Frequencies:
     cached = _frequencies_cache.get("value")
     if cached is not None and now - _frequencies_cache["at"] < _FREQUENCIES_TTL:
         return cached
-    given: Counter = Counter()
-    family: Counter = Counter()
-    total = 0
-    rows = NameKey.objects.filter(version=version()).values_list("given", "family")
-    for first, last in rows.iterator(chunk_size=20_000):
-        total += 1
-        if first and len(first) > 1:
-            given[first] += 1
-        if last:
-            family[last] += 1
-    value = Frequencies(given=given, family=family, total=total)
+    rows = NameKey.objects.filter(version=version()).values_list("given", "family", named=True)
+    value = Frequencies.of(rows.iterator(chunk_size=20_000))
     _frequencies_cache.update(value=value, at=now)
     return value
 
@@ -202,7 +194,7 @@ def _people(queries: Mapping[str, Query], letters: Mapping[str, int]) -> dict:
     by_query: dict[int, list[int]] = {}
     for k in range(len(a)):
         by_query.setdefault(int(a[k]), []).append(k)
-    names = dict(Person.objects.filter(pk__in=wanted).values_list("pk", "display_name"))
+    names = {record.id: record.names[0] for record in records if record.names}
     answers = {}
     for number, (key, query) in enumerate(queries.items()):
         rows = sorted(by_query.get(number, []), key=lambda k: (-scored.bits[k], int(b[k])))
@@ -239,18 +231,15 @@ def _feature_id(feature: str) -> str:
 # --- Organisations -------------------------------------------------------------------
 
 
-def _organizations(query: Query) -> list[dict]:
+def _organizations(query: Query, keys: Mapping[str, int]) -> list[dict]:
+    """Organisations close to the query by the search, and the one whose name
+    or alias has the query's key (``selectors.organization_keys``)."""
     key = organization_key(query.text)
-    found = list(
-        queryset_search(Organization.objects.all(), query.text).only(
-            "pk", "name", "aliases", "country"
-        )[:CANDIDATES]
-    )
-    if key:
-        exact = Organization.objects.filter(search_text__contains=fold(query.text)).only(
-            "pk", "name", "aliases", "country"
-        )[:CANDIDATES]
-        found += [org for org in exact if org not in found]
+    fields = ("pk", "name", "aliases", "country")
+    found = list(queryset_search(Organization.objects.all(), query.text).only(*fields)[:CANDIDATES])
+    owner = keys.get(key) if key else None
+    if owner is not None and all(org.pk != owner for org in found):
+        found += list(Organization.objects.filter(pk=owner).only(*fields))
     results = []
     for org in found:
         written = [org.name, *(org.aliases or [])]
