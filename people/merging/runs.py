@@ -480,10 +480,11 @@ def blocks_score_together(run_id: int) -> None:
         prepared = Prepared(
             load_records(people.tolist()), frequencies=frequencies, index=load_name_index()
         )
+    contextless = contextless_records(prepared)  # once for all the blocks
     shared = time.perf_counter() - started
     for block in blocks:
         mark = time.perf_counter()
-        result = _block_result(prepared, pairs_of[block.pk], mark)
+        result = _block_result(prepared, pairs_of[block.pk], mark, contextless)
         result["seconds"] = round(result["seconds"] + shared / len(blocks), 3)
         _block_keep(run_id, block, result)
 
@@ -492,13 +493,17 @@ def _block_pairs(block: MatchRunBlock) -> np.ndarray:
     return np.asarray(block.pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def _block_result(prepared: Prepared, pairs: np.ndarray, started: float) -> dict:
+def _block_result(
+    prepared: Prepared, pairs: np.ndarray, started: float, contextless: np.ndarray | None = None
+) -> dict:
     """A block's scored pairs in the review band or above, and what the
     clustering needs of each person in them."""
     index = np.searchsorted(prepared.ids, pairs)
     scored = _score(prepared, index[:, 0], index[:, 1])
     involved_index = np.unique(np.concatenate([scored.a, scored.b]))
-    contextless = prepared.ids[involved_index[contextless_records(prepared)[involved_index]]]
+    if contextless is None:
+        contextless = contextless_records(prepared)
+    contextless = prepared.ids[involved_index[contextless[involved_index]]]
     records = [prepared.records[i] for i in involved_index.tolist()]
     return {
         "a": prepared.ids[scored.a].tolist(),
