@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz import fuzz
+
+from people.matching.context import orgs_written_alike
 
 JUDGED, CONTEXT, WEAK = 3, 2, 1
 _OUTCOME = {JUDGED: "judged", CONTEXT: "context", WEAK: "weak"}
@@ -122,9 +123,7 @@ def _orgs_alike(one: frozenset, other: frozenset) -> bool:
     abbreviation), as the scoring compares them."""
     if one & other:
         return True
-    return any(
-        fuzz.token_set_ratio(x, y) >= 90 or fuzz.ratio(x, y) >= 85 for x in one for y in other
-    )
+    return orgs_written_alike(one, other)
 
 
 @dataclass

@@ -10,8 +10,11 @@ nothing, so it can never disagree.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
+
+from rapidfuzz import fuzz
 
 from people.matching.normalize import fold
 
@@ -29,6 +32,15 @@ def org_key(text: str) -> str:
     words = [_ORG_ABBREVIATIONS.get(word, word) for word in fold(text).split()]
     kept = [word for word in words if word not in _ORG_FILLER]
     return " ".join(sorted(kept or words))
+
+
+def orgs_written_alike(left: Iterable[str], right: Iterable[str]) -> bool:
+    """Some organisation key of one side is written like one of the other's (a
+    slip, an abbreviation, "Oxford University Press" beside "Univ. of Oxford")."""
+    right = tuple(right)
+    return any(
+        fuzz.token_set_ratio(x, y) >= 90 or fuzz.ratio(x, y) >= 85 for x in left for y in right
+    )
 
 
 @cache

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 
 import numpy as np
-from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
+from people.matching.context import orgs_written_alike
 from people.matching.nicknames import are_nicknames
 from people.matching.records import PSEUDO_NAMES, TYPICAL_FAMILY, Prepared
 
@@ -479,9 +479,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     )
     for index in check:
         left, right = p.org_texts[a[index]], p.org_texts[b[index]]
-        if any(
-            fuzz.token_set_ratio(x, y) >= 90 or fuzz.ratio(x, y) >= 85 for x in left for y in right
-        ):
+        if orgs_written_alike(left, right):
             org[index] = Org.SIMILAR
             total[index] += w.org_similar - w.org_disagree
 
