@@ -74,6 +74,23 @@ def _after(cursor: Cursor | None, rank: int, at: str, pk: str = "pk") -> Q:
     return Q(**{f"{at}__gt": cursor.at}) | Q(**{at: cursor.at, f"{pk}__gt": cursor.id})
 
 
+def _narrowed(
+    rows: QuerySet, filters: Filters, *, at: str, people: tuple[str, ...], letter: str = ""
+) -> QuerySet:
+    """The rows of one kind of event that the filters keep: at ``since`` or later,
+    of the letter (through ``letter``), about the person (through any of ``people``)."""
+    if filters.since:
+        rows = rows.filter(**{f"{at}__gte": filters.since})
+    if filters.letter and letter:
+        rows = rows.filter(**{letter: filters.letter.pk})
+    if filters.person_id:
+        about = Q()
+        for field in people:
+            about |= Q(**{field: filters.person_id})
+        rows = rows.filter(about)
+    return rows
+
+
 @dataclass
 class Filters:
     since: datetime | None = None
@@ -91,12 +108,13 @@ def _status_changes(filters: Filters, cursor: Cursor | None, limit: int | None) 
         changes = changes.filter(from_status="")
     elif wanted == {"status_changed"}:
         changes = changes.exclude(from_status="")
-    if filters.since:
-        changes = changes.filter(changed_at__gte=filters.since)
-    if filters.letter:
-        changes = changes.filter(signature__letter_id=filters.letter.pk)
-    if filters.person_id:
-        changes = changes.filter(signature__person_id=filters.person_id)
+    changes = _narrowed(
+        changes,
+        filters,
+        at="changed_at",
+        letter="signature__letter_id",
+        people=("signature__person_id",),
+    )
     if limit is None:
         return changes.count()
     rows = changes.order_by("changed_at", "pk").values_list(
@@ -139,12 +157,13 @@ def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int | None)
     if not kinds:
         return [] if limit is not None else 0
     events = SightingEvent.objects.filter(_after(cursor, 1, "at"), kind__in=kinds)
-    if filters.since:
-        events = events.filter(at__gte=filters.since)
-    if filters.letter:
-        events = events.filter(sighting__source__letter_id=filters.letter.pk)
-    if filters.person_id:
-        events = events.filter(sighting__signature__person_id=filters.person_id)
+    events = _narrowed(
+        events,
+        filters,
+        at="at",
+        letter="sighting__source__letter_id",
+        people=("sighting__signature__person_id",),
+    )
     if limit is None:
         return events.count()
     rows = events.order_by("at", "pk").values_list(
@@ -183,10 +202,7 @@ def _merges(filters: Filters, cursor: Cursor | None, limit: int | None, *, undon
     merges = Merge.objects.filter(_after(cursor, rank, at)).defer("moved")
     if undone:
         merges = merges.filter(undone_at__isnull=False)
-    if filters.since:
-        merges = merges.filter(**{f"{at}__gte": filters.since})
-    if filters.person_id:
-        merges = merges.filter(Q(survivor_id=filters.person_id) | Q(merged_id=filters.person_id))
+    merges = _narrowed(merges, filters, at=at, people=("survivor_id", "merged_id"))
     if limit is None:
         return merges.count()
     return [
@@ -207,10 +223,7 @@ def _splits(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
     if "split" not in filters.kinds or filters.letter is not None:
         return [] if limit is not None else 0
     splits = Split.objects.filter(_after(cursor, 4, "created_at")).defer("moved")
-    if filters.since:
-        splits = splits.filter(created_at__gte=filters.since)
-    if filters.person_id:
-        splits = splits.filter(Q(person_id=filters.person_id) | Q(new_person_id=filters.person_id))
+    splits = _narrowed(splits, filters, at="created_at", people=("person_id", "new_person_id"))
     if limit is None:
         return splits.count()
     return [
