@@ -19,7 +19,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from letters.models import Letter, SightingEvent, SignatureStatusChange
-from people.models import Merge, Split
+from people.models import Merge, PersonRename, Split
 
 KINDS = [
     "signature_added",
@@ -30,6 +30,7 @@ KINDS = [
     "merged",
     "unmerged",
     "split",
+    "person_renamed",
 ]
 
 
@@ -61,7 +62,7 @@ class Event:
 
     @property
     def id(self) -> str:
-        return f"{'csmup'[self.rank]}{self.row_id}"
+        return f"{'csmupr'[self.rank]}{self.row_id}"
 
 
 def _after(cursor: Cursor | None, rank: int, at: str, pk: str = "pk") -> Q:
@@ -240,12 +241,35 @@ def _splits(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
     ]
 
 
+def _renames(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
+    if "person_renamed" not in filters.kinds or filters.letter is not None:
+        return [] if limit is not None else 0
+    renames = PersonRename.objects.filter(_after(cursor, 5, "created_at"))
+    renames = _narrowed(renames, filters, at="created_at", people=("person_id",))
+    if limit is None:
+        return renames.count()
+    return [
+        Event(
+            rename.created_at,
+            5,
+            rename.pk,
+            "person_renamed",
+            person=(rename.person_id, rename.after),
+            reason=rename.get_cause_display(),
+            before={"name": rename.before},
+            after={"name": rename.after},
+        )
+        for rename in renames.order_by("created_at", "pk")[:limit]
+    ]
+
+
 READERS: list[Callable[..., Any]] = [
     _status_changes,
     _sighting_events,
     lambda filters, cursor, limit: _merges(filters, cursor, limit, undone=False),
     lambda filters, cursor, limit: _merges(filters, cursor, limit, undone=True),
     _splits,
+    _renames,
 ]
 
 

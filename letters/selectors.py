@@ -38,7 +38,7 @@ from letters.models import (
     Source,
     SyncRun,
 )
-from people.models import Affiliation, Merge, Person, Split
+from people.models import Affiliation, Merge, Person, PersonRename, Split
 from people.selectors import queryset_search
 from tracker.db import LoadedJSON, UTCText
 from tracker.fields import iso_datetime
@@ -684,8 +684,9 @@ def shared_csv_rows(people: QuerySet, *, letters: list[Letter]) -> Iterator[list
 def person_timeline(*, person_id: int, include_removed: bool) -> dict:
     """Every letter the person signed, when first and last seen and by which
     sources, and what happened, in time order: sources listing, dropping and
-    listing again each entry, status changes with their reasons, merges and
-    splits. Five queries whatever the number of letters."""
+    listing again each entry, status changes with their reasons, merges,
+    splits and changes of the name shown. Seven queries whatever the number of
+    letters."""
     signatures = list(
         Signature.objects.filter(person_id=person_id, merged_into__isnull=True)
         .exclude(status__in=[] if include_removed else [Signature.Status.REMOVED])
@@ -776,6 +777,16 @@ def person_timeline(*, person_id: int, include_removed: bool) -> dict:
                 "person": {"id": split.person_id, "name": split.person_name},
                 "into": {"id": split.new_person_id, "name": split.new_person_name},
                 "reason": split.reason,
+            }
+        )
+    for rename in PersonRename.objects.filter(person_id=person_id):
+        events.append(
+            {
+                "at": rename.created_at,
+                "kind": "renamed",
+                "before": rename.before,
+                "after": rename.after,
+                "reason": rename.get_cause_display(),
             }
         )
     events.sort(key=lambda event: event["at"])

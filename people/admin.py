@@ -39,11 +39,13 @@ from people.models import (
     Organization,
     Person,
     PersonName,
+    PersonRename,
     Split,
 )
 from tracker import admin_kit
 from tracker.admin_kit import (
     MergedFilter,
+    ReadOnlyInline,
     ServiceForm,
     ServiceInline,
     admin_link,
@@ -263,6 +265,18 @@ class PersonNameInline(ServiceInline):
         return services.person_add_name(person=parent, name=form.cleaned_data["name"])
 
 
+class PersonRenameInline(ReadOnlyInline):
+    """Each change of the name the person is shown by, and why."""
+
+    model = PersonRename
+    fields = ["created_at", "before", "after", "cause", "by"]
+    verbose_name = "name shown before"
+    verbose_name_plural = "names shown before"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("by")
+
+
 _AFFILIATION_FIELDS = ["organization", "role", "start_date", "end_date", "source", "evidence_url"]
 
 
@@ -348,7 +362,7 @@ class PersonAdmin(ServiceAdmin):
     ]
     add_form = PersonAddForm
     add_fieldsets = [(None, {"fields": ["name", "notes", "external_ids"]})]
-    inlines = [PersonNameInline, AffiliationInline]
+    inlines = [PersonNameInline, AffiliationInline, PersonRenameInline]
     change_form_template = "admin/people/person/change_form.html"
 
     def get_queryset(self, request):
@@ -441,7 +455,7 @@ class PersonAdmin(ServiceAdmin):
         values = changed_values(form, _PERSON_FIELDS)
         if not values:
             return obj
-        return services.person_update(person=obj, **values)
+        return services.person_update(person=obj, by=request.user, **values)
 
     # --- Split: some of the person's entries are another person's ----------------------
     #

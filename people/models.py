@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class OrganizationKind(models.TextChoices):
@@ -483,6 +484,36 @@ class Merge(models.Model):
         merged = self.merged_name or f"#{self.merged_id}"
         survivor = self.survivor_name or f"#{self.survivor_id}"
         return f"{merged} (#{self.merged_id}) into {survivor} (#{self.survivor_id})"
+
+
+class PersonRenameCause(models.TextChoices):
+    EDIT = "edit", "edited"
+    MERGE = "merge", "a merge showed another of their spellings"
+    UNMERGE = "unmerge", "a merge was undone"
+    SPLIT = "split", "a split showed another of their spellings"
+
+
+class PersonRename(models.Model):
+    """The name a person is shown by changed: an editor's correction, or a merge,
+    an undone merge or a split that showed another of their spellings."""
+
+    Cause = PersonRenameCause
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="renames")
+    before = models.CharField(max_length=300)
+    after = models.CharField(max_length=300)
+    cause = models.CharField(max_length=20, choices=Cause.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at", "id"], name="person_rename_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.before} -> {self.after} (#{self.person_id})"
 
 
 class Split(models.Model):

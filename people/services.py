@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from people import organization_hooks
@@ -30,6 +31,7 @@ from people.models import (
     Organization,
     Person,
     PersonName,
+    PersonRename,
 )
 from tracker.bulk import among, chunked, insert_rows, update_rows
 from tracker.errors import Conflict, DomainError
@@ -370,8 +372,34 @@ def person_create_many(
     return ids
 
 
+def person_renames_record(
+    renames: Iterable[tuple[int, str, str]],
+    *,
+    cause: str,
+    by: Any = None,
+    at: datetime | None = None,
+) -> None:
+    """Keep, for the change feed and the person's timeline, each change of the
+    name people are shown by: ``(person id, name before, name after)``; a
+    "change" to the same name is none."""
+    by = by if getattr(by, "pk", None) else None
+    at = at or timezone.now()
+    PersonRename.objects.bulk_create(
+        PersonRename(
+            person_id=pk,
+            before=_fit(before, PersonRename, "before"),
+            after=_fit(after, PersonRename, "after"),
+            cause=cause,
+            by=by,
+            created_at=at,
+        )
+        for pk, before, after in renames
+        if before != after
+    )
+
+
 @transaction.atomic
-def person_update(*, person: Person, **fields: Any) -> Person:
+def person_update(*, person: Person, by: Any = None, **fields: Any) -> Person:
     allowed = {
         "display_name",
         "sort_name",
@@ -393,6 +421,10 @@ def person_update(*, person: Person, **fields: Any) -> Person:
         )
     if "external_ids" in fields:
         fields["external_ids"] = _clean_external_ids(fields["external_ids"])
+    # As stored: a form may already have set the new values on ``person``.
+    shown_before = (
+        Person.objects.filter(pk=person.pk).values_list("display_name", flat=True).first() or ""
+    )
     for field, value in fields.items():
         setattr(person, field, clean_whitespace(value) if isinstance(value, str) else value)
     if not fold(person.display_name):
@@ -401,6 +433,9 @@ def person_update(*, person: Person, **fields: Any) -> Person:
     person.sort_name = person.sort_name or parse_name(person.display_name).sort_name
     person.sort_key = _fit(person_sort_key(person.sort_name), Person, "sort_key")
     person.save()
+    person_renames_record(
+        [(person.pk, shown_before, person.display_name)], cause=PersonRename.Cause.EDIT, by=by
+    )
     person_refresh_search_text(person=person)
     return person
 

@@ -712,7 +712,9 @@ def _decode_cursor(text: str) -> changes.Cursor:
         "`respelled` (a source changed how it writes an entry: `before` and `after`), "
         "`gone` (a source dropped an entry) and `back` (listed again), `merged` (a person "
         "folded into another: the tombstone of `person`, pointing at `survivor`), "
-        "`unmerged` and `split`. `count` is the number of events the filters select. "
+        "`unmerged`, `split`, and `person_renamed` (the name a person is shown by changed: "
+        "`before` and `after`, with the cause as `reason`). "
+        "`count` is the number of events the filters select. "
         "A source listing an entry again unchanged is no change. "
         "Read from the start, the feed replays every list; to mirror the data, keep the "
         "last page's `next` and read it again later.",

@@ -30,11 +30,20 @@ from django.utils import timezone
 from people.merging import followers
 from people.merging.followers import Join
 from people.merging.names import best_spelling
-from people.models import Affiliation, MatchJudgement, MatchRun, Merge, Person, PersonName
+from people.models import (
+    Affiliation,
+    MatchJudgement,
+    MatchRun,
+    Merge,
+    Person,
+    PersonName,
+    PersonRename,
+)
 from people.services import (
     PERSON_NAME_FIELDS,
     people_refresh_search_texts,
     person_name_fields,
+    person_renames_record,
     person_survivor_ids,
 )
 from tracker.bulk import among, chunked, update_rows
@@ -391,6 +400,15 @@ def _fold(
         Person,
         [*PERSON_NAME_FIELDS, "updated_at"],
         [(pk, *(shown[pk][f] for f in PERSON_NAME_FIELDS), at) for pk in sorted(reshown)],
+    )
+    person_renames_record(
+        [
+            (pk, locked[pk].display_name, shown[pk]["display_name"])
+            for pk in sorted(reshown - {join.merged for join in joins})
+        ],
+        cause=PersonRename.Cause.MERGE,
+        by=by,
+        at=at,
     )
     update_rows(
         Person,

@@ -21,12 +21,13 @@ from people.merging import followers
 from people.merging.merge import person_merge, user_or_none
 from people.merging.names import best_spelling
 from people.merging.undo import _judge_different
-from people.models import MatchJudgement, Person, PersonName, Split
+from people.models import MatchJudgement, Person, PersonName, PersonRename, Split
 from people.services import (
     PERSON_NAME_FIELDS,
     people_refresh_search_texts,
     person_create,
     person_name_fields,
+    person_renames_record,
 )
 from tracker.errors import Conflict, DomainError
 from tracker.locks import people_lock
@@ -86,6 +87,12 @@ def person_split(*, person: Person, sightings: Sequence[int], reason: str, by: A
     before = {field: getattr(person, field) for field in PERSON_NAME_FIELDS}
     if _show_best_spelling(person, force=False):
         moved["person_before"] = before
+        person_renames_record(
+            [(person.pk, before["display_name"], person.display_name)],
+            cause=PersonRename.Cause.SPLIT,
+            by=by,
+            at=now,
+        )
     people_refresh_search_texts(
         display_of={person.pk: person.display_name, new_person.pk: new_person.display_name}
     )

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from people.merging import followers
 from people.merging.merge import cluster_roots, person_merge, user_or_none
-from people.models import Affiliation, MatchJudgement, Merge, Person, PersonName
-from people.services import people_refresh_search_texts
+from people.models import Affiliation, MatchJudgement, Merge, Person, PersonName, PersonRename
+from people.services import people_refresh_search_texts, person_renames_record
 from tracker.errors import Conflict, DomainError
 from tracker.locks import people_lock
 
@@ -148,9 +148,16 @@ def _undo_whole(merge: Merge, *, by: Any, reason: str, judge: bool) -> None:
     merged.merged_at = None
     merged.save(update_fields=["merged_into", "merged_at", "updated_at"])
     if moved.get("survivor_before"):
+        shown = survivor.display_name
         for field, value in moved["survivor_before"].items():
             setattr(survivor, field, value)
         survivor.save(update_fields=[*moved["survivor_before"], "updated_at"])
+        person_renames_record(
+            [(survivor.pk, shown, survivor.display_name)],
+            cause=PersonRename.Cause.UNMERGE,
+            by=by,
+            at=now,
+        )
     people_refresh_search_texts(
         display_of={survivor.pk: survivor.display_name, merged.pk: merged.display_name}
     )

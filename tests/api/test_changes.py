@@ -10,6 +10,7 @@ from django.utils import timezone
 from letters import services as letter_services
 from letters.models import Signature
 from people.merging.merge import person_merge
+from people.services import person_update
 from tests.factories import make_letter, make_person
 from tests.letters.fixtures.syncs import source_for, sync
 from tracker.testing.servers import FeedServer
@@ -108,6 +109,27 @@ def test_a_person_merged_away_leaves_a_tombstone_pointing_at_the_survivor(anon):
     assert event["letter"] is None
 
 
+def test_a_person_shown_by_another_name_is_a_rename_with_before_and_after(anon):
+    person = make_person("Ava Duvernay")
+    person_update(person=person, display_name="Ava DuVernay")
+    person_update(person=person, notes="Director.")  # not a rename
+
+    [event] = anon.get("/api/changes/", {"kind": "person_renamed"}).json()["results"]
+    timeline = anon.get(f"/api/people/{person.pk}/timeline/").json()["events"]
+
+    assert (event["person"]["id"], event["person"]["name"]) == (person.pk, "Ava DuVernay")
+    assert (event["before"], event["after"]) == ({"name": "Ava Duvernay"}, {"name": "Ava DuVernay"})
+    assert event["reason"] == "edited"
+    assert event["id"].startswith("r")
+    assert anon.get("/api/changes/", {"person": person.pk}).json()["count"] == 1
+    # A rename is about a person, not a letter's list.
+    make_letter(slug="ostp")
+    assert anon.get("/api/changes/", {"letter": "ostp"}).json()["count"] == 0
+    assert [(e["kind"], e["before"], e["after"]) for e in timeline] == [
+        ("renamed", "Ava Duvernay", "Ava DuVernay")
+    ]
+
+
 def test_it_refuses_an_unknown_kind_or_letter_and_a_cursor_it_did_not_give(anon):
     assert anon.get("/api/changes/?kind=deleted").json()["field"] == "kind"
     assert anon.get("/api/changes/?letter=nope").json()["field"] == "letter"
@@ -115,7 +137,7 @@ def test_it_refuses_an_unknown_kind_or_letter_and_a_cursor_it_did_not_give(anon)
 
 
 @pytest.mark.parametrize("page_size", [2, 5])
-def test_a_page_of_changes_costs_ten_queries_whatever_its_size(
+def test_a_page_of_changes_costs_twelve_queries_whatever_its_size(
     anon, feeds, django_assert_num_queries, page_size
 ):
     source = source_for(make_letter(slug="ostp"), feeds, SIX)
@@ -123,8 +145,9 @@ def test_a_page_of_changes_costs_ten_queries_whatever_its_size(
     person_merge(survivor=make_person("Ava DuVernay"), merged=make_person("Ava Duvernay"))
 
     # 1. status changes, 2. entries gone, back or respelled, 3. merges,
-    # 4. merges undone, 5. splits, each cut at the page size; 6.-10. their counts
-    with django_assert_num_queries(10):
+    # 4. merges undone, 5. splits, 6. renames, each cut at the page size;
+    # 7.-12. their counts
+    with django_assert_num_queries(12):
         body = anon.get(f"/api/changes/?page_size={page_size}").json()
 
     assert len(body["results"]) == page_size

@@ -180,7 +180,7 @@ def test_the_timeline_of_a_merged_record_redirects_to_the_survivor_s(anon):
 
 
 @pytest.mark.parametrize("letters", [1, 3])
-def test_the_timeline_costs_seven_queries_whatever_the_number_of_letters(
+def test_the_timeline_costs_eight_queries_whatever_the_number_of_letters(
     anon, django_assert_num_queries, letters
 ):
     person = make_person("Ava DuVernay")
@@ -188,8 +188,8 @@ def test_the_timeline_costs_seven_queries_whatever_the_number_of_letters(
         _sign(make_letter(slug=f"letter-{n}"), person)
 
     # 1. the person, 2. signatures with letters, 3. sightings with sources,
-    # 4. gone and back events, 5. status changes, 6. merges, 7. splits
-    with django_assert_num_queries(7):
+    # 4. gone and back events, 5. status changes, 6. merges, 7. splits, 8. renames
+    with django_assert_num_queries(8):
         body = anon.get(f"/api/people/{person.pk}/timeline/").json()
 
     assert len(body["letters"]) == letters

@@ -21,6 +21,7 @@ from people.models import (
     Organization,
     Person,
     PersonName,
+    PersonRename,
     Split,
 )
 from tests.factories import make_letter, make_organization, make_person, make_signature
@@ -294,6 +295,23 @@ def test_changing_a_person_refreshes_the_search_text(admin_client_staff, records
     assert records.person.search_text.startswith("alfonso cuaron orozco")
 
 
+def test_renaming_a_person_in_the_admin_is_kept_with_who_did_it(
+    admin_client_staff, staff_user, records
+):
+    change_url = reverse("admin:people_person_change", args=[records.person.pk])
+    data = changeform_data(admin_client_staff.get(change_url))
+    data["display_name"] = "Alfonso Cuarón Orozco"
+    assert admin_client_staff.post(change_url, data).status_code == 302
+    # Saving again with only the notes changed is no rename.
+    data = changeform_data(admin_client_staff.get(change_url))
+    data["notes"] = "Director."
+    assert admin_client_staff.post(change_url, data).status_code == 302
+
+    [rename] = PersonRename.objects.filter(person=records.person)
+    assert (rename.before, rename.after) == ("Alfonso Cuarón", "Alfonso Cuarón Orozco")
+    assert (rename.cause, rename.by) == ("edit", staff_user)
+
+
 def test_names_and_affiliations_added_inline_go_through_the_services(admin_client_staff, records):
     studio = make_organization("Esperanto Filmoj", kind="studio")
     change_url = reverse("admin:people_person_change", args=[records.person.pk])
@@ -338,6 +356,7 @@ def test_a_refused_inline_name_shows_on_its_row_and_saves_nothing(admin_client_s
     assert names_formset.forms[row].errors["name"] == ["A name needs at least one letter or digit."]
     records.person.refresh_from_db()
     assert records.person.display_name == "Alfonso Cuarón"
+    assert not PersonRename.objects.exists()
 
 
 def test_a_merged_person_is_only_viewed(admin_client_staff, records):

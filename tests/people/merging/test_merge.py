@@ -5,7 +5,8 @@ import pytest
 from letters.services import signature_change_status
 from people.merging.decisions import judgement_decide
 from people.merging.merge import person_merge
-from people.models import MatchJudgement, Merge, Person
+from people.merging.undo import merge_undo
+from people.models import MatchJudgement, Merge, Person, PersonRename
 from people.services import person_add_name, person_create
 from tests.factories import make_letter, make_source
 from tests.people.merging.conftest import entry
@@ -79,6 +80,23 @@ def test_the_survivor_is_shown_as_the_letter_s_own_list_writes_the_name_not_an_e
     merge = Merge.objects.get()
     assert (merge.survivor_name, merge.merged_name) == ("Ava Du Vernay", "Ava DuVernay")
     assert str(merge) == f"Ava DuVernay (#{listed.pk}) into Ava Du Vernay (#{typed.pk})"
+
+
+def test_a_merge_that_shows_the_survivor_by_another_name_and_its_undo_are_renames():
+    letter = make_letter()
+    site = make_source(letter, name="Letter site", kind="letter_site")
+    typed = person_create(name="Ava Du Vernay")
+    listed = entry(site, "Ava DuVernay").signature.person
+    merge = person_merge(survivor=typed, merged=listed)
+
+    merge_undo(merge=merge, reason="Not the same after all.")
+
+    renames = PersonRename.objects.filter(person=typed).order_by("created_at", "pk")
+    assert [(r.before, r.after, r.cause) for r in renames] == [
+        ("Ava Du Vernay", "Ava DuVernay", "merge"),
+        ("Ava DuVernay", "Ava Du Vernay", "unmerge"),
+    ]
+    assert not PersonRename.objects.filter(person=listed).exists()
 
 
 def test_an_equally_trusted_spelling_does_not_replace_the_name_shown():
