@@ -86,6 +86,7 @@ SHEET_DAYS = [
         [("Sam Example", ""), ("G. del Toro", "")],
     ),
 ]
+RETRACTED_AT = datetime(2025, 3, 21, 10, 0, tzinfo=UTC)
 SHEET_NAME = "Illustrative organisers' sheet (demo data, not from the press)"
 
 BFMTV_SIGNATORIES = [
@@ -271,6 +272,7 @@ def _illustrative_history(letter: Letter) -> None:
         status=Signature.Status.RETRACTED,
         reason="Illustrative retraction (demo data): the signatory asked to be taken off.",
         evidence_method=SignatureStatusChange.Method.OTHER,
+        at=RETRACTED_AT,
     )
 
 

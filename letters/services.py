@@ -676,8 +676,10 @@ def signature_change_status(
     actor: str = "",
     evidence_method: str = "",
     evidence_url: str = "",
+    at: datetime | None = None,
 ) -> Signature:
-    """Change a signature's status, leaving a history row with the evidence."""
+    """Change a signature's status, leaving a history row with the evidence;
+    ``at`` is when it changed, if not now (a change recorded after the fact)."""
     if status not in Signature.Status.values:
         raise DomainError(
             f"Unknown status {status!r}; use one of {', '.join(Signature.Status.values)}.",
@@ -701,7 +703,7 @@ def signature_change_status(
         )
     if locked.status == status:
         raise Conflict(f"The signature is already {status}.", field="status", code="unchanged")
-    now = timezone.now()
+    now = at or timezone.now()
     _status_change_create(
         signature=locked,
         from_status=locked.status,
