@@ -4,11 +4,17 @@
 
 Creates (once) and fills the PostgreSQL database ``bench_api`` (see api_data.py),
 serves the API with gunicorn on loopback, and loads it with wrk: a page of 100
-signatures, a person's detail, a name search, and a CSV export of 100,900
-signatures. The floor is the same data read by hand-written SQL through psycopg,
+signatures, a person's detail, a name search, a CSV export of 100,900
+signatures, and the journalists' questions (with one client): the overlap of two
+100,900-signature letters, the people who signed both, a person's timeline, an
+organization's signatories, a page of the change feed, and a list as it stood.
+The floor is the same data read by hand-written SQL through psycopg,
 with the same number of concurrent clients, in the same run. Prints the figures
 and writes them to bench/api_results.json.
 """
+
+# The floor's SQL is put together from constants of this file only.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -35,7 +41,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_data import fill  # noqa: E402
+from bench.api_data import ORGANIZATIONS, fill  # noqa: E402
 from people.matching.normalize import fold  # noqa: E402
 from tracker.testing.servers import free_port  # noqa: E402
 
@@ -115,7 +121,176 @@ def _floor_search(conn, query: str) -> None:
         conn.execute(sql, {"q": fold(query)}).fetchall()
 
 
-FLOORS = {"page": _floor_page, "person": _floor_person, "search": _floor_search}
+# --- the journalists' questions, in hand-written SQL ------------------------------
+
+SIGNED = "s.merged_into_id IS NULL AND s.status NOT IN ('retracted', 'removed')"
+LETTER_ID_SQL = "SELECT id FROM letters_letter WHERE slug = %(slug)s"
+OVERLAP_SQL = [
+    f"""SELECT s.letter_id, count(DISTINCT s.person_id) FROM letters_signature s
+        WHERE {SIGNED} AND s.letter_id <> %(id)s AND s.person_id IN (
+            SELECT s.person_id FROM letters_signature s WHERE s.letter_id = %(id)s AND {SIGNED})
+        GROUP BY s.letter_id""",
+    f"""SELECT s.letter_id, count(DISTINCT s.person_id) FROM letters_signature s
+        WHERE {SIGNED} AND s.letter_id = ANY(%(ids)s) GROUP BY s.letter_id""",
+    "SELECT id, slug, title FROM letters_letter WHERE id = ANY(%(ids)s)",
+]
+_BOTH = f"""FROM people_person p
+    WHERE EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id
+                  AND s.letter_id = %(a)s AND {SIGNED})
+      AND EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id
+                  AND s.letter_id = %(b)s AND {SIGNED})"""
+SIGNATURES_OF_SQL = f"""
+    SELECT s.id, s.person_id, s.letter_id, l.slug, s.status, s.first_seen_at, s.last_seen_at
+    FROM letters_signature s JOIN letters_letter l ON l.id = s.letter_id
+    WHERE {SIGNED} AND s.person_id = ANY(%(people)s) AND (%(letters)s::bigint[] IS NULL
+          OR s.letter_id = ANY(%(letters)s)) ORDER BY s.first_seen_at, s.id"""
+SHARED_SQL = [
+    f"SELECT count(*) {_BOTH}",
+    f"SELECT p.id, p.display_name {_BOTH} ORDER BY p.sort_key, p.id LIMIT 50",
+]
+TIMELINE_SQL = [
+    "SELECT id, merged_into_id, display_name FROM people_person WHERE id = %(id)s",
+    """SELECT s.*, l.slug, l.title FROM letters_signature s
+       JOIN letters_letter l ON l.id = s.letter_id
+       WHERE s.person_id = %(id)s AND s.merged_into_id IS NULL AND s.status <> 'removed'
+       ORDER BY s.first_seen_at, s.id""",
+    """SELECT g.*, src.name FROM letters_sighting g JOIN letters_source src ON src.id = g.source_id
+       WHERE g.signature_id IN (SELECT id FROM letters_signature WHERE person_id = %(id)s)
+       ORDER BY g.first_seen_at, g.id""",
+    """SELECT e.* FROM letters_sightingevent e JOIN letters_sighting g ON g.id = e.sighting_id
+       JOIN letters_signature s ON s.id = g.signature_id
+       WHERE s.person_id = %(id)s AND e.kind IN ('gone', 'back') ORDER BY e.at, e.id""",
+    """SELECT c.* FROM letters_signaturestatuschange c
+       JOIN letters_signature s ON s.id = c.signature_id
+       WHERE s.person_id = %(id)s AND c.from_status <> '' ORDER BY c.changed_at, c.id""",
+    "SELECT * FROM people_merge WHERE survivor_id = %(id)s OR merged_id = %(id)s",
+    "SELECT * FROM people_split WHERE person_id = %(id)s OR new_person_id = %(id)s",
+    "SELECT * FROM people_personrename WHERE person_id = %(id)s",
+]
+_AFFILIATED = f"""FROM people_person p
+    WHERE p.merged_into_id IS NULL
+      AND EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id AND {SIGNED})
+      AND (EXISTS (SELECT 1 FROM people_affiliation a WHERE a.person_id = p.id
+                   AND a.organization_id = ANY(%(orgs)s))
+           OR EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id AND {SIGNED}
+                      AND s.organization_id = ANY(%(orgs)s)))"""
+ROLLUP_SQL = [
+    """WITH RECURSIVE tree(id) AS (SELECT id FROM people_organization WHERE id = %(id)s
+         UNION SELECT o.id FROM people_organization o JOIN tree ON o.parent_id = tree.id)
+       SELECT id FROM tree""",
+    f"SELECT count(*) {_AFFILIATED}",
+    f"SELECT p.id, p.display_name {_AFFILIATED} ORDER BY p.sort_key, p.id LIMIT 50",
+    f"""SELECT l.slug, l.title, count(DISTINCT s.person_id) FROM letters_signature s
+        JOIN letters_letter l ON l.id = s.letter_id
+        WHERE {SIGNED} AND s.person_id IN (SELECT p.id {_AFFILIATED})
+        GROUP BY l.slug, l.title ORDER BY 3 DESC, 1""",
+]
+CHANGES_SQL = [
+    """SELECT c.id, c.changed_at, c.from_status, c.to_status, c.reason, c.signature_id, l.slug,
+              s.person_id, p.display_name
+       FROM letters_signaturestatuschange c JOIN letters_signature s ON s.id = c.signature_id
+       JOIN letters_letter l ON l.id = s.letter_id JOIN people_person p ON p.id = s.person_id
+       WHERE c.changed_at >= %(since)s ORDER BY c.changed_at, c.id LIMIT 101""",
+    "SELECT count(*) FROM letters_signaturestatuschange WHERE changed_at >= %(since)s",
+    """SELECT e.*, g.signature_id, src.name FROM letters_sightingevent e
+       JOIN letters_sighting g ON g.id = e.sighting_id
+       JOIN letters_source src ON src.id = g.source_id
+       WHERE e.at >= %(since)s ORDER BY e.at, e.id LIMIT 101""",
+    "SELECT count(*) FROM letters_sightingevent WHERE at >= %(since)s",
+    *(
+        f"SELECT * FROM {table} WHERE {at} >= %(since)s ORDER BY {at}, id LIMIT 101"
+        for table, at in (
+            ("people_merge", "created_at"),
+            ("people_merge", "undone_at"),
+            ("people_split", "created_at"),
+            ("people_personrename", "created_at"),
+        )
+    ),
+    *(
+        f"SELECT count(*) FROM {table} WHERE {at} >= %(since)s"
+        for table, at in (
+            ("people_merge", "created_at"),
+            ("people_merge", "undone_at"),
+            ("people_split", "created_at"),
+            ("people_personrename", "created_at"),
+        )
+    ),
+]
+AS_OF_SQL = """
+    SELECT * FROM (
+        SELECT s.id, l.slug, s.person_id, p.display_name, s.title, s.affiliation,
+               s.first_seen_at, s.last_seen_at,
+               (SELECT c.to_status FROM letters_signaturestatuschange c
+                WHERE c.signature_id = s.id AND c.changed_at <= %(at)s
+                ORDER BY c.changed_at DESC, c.id DESC LIMIT 1) AS status_then
+        FROM letters_signature s
+        JOIN letters_letter l ON l.id = s.letter_id
+        JOIN people_person p ON p.id = s.person_id
+        WHERE l.slug = %(slug)s AND s.merged_into_id IS NULL AND s.status <> 'removed'
+          AND EXISTS (
+            SELECT 1 FROM letters_sighting g WHERE g.signature_id = s.id
+              AND g.first_seen_at <= %(at)s
+              AND COALESCE((SELECT e.kind FROM letters_sightingevent e
+                            WHERE e.sighting_id = g.id AND e.kind IN ('gone', 'back')
+                              AND e.at <= %(at)s ORDER BY e.at DESC, e.id DESC LIMIT 1),
+                           'back') = 'back')
+        ORDER BY s.first_seen_at, s.id
+    ) listed WHERE status_then IS NOT NULL LIMIT 101"""
+
+
+def _floor_overlap(conn, slug: str) -> None:
+    (letter,) = conn.execute(LETTER_ID_SQL, {"slug": slug}).fetchone()
+    shared = conn.execute(OVERLAP_SQL[0], {"id": letter}).fetchall()
+    ids = [letter, *(row[0] for row in shared)]
+    conn.execute(OVERLAP_SQL[1], {"ids": ids}).fetchall()
+    conn.execute(OVERLAP_SQL[2], {"ids": ids}).fetchall()
+
+
+def _floor_shared(conn, pair: tuple[str, str]) -> None:
+    a, b = (conn.execute(LETTER_ID_SQL, {"slug": slug}).fetchone()[0] for slug in pair)
+    conn.execute(SHARED_SQL[0], {"a": a, "b": b}).fetchone()
+    people = [row[0] for row in conn.execute(SHARED_SQL[1], {"a": a, "b": b})]
+    conn.execute(SIGNATURES_OF_SQL, {"people": people, "letters": [a, b]}).fetchall()
+
+
+def _floor_timeline(conn, person_id: int) -> None:
+    for sql in TIMELINE_SQL:
+        conn.execute(sql, {"id": person_id}).fetchall()
+
+
+def _floor_rollup(conn, organization_id: int) -> None:
+    orgs = [row[0] for row in conn.execute(ROLLUP_SQL[0], {"id": organization_id})]
+    conn.execute(ROLLUP_SQL[1], {"orgs": orgs}).fetchone()
+    people = [row[0] for row in conn.execute(ROLLUP_SQL[2], {"orgs": orgs})]
+    conn.execute(SIGNATURES_OF_SQL, {"people": people, "letters": None}).fetchall()
+    conn.execute(ROLLUP_SQL[3], {"orgs": orgs}).fetchall()
+
+
+def _floor_changes(conn, since: str) -> None:
+    for sql in CHANGES_SQL:
+        conn.execute(sql, {"since": since}).fetchall()
+
+
+def _floor_as_of(conn, slug_at: tuple[str, str]) -> None:
+    slug, at = slug_at
+    rows = conn.execute(AS_OF_SQL, {"slug": slug, "at": at}).fetchall()
+    conn.execute(PAGE_SQL[1], {"ids": [row[0] for row in rows[:100]]}).fetchall()
+
+
+FLOORS = {
+    "page": _floor_page,
+    "person": _floor_person,
+    "search": _floor_search,
+    "overlap": _floor_overlap,
+    "shared": _floor_shared,
+    "timeline": _floor_timeline,
+    "rollup": _floor_rollup,
+    "changes": _floor_changes,
+    "as_of": _floor_as_of,
+}
+# The journalists' questions are measured with one client: each is one
+# person's question, not a page many readers load at once.
+QUESTIONS = ("overlap", "shared", "timeline", "rollup", "changes", "as_of")
 
 
 def _floor_worker(kind: str, params: list, seconds: float, seed: int, out) -> None:
@@ -362,7 +537,25 @@ def samples() -> dict:
         queries.append(
             rng.choice([typo, name.lower(), f"{rng.choice(['ava', 'maggie', 'paul'])} {typo}"])
         )
-    return {"slugs": rng.sample(slugs, 300), "people": people, "queries": queries}
+    # Times within the signatures' history (2025-01-01 to about 2025-02-13).
+    times = [
+        (
+            datetime(2025, 1, 1, tzinfo=UTC)
+            + rng.random() * (datetime(2025, 2, 13, tzinfo=UTC) - datetime(2025, 1, 1, tzinfo=UTC))
+        ).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for _ in range(300)
+    ]
+    big = ["bench-big-letter", "bench-big-letter-2"]
+    return {
+        "slugs": rng.sample(slugs, 300),
+        "people": people,
+        "queries": queries,
+        "big": big,
+        "pairs": [tuple(big), tuple(reversed(big))],
+        "organizations": rng.sample(range(1, ORGANIZATIONS + 1), 300),
+        "times": times,
+        "as_of": [(rng.choice([*big, *slugs[:50]]), at) for at in times],
+    }
 
 
 def main() -> int:
@@ -372,6 +565,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated measurements to run (page, person, search, overlap, shared, "
+        "timeline, rollup, changes, as_of, export); all by default",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk).")
@@ -400,12 +599,32 @@ def main() -> int:
             [f"/api/people/?search={urllib.parse.quote(q)}" for q in data["queries"]],
             data["queries"],
         ),
+        "overlap": ([f"/api/letters/{slug}/overlap/" for slug in data["big"]], data["big"]),
+        "shared": (
+            [f"/api/letters/{a}/overlap/?with={b}" for a, b in data["pairs"]],
+            data["pairs"],
+        ),
+        "timeline": ([f"/api/people/{pid}/timeline/" for pid in data["people"]], data["people"]),
+        "rollup": (
+            [f"/api/organizations/{oid}/signatories/" for oid in data["organizations"]],
+            data["organizations"],
+        ),
+        "changes": ([f"/api/changes/?since={at}" for at in data["times"]], data["times"]),
+        "as_of": (
+            [
+                f"/api/letters/{slug}/signatures/?page_size=100&as_of={at}"
+                for slug, at in data["as_of"]
+            ],
+            data["as_of"],
+        ),
     }
+    if args.only:
+        scenarios = {kind: scenarios[kind] for kind in args.only.split(",")}
     try:
         for paths, _ in scenarios.values():  # warm every worker's connection and caches
             wrk(base, paths, seconds=2, connections=args.connections)
         for kind, (paths, params) in scenarios.items():
-            for clients in (1, args.connections):
+            for clients in (1,) if kind in QUESTIONS else (1, args.connections):
                 # API and floor alternate, so that both see the same neighbours on
                 # a shared machine; each figure is the median of the repeats.
                 runs = []
@@ -429,6 +648,8 @@ def main() -> int:
                     f"rps x{sql['rps'] / api['rps']:.1f} | load {load:.1f}",
                     flush=True,
                 )
+        if args.only and "export" not in args.only.split(","):
+            return _write(results)
         pids = _children(server.pid)
         exports = [api_export(base, pids) for _ in range(3)]
         floors = [floor_export() for _ in range(3)]
@@ -447,8 +668,13 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(30)
+    return _write(results)
+
+
+def _write(results: dict) -> int:
     out = ROOT / "bench" / "api_results.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
     print(f"figures written to {out.relative_to(ROOT)}")
     return 0
 

@@ -18,11 +18,16 @@ from people.matching.normalize import fold
 
 LETTERS = 1000
 BIG_LETTER_SIGNATURES = 100_900
+# Letters 1 and 2 are both this big: their overlap is two 100,000-signature lists
+# (about a third of the people of each signed both).
+BIG_LETTERS = 2
 SIGNATURES_PER_LETTER = 900
 PEOPLE = 300_000
 ORGANIZATIONS = 2000
 AFFILIATIONS = 100_000
-TOTAL_SIGNATURES = BIG_LETTER_SIGNATURES + (LETTERS - 1) * SIGNATURES_PER_LETTER
+TOTAL_SIGNATURES = (
+    BIG_LETTERS * BIG_LETTER_SIGNATURES + (LETTERS - BIG_LETTERS) * SIGNATURES_PER_LETTER
+)
 
 _FIRST_NAMES = (
     "Ava Maggie Jake Cate Paul Alfonso Lana Lilly Chris Olivia Emma Liam Noah Sophia Mia "
@@ -116,7 +121,8 @@ def fill(dsn: str) -> None:
                     published_on, url, status, claimed_count, claimed_count_min,
                     organisers_note, search_text, created_at, updated_at)
                 SELECT g, 'Open letter ' || g, CASE WHEN g = 1 THEN 'bench-big-letter'
-                       ELSE 'bench-letter-' || g END, '', '', 'en',
+                       WHEN g = 2 THEN 'bench-big-letter-2' ELSE 'bench-letter-' || g END,
+                       '', '', 'en',
                        date '2024-01-01' + g, '', 'open', '', NULL, '', 'open letter ' || g,
                        now(), now()
                 FROM generate_series(1, %s) g
@@ -164,11 +170,33 @@ def fill(dsn: str) -> None:
                        false, '', now(), now(), l, NULL, NULL,
                        1 + (l::bigint * 104729 + n::bigint * 7919) %% %s
                 FROM generate_series(1, %s) l,
-                     LATERAL generate_series(0, CASE WHEN l = 1 THEN %s ELSE %s END - 1) n
+                     LATERAL generate_series(0, CASE WHEN l <= %s THEN %s ELSE %s END - 1) n
                 """,
-                [ORGANIZATIONS, PEOPLE, LETTERS, BIG_LETTER_SIGNATURES, SIGNATURES_PER_LETTER],
+                [
+                    ORGANIZATIONS,
+                    PEOPLE,
+                    LETTERS,
+                    BIG_LETTERS,
+                    BIG_LETTER_SIGNATURES,
+                    SIGNATURES_PER_LETTER,
+                ],
             )
             print(f"signatures written in {time.monotonic() - started:.0f}s")
+            # Each signature's history, as the services keep it: listed when first
+            # seen, then (for some) verified, disputed or removed a day later.
+            conn.execute(
+                """
+                INSERT INTO letters_signaturestatuschange (from_status, to_status, changed_at,
+                    actor, reason, evidence_method, evidence_url, signature_id)
+                SELECT '', 'listed', s.first_seen_at, 'sync', '', '', '', s.id
+                FROM letters_signature s
+                UNION ALL
+                SELECT 'listed', s.status, s.first_seen_at + interval '1 day', '',
+                       'Checked with the organisers.', 'other', '', s.id
+                FROM letters_signature s WHERE s.status <> 'listed'
+                """
+            )
+            print(f"status changes written in {time.monotonic() - started:.0f}s")
             conn.execute(
                 """
                 INSERT INTO letters_sighting (key, name, title, affiliation, country, url,

@@ -455,7 +455,11 @@ class SignatureStatusChange(models.Model):
                 name="status_change_method_valid",
             ),
         ]
-        indexes = [models.Index(fields=["signature", "changed_at"])]
+        indexes = [
+            models.Index(fields=["signature", "changed_at"]),
+            # The change feed reads every letter's history from a time onwards.
+            models.Index(fields=["changed_at", "id"], name="status_change_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.signature}: {self.from_status or '-'} -> {self.to_status}"
@@ -542,7 +546,10 @@ class SightingEvent(models.Model):
                 condition=Q(kind__in=SightingEventKind.values), name="sighting_event_kind_valid"
             ),
         ]
-        indexes = [models.Index(fields=["sighting", "at"])]
+        indexes = [
+            models.Index(fields=["sighting", "at"]),
+            models.Index(fields=["at", "id"], name="sighting_event_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.sighting_id}"
