@@ -169,11 +169,10 @@ TIMELINE_SQL = [
 ]
 _AFFILIATED = f"""FROM people_person p
     WHERE p.merged_into_id IS NULL
-      AND EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id AND {SIGNED})
-      AND (EXISTS (SELECT 1 FROM people_affiliation a WHERE a.person_id = p.id
-                   AND a.organization_id = ANY(%(orgs)s))
-           OR EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id AND {SIGNED}
-                      AND s.organization_id = ANY(%(orgs)s)))"""
+      AND p.id IN (SELECT person_id FROM people_affiliation WHERE organization_id = ANY(%(orgs)s)
+                   UNION SELECT s.person_id FROM letters_signature s
+                   WHERE s.organization_id = ANY(%(orgs)s) AND {SIGNED})
+      AND EXISTS (SELECT 1 FROM letters_signature s WHERE s.person_id = p.id AND {SIGNED})"""
 ROLLUP_SQL = [
     """WITH RECURSIVE tree(id) AS (SELECT id FROM people_organization WHERE id = %(id)s
          UNION SELECT o.id FROM people_organization o JOIN tree ON o.parent_id = tree.id)
@@ -216,26 +215,31 @@ CHANGES_SQL = [
         )
     ),
 ]
-AS_OF_SQL = """
-    SELECT * FROM (
-        SELECT s.id, l.slug, s.person_id, p.display_name, s.title, s.affiliation,
-               s.first_seen_at, s.last_seen_at,
-               (SELECT c.to_status FROM letters_signaturestatuschange c
-                WHERE c.signature_id = s.id AND c.changed_at <= %(at)s
-                ORDER BY c.changed_at DESC, c.id DESC LIMIT 1) AS status_then
-        FROM letters_signature s
-        JOIN letters_letter l ON l.id = s.letter_id
+_AS_OF_ROWS = """
+        FROM (
+            SELECT s.*,
+                   (SELECT c.to_status FROM letters_signaturestatuschange c
+                    WHERE c.signature_id = s.id AND c.changed_at <= %(at)s
+                    ORDER BY c.changed_at DESC, c.id DESC LIMIT 1) AS status_then,
+                   (SELECT g.id FROM letters_sighting g WHERE g.signature_id = s.id
+                      AND g.first_seen_at <= %(at)s
+                      AND COALESCE((SELECT e.kind FROM letters_sightingevent e
+                                    WHERE e.sighting_id = g.id AND e.kind IN ('gone', 'back')
+                                      AND e.at <= %(at)s ORDER BY e.at DESC, e.id DESC LIMIT 1),
+                                   'back') = 'back'
+                    LIMIT 1) AS listed_then
+            FROM letters_signature s
+            WHERE s.letter_id = %(letter)s AND s.merged_into_id IS NULL
+              AND s.status <> 'removed'
+        ) s
         JOIN people_person p ON p.id = s.person_id
-        WHERE l.slug = %(slug)s AND s.merged_into_id IS NULL AND s.status <> 'removed'
-          AND EXISTS (
-            SELECT 1 FROM letters_sighting g WHERE g.signature_id = s.id
-              AND g.first_seen_at <= %(at)s
-              AND COALESCE((SELECT e.kind FROM letters_sightingevent e
-                            WHERE e.sighting_id = g.id AND e.kind IN ('gone', 'back')
-                              AND e.at <= %(at)s ORDER BY e.at DESC, e.id DESC LIMIT 1),
-                           'back') = 'back')
-        ORDER BY s.first_seen_at, s.id
-    ) listed WHERE status_then IS NOT NULL LIMIT 101"""
+        WHERE s.status_then IS NOT NULL AND s.listed_then IS NOT NULL"""
+AS_OF_SQL = [
+    f"SELECT count(*) {_AS_OF_ROWS}",
+    f"""SELECT s.id, s.person_id, p.display_name, s.title, s.affiliation, s.first_seen_at,
+               s.last_seen_at, s.status_then {_AS_OF_ROWS}
+        ORDER BY s.first_seen_at, s.id LIMIT 101""",
+]
 
 
 def _floor_overlap(conn, slug: str) -> None:
@@ -273,7 +277,9 @@ def _floor_changes(conn, since: str) -> None:
 
 def _floor_as_of(conn, slug_at: tuple[str, str]) -> None:
     slug, at = slug_at
-    rows = conn.execute(AS_OF_SQL, {"slug": slug, "at": at}).fetchall()
+    (letter,) = conn.execute(LETTER_ID_SQL, {"slug": slug}).fetchone()
+    conn.execute(AS_OF_SQL[0], {"letter": letter, "at": at}).fetchone()
+    rows = conn.execute(AS_OF_SQL[1], {"letter": letter, "at": at}).fetchall()
     conn.execute(PAGE_SQL[1], {"ids": [row[0] for row in rows[:100]]}).fetchall()
 
 
@@ -457,7 +463,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tracker.settings.production",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+        "SECRET_KEY": "bench-secret-key-not-for-production-" + "0123456789abcdef" * 4,
         "DATABASE_URL": f"{SERVER.replace('postgresql', 'postgres')}/{DATABASE}",
         "REDIS_URL": REDIS_URL,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",

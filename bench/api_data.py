@@ -141,12 +141,12 @@ def fill(dsn: str) -> None:
             conn.execute(
                 """
                 INSERT INTO letters_source (id, name, kind, url, format, options, reliability,
-                    enabled, sync_interval, etag, last_modified, content_hash, created_at,
-                    updated_at, letter_id)
+                    max_rejected_percent, enabled, sync_interval, etag, last_modified,
+                    content_hash, created_at, updated_at, letter_id)
                 SELECT 2 * g - 1 + k, (ARRAY['Organisers'' site','Press'])[1 + k],
                        (ARRAY['letter_site','press'])[1 + k],
                        'https://example.org/letters/' || g || '/' || k, 'csv', '{}', 80 - 30 * k,
-                       false, interval '6 hours', '', '', '', now(), now(), g
+                       5, false, interval '6 hours', '', '', '', now(), now(), g
                 FROM generate_series(1, %s) g, generate_series(0, 1) k
                 """,
                 [LETTERS],
