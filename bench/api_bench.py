@@ -491,7 +491,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
         "warning",
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine boots workers slowly
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/", timeout=2):  # noqa: S310
@@ -499,7 +499,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.3)
     server.terminate()
-    raise SystemExit("gunicorn did not answer within 30 seconds")
+    raise SystemExit("gunicorn did not answer within 120 seconds")
 
 
 # --- the run ------------------------------------------------------------------------

@@ -827,7 +827,7 @@ def organization_signatories(*, organization_ids: Sequence[int], letter: Letter 
     # Who is affiliated or signed in its name, read from the organization's side
     # (its affiliations and signatures, by index) rather than tested person by
     # person, then those of them who signed.
-    affiliated = Affiliation.objects.filter(organization_id__in=ids).values("person_id")
+    affiliated = Affiliation.objects.filter(organization_id__in=ids).order_by().values("person_id")
     in_its_name = (
         signed(Signature.objects.filter(organization_id__in=ids)).order_by().values("person_id")
     )

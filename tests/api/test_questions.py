@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -13,6 +14,7 @@ from letters import services as letter_services
 from people import services as people_services
 from people.merging.merge import person_merge
 from tests.factories import make_letter, make_organization, make_person, make_source
+from tests.processes import manage, service_env
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +259,70 @@ def test_an_organization_s_signatories_cost_six_queries_whatever_the_page_size(
         body = anon.get(f"/api/organizations/disney/signatories/?page_size={page_size}").json()
 
     assert len(body["results"]) == page_size
+
+
+# --- On the default setup (SQLite), every question has an answer ----------------
+
+DEMO_QUESTIONS = [
+    "/api/changes/?since=2025-03-19T00:00:00Z",
+    "/api/changes/?kind=status_changed",
+    "/api/letters/hollywood-ai-copyright-ostp-2025/overlap/",
+    "/api/letters/hollywood-ai-copyright-ostp-2025/overlap/?with=mipcom-2025-kling-ai-opinion",
+    "/api/letters/hollywood-ai-copyright-ostp-2025/overlap/?with=mipcom-2025-kling-ai-opinion"
+    "&format=csv",
+    "/api/organizations/red-hour-productions/signatories/",
+    "/api/organizations/red-hour-productions/signatories/?letter=hollywood-ai-copyright-ostp-2025",
+    "/api/letters/hollywood-ai-copyright-ostp-2025/signatures/?as_of=2025-03-20T12:00:00Z",
+    "/api/letters/hollywood-ai-copyright-ostp-2025/signatures/?as_of=2025-03-20T12:00:00Z"
+    "&format=csv",
+    "/api/people/?search=cuaroon",
+]
+
+
+def demo_answers() -> dict:
+    """Status and body of each question asked of the demo, with the person who
+    signed both letters' timeline (run by the SQLite test in a process of its own)."""
+    from django.test import Client
+
+    from people.models import Person
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    answers = {url: client.get(url) for url in DEMO_QUESTIONS}
+    both = Person.objects.get(display_name="Alfonso Cuarón", merged_into__isnull=True)
+    answers["timeline"] = client.get(f"/api/people/{both.pk}/timeline/")
+    return {url: [r.status_code, r.getvalue().decode()] for url, r in answers.items()}
+
+
+@pytest.mark.slow
+def test_on_sqlite_every_journalist_s_question_is_answered_on_the_demo(tmp_path):
+    env = service_env(
+        DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'tracker.sqlite3'}",
+        TRACKER_VAR_DIR=str(tmp_path),
+        REDIS_URL="",
+    )
+    for command in (["migrate", "--no-input", "-v0"], ["load_demo", "-v0"]):
+        done = manage(*command, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+    script = (
+        "import json; from tests.api.test_questions import demo_answers; "
+        "print('ANSWERS' + json.dumps(demo_answers()))"
+    )
+    ran = manage("shell", "-c", script, env=env, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    [line] = [line for line in ran.stdout.splitlines() if line.startswith("ANSWERS")]
+    answers = json.loads(line.removeprefix("ANSWERS"))
+
+    assert {url: status for url, (status, _body) in answers.items()} == dict.fromkeys(answers, 200)
+    body = {url: text for url, (_status, text) in answers.items()}
+    rollup = json.loads(body["/api/organizations/red-hour-productions/signatories/"])
+    assert [row["person"]["name"] for row in rollup["results"]] == ["Ben Stiller"]
+    as_of = json.loads(body[DEMO_QUESTIONS[7]])
+    assert "Alex Example" in {
+        row["person"]["name"] for row in as_of["results"]
+    }  # not yet retracted
+    assert "Alfonso Cuar" in body[DEMO_QUESTIONS[4]]
+    assert json.loads(body["/api/people/?search=cuaroon"])["results"][0]["name"] == "Alfonso Cuarón"
+    assert json.loads(body["timeline"])["letters"][1]["letter"]["slug"] == (
+        "mipcom-2025-kling-ai-opinion"
+    )
