@@ -19,7 +19,7 @@ from people.matching.normalize import fold
 LETTERS = 1000
 BIG_LETTER_SIGNATURES = 100_900
 # Letters 1 and 2 are both this big: their overlap is two 100,000-signature lists
-# (about a third of the people of each signed both).
+# (95% of the people of each signed both).
 BIG_LETTERS = 2
 SIGNATURES_PER_LETTER = 900
 PEOPLE = 300_000
