@@ -19,6 +19,7 @@ import jellyfish
 import numpy as np
 
 from people.matching.context import org_key, title_fields
+from people.matching.identifiers import identifiers
 from people.matching.normalize import NameForm, name_form
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Record:
     titles: tuple[str, ...] = ()  # stated titles or roles, as written
     letters: tuple[int, ...] = ()  # letters signed
     listings: tuple[int, ...] = ()  # source lists naming this record (one source of one letter)
+    # Strong identifiers as written: (key, value) pairs, read by ``identifiers``.
+    identifiers: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass
@@ -241,6 +244,13 @@ class Prepared:
             for r in records
         ]
         self.fields = _padded(self.field_texts, context)
+        # Strong identifiers, "key=value", per record (for the clustering too).
+        self.identifier_texts = [
+            identifiers(r.identifiers) if r.identifiers else frozenset() for r in records
+        ]
+        self.has_identifiers = np.fromiter(
+            (bool(t) for t in self.identifier_texts), dtype=bool, count=len(records)
+        )
         numbers = Vocabulary()
         self.letters = _padded([r.letters for r in records], numbers)
         self.listings = _padded([[-1 - x for x in r.listings] for r in records], numbers)
