@@ -9,7 +9,8 @@ The keys, each catching what the others miss:
 - ``phonetic``: the family name's metaphone and the first given initial
   ("Gylenhall" and "Gyllenhaal" sound alike);
 - ``given``: the given name, or a full name it is short for ("Bob" under
-  "robert"), with the family name's first letter (a misspelt family name);
+  "robert"), with the family name's first letter (a misspelt family name),
+  and with a single middle name's, which may be a first family name;
 - ``family``: the whole family name, or middle and family names run together
   ("Lillie Hinrichs" and "Lillie-Hinrichs"), whatever the given name;
 - ``swapped``: the two names' sounds in either order ("Smith John").
@@ -58,9 +59,13 @@ def name_keys(form: NameForm, given_meta: str, family_meta: str) -> tuple[tuple[
     rows: list[tuple[str, str]] = []
     if family_meta:
         rows.append((f"p|{family_meta}|{given[:1]}", given + " " + family))
+    # The first of two family names in one string ("Gonzalo Belda Menendez"),
+    # for the name written with it alone ("Gonzalo Belda").
+    first_family = form.middle if len(form.middle) > 1 and " " not in form.middle else ""
     if len(given) > 1 and family:
         for name in blocking_names(given):
-            rows.append((f"g|{name}|{family[:1]}", family))
+            for initial in sorted({family[:1], first_family[:1]} - {""}):
+                rows.append((f"g|{name}|{initial}", family))
     if family:
         for value in sorted({family, form.tail} - {""}):
             rows.append((f"f|{value}", given + " " + form.middle))

@@ -36,6 +36,9 @@ class Family(IntEnum):
     PHONETIC = 4
     CLOSE = 5
     DIFFERENT = 6
+    # Two family names each, the first the same, the second another
+    # ("Belda Menendez", "Belda Garcia"): two people.
+    SECOND_DIFFERS = 7
 
 
 class Given(IntEnum):
@@ -286,6 +289,7 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
         )
         level[established] = np.where(phonetic[established], Family.PHONETIC, Family.CLOSE)
         family[rest] = level
+    _double_family_names(p, ri, rj, family, has_family)
 
     g_i, g_j = p.given_c[ri], p.given_c[rj]
     has_given = (g_i != 0) & (g_j != 0)
@@ -344,7 +348,7 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
             family == Family.TYPO,
             family == Family.PHONETIC,
             family == Family.CLOSE,
-            family == Family.DIFFERENT,
+            (family == Family.DIFFERENT) | (family == Family.SECOND_DIFFERS),
         ],
         [
             _exact_bits(u_family, w.family_exact_min, w.family_exact_max),
@@ -384,6 +388,52 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
     # less telling than names in their places.
     given_bits = np.where(swapped, given_bits + w.swapped, given_bits)
     return family_bits, given_bits, middle_bits, family, given, middle, swapped
+
+
+def _double_family_names(p: Prepared, ri, rj, family: np.ndarray, has_family: np.ndarray) -> None:
+    """Read a name written with two family names in one string ("Gonzalo Belda
+    Menendez", read given, middle, family) also as given and two family names.
+
+    The same words split elsewhere ("Belda Menendez, Gonzalo", "Gonzalo
+    Belda-Menendez") are the same name; the first family name alone ("Gonzalo
+    Belda") is one part of it, as for a hyphenated name; the same first family
+    name with another second ("Gonzalo Belda Garcia") is another person.
+    Only where the given names are the same, so that an English middle name
+    ("John Michael Smith" against "John Robert Smith") is compared as before.
+    """
+    g_i, g_j = p.given_c[ri], p.given_c[rj]
+    same_given = (g_i == g_j) & (g_i != 0)
+    ff_i, ff_j = p.family_full_c[ri], p.family_full_c[rj]
+    tail_i, tail_j = p.tail_c[ri], p.tail_c[rj]
+    mid_i, mid_j = p.middle_c[ri], p.middle_c[rj]
+    resplit = (
+        same_given
+        & (family == Family.PART)
+        & (
+            ((tail_i == ff_j) & (tail_i != 0) & (mid_j == 0))
+            | ((tail_j == ff_i) & (tail_j != 0) & (mid_i == 0))
+        )
+    )
+    family[resplit] = Family.EXACT
+    first_i, first_j = p.first_family_c[ri], p.first_family_c[rj]
+    undecided = has_family & ~np.isin(family, [Family.EXACT, Family.PART, Family.TYPO])
+    dropped = (
+        same_given
+        & undecided
+        & (
+            ((first_i == ff_j) & (first_i != 0) & (mid_j == 0))
+            | ((first_j == ff_i) & (first_j != 0) & (mid_i == 0))
+        )
+    )
+    family[dropped] = Family.PART
+    second_i, second_j = p.second_family_c[ri], p.second_family_c[rj]
+    other = np.flatnonzero(
+        undecided & ~dropped & (first_i == first_j) & (first_i != 0) & (second_i != second_j)
+    )
+    if len(other):
+        left, right = p.second_family[ri[other]], p.second_family[rj[other]]
+        jw = cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=1)
+        family[other[jw < 0.85]] = Family.SECOND_DIFFERS
 
 
 def _overlap(matrix: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -591,13 +641,14 @@ def names_conflict(
     family: np.ndarray, given: np.ndarray, middle: np.ndarray | None = None
 ) -> np.ndarray:
     """One family name, two different given names, or two different middle
-    initials ("Tom C. Gylarford", "Tom E. Gylarford"): two people, whoever else
-    ("L. Wachowski", "Tom Gylarford") might link them."""
+    initials ("Tom C. Gylarford", "Tom E. Gylarford"), or one first family name
+    and two different second ones: two people, whoever else ("L. Wachowski",
+    "Tom Gylarford", "Gonzalo Belda") might link them."""
     family_agrees = np.isin(family, [Family.EXACT, Family.TYPO, Family.PART])
     conflict = given == Given.DIFFERENT
     if middle is not None:
         conflict = conflict | (middle == Middle.CONFLICT)
-    return family_agrees & conflict
+    return (family_agrees & conflict) | (family == Family.SECOND_DIFFERS)
 
 
 def context_conflict(org, field_level, same_list) -> np.ndarray:
