@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange, Source
+from people.matching.identifiers import identifier_key, written_keys
 from people.merging.followers import Context, Entry, Join, SplitMove
 from tracker.bulk import among, chunked, insert_rows, update_rows
 from tracker.errors import DomainError
@@ -428,9 +429,13 @@ def split_signatures(
 # --- Context for the matcher -------------------------------------------------------------
 
 
+_IDENTIFIER_HEADINGS = written_keys()
+
+
 def signatures_context(person_ids: Sequence[int]) -> dict[int, Context]:
-    """The letters each person signed, the titles and affiliations stated, and
-    the sources listing them."""
+    """The letters each person signed, the titles and affiliations stated, the
+    sources listing them, and the strong identifiers their entries state in
+    other columns (a date of birth, an ORCID, an e-mail)."""
     found: dict[int, Context] = defaultdict(Context)
     for chunk in chunked(sorted(set(person_ids))):
         for pk, letter, title, affiliation, org in Signature.objects.filter(
@@ -448,4 +453,12 @@ def signatures_context(person_ids: Sequence[int]) -> dict[int, Context]:
             .distinct()
         ):
             found[pk].listings.add(source)
+        for pk, extra in Sighting.objects.filter(
+            signature__person_id__in=chunk, extra__has_any_keys=_IDENTIFIER_HEADINGS
+        ).values_list("signature__person_id", "extra"):
+            found[pk].identifiers.update(
+                (key, str(value))
+                for key, value in extra.items()
+                if isinstance(value, str | int) and identifier_key(key, any_key=False)
+            )
     return dict(found)

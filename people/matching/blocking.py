@@ -9,10 +9,14 @@ The keys, each catching what the others miss:
 - ``phonetic``: the family name's metaphone and the first given initial
   ("Gylenhall" and "Gyllenhaal" sound alike);
 - ``given``: the given name, or a full name it is short for ("Bob" under
-  "robert"), with the family name's first letter (a misspelt family name);
+  "robert"), with the family name's first letter (a misspelt family name),
+  and with a single middle name's, which may be a first family name;
 - ``family``: the whole family name, or middle and family names run together
   ("Lillie Hinrichs" and "Lillie-Hinrichs"), whatever the given name;
 - ``swapped``: the two names' sounds in either order ("Smith John").
+
+Records sharing a strong identifier (a date of birth, a QID, an e-mail) are
+compared whatever their names.
 """
 
 from __future__ import annotations
@@ -55,9 +59,13 @@ def name_keys(form: NameForm, given_meta: str, family_meta: str) -> tuple[tuple[
     rows: list[tuple[str, str]] = []
     if family_meta:
         rows.append((f"p|{family_meta}|{given[:1]}", given + " " + family))
+    # The first of two family names in one string ("Gonzalo Belda Menendez"),
+    # for the name written with it alone ("Gonzalo Belda").
+    first_family = form.middle if len(form.middle) > 1 and " " not in form.middle else ""
     if len(given) > 1 and family:
         for name in blocking_names(given):
-            rows.append((f"g|{name}|{family[:1]}", family))
+            for initial in sorted({family[:1], first_family[:1]} - {""}):
+                rows.append((f"g|{name}|{initial}", family))
     if family:
         for value in sorted({family, form.tail} - {""}):
             rows.append((f"f|{value}", given + " " + form.middle))
@@ -214,9 +222,10 @@ def candidate_pairs(
         pick_2 = rep_start[second][owner] + within % count_2[owner]
         cross = [rep_records[pick_1], rep_records[pick_2], group[owner] + n_names]
 
-    a = np.concatenate([same_a, cross[0]])
-    b = np.concatenate([same_b, cross[1]])
-    group = np.concatenate([same_group, cross[2]])
+    by_id = _identifier_pairs(prepared, same_name_window, 2 * n_names)
+    a = np.concatenate([same_a, cross[0], by_id[0]])
+    b = np.concatenate([same_b, cross[1], by_id[1]])
+    group = np.concatenate([same_group, cross[2], by_id[2]])
     a, b = np.minimum(a, b), np.maximum(a, b)
     distinct = a != b
     a, b, group = a[distinct], b[distinct], group[distinct]
@@ -238,6 +247,24 @@ def candidate_pairs(
     first_of[1:] = pair_code[1:] != pair_code[:-1]
     pair_code, group = pair_code[first_of], group[first_of]
     return Candidates(pair_code // n_records, pair_code % n_records, group)
+
+
+def _identifier_pairs(prepared: Prepared, window: int, offset: int):
+    """Records carrying one identifier value, each with its ``window`` neighbours."""
+    carriers = np.flatnonzero(prepared.has_identifiers)
+    if not len(carriers):
+        nothing = np.empty(0, dtype=np.int64)
+        return nothing, nothing, nothing
+    records, texts = [], []
+    for record in carriers.tolist():
+        for text in prepared.identifier_texts[record]:
+            records.append(record)
+            texts.append(text)
+    codes = Vocabulary().encode(texts)
+    records_arr = np.asarray(records, dtype=np.int64)
+    order = np.lexsort((records_arr, codes))
+    first, second, group = _windows(codes[order], records_arr[order], window)
+    return first, second, group + offset
 
 
 def _sort_codes(values: list[str]) -> np.ndarray:

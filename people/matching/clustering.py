@@ -6,8 +6,9 @@ member of one must stay apart from any member of the other: a stored
 run, a pair whose context or names disagree. So "A is B" and "B is C" do not
 make A into C when A and C were judged different. Nor are two clusters joined
 whose fields disagree (an actor and a radio host), or that are both on one
-source's list, even when no pair between them was scored: a chain through a
-record stating nothing never makes two conflicting people one.
+source's list, or that carry one identifier (a date of birth, a QID, an ORCID,
+an e-mail) with other values, even when no pair between them was scored: a
+chain through a record stating nothing never makes two conflicting people one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from people.matching.context import orgs_written_alike
+from people.matching.identifiers import disagree
 
 JUDGED, CONTEXT, WEAK = 3, 2, 1
 _OUTCOME = {JUDGED: "judged", CONTEXT: "context", WEAK: "weak"}
@@ -33,7 +35,10 @@ class _Clusters:
         fields: Sequence[frozenset] | None = None,
         listings: Sequence[frozenset] | None = None,
         orgs: Sequence[frozenset] | None = None,
+        identifiers: Sequence[frozenset] | None = None,
     ) -> None:
+        self.record_identifiers = identifiers
+        self.cluster_identifiers: dict[int, frozenset] = {}
         self.record_orgs = orgs
         self.cluster_orgs: dict[int, frozenset] = {}
         self.record_fields = fields
@@ -75,6 +80,11 @@ class _Clusters:
                     strongest = strength
         if strongest:
             return _OUTCOME[strongest]
+        small_ids = large_ids = frozenset()
+        if self.record_identifiers is not None:
+            small_ids, large_ids = self._identifiers(small), self._identifiers(large)
+            if small_ids and large_ids and disagree(small_ids, large_ids):
+                return "context"
         small_fields = large_fields = frozenset()
         if self.record_fields is not None:
             small_fields, large_fields = self._fields(small), self._fields(large)
@@ -100,6 +110,8 @@ class _Clusters:
                 return "context"  # two entries of one source's list are two people
             if small_lists | large_lists:
                 self.cluster_listings[large] = small_lists | large_lists
+        if small_ids | large_ids:
+            self.cluster_identifiers[large] = small_ids | large_ids
         self.parent[small] = large
         grown = self.members.setdefault(large, [large])
         grown.extend(self.members.pop(small, (small,)))
@@ -108,6 +120,10 @@ class _Clusters:
     def _listings(self, root: int) -> frozenset:
         found = self.cluster_listings.get(root)
         return self.record_listings[root] if found is None else found
+
+    def _identifiers(self, root: int) -> frozenset:
+        found = self.cluster_identifiers.get(root)
+        return self.record_identifiers[root] if found is None else found
 
     def _orgs(self, root: int) -> frozenset:
         found = self.cluster_orgs.get(root)
@@ -144,11 +160,13 @@ def cluster(
     fields: Sequence[frozenset] | None = None,
     listings: Sequence[frozenset] | None = None,
     orgs: Sequence[frozenset] | None = None,
+    identifiers: Sequence[frozenset] | None = None,
 ) -> Clustering:
     """Join the pairs (a[k], b[k]) strongest first, never across a pair kept
-    apart, nor between clusters whose ``fields`` (per record) disagree or that
-    share one of their ``listings`` (the sources listing each record)."""
-    clusters = _Clusters(size, fields, listings, orgs)
+    apart, nor between clusters whose ``fields`` (per record) disagree, that
+    share one of their ``listings`` (the sources listing each record), or whose
+    ``identifiers`` ("key=value") disagree."""
+    clusters = _Clusters(size, fields, listings, orgs, identifiers)
     # Only records some pair would join can ever be kept apart from anyone.
     joining = np.zeros(size, dtype=bool)
     joining[a] = True

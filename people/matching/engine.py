@@ -89,6 +89,7 @@ def combine(
     fields: Sequence[frozenset] | None = None,
     listings: Sequence[frozenset] | None = None,
     orgs: Sequence[frozenset] | None = None,
+    identifiers: Sequence[frozenset] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decide the scored pairs of all blocks together: cluster the pairs to
@@ -110,6 +111,7 @@ def combine(
         "fields": fields,
         "listings": listings,
         "orgs": orgs,
+        "identifiers": identifiers,
     }
     field_apart = context[scored.field[context] == Field.DISAGREE]
     if contextless is not None and len(field_apart):
@@ -267,6 +269,7 @@ def match(
         fields=prepared.field_texts,
         listings=[frozenset(record.listings) for record in prepared.records],
         orgs=[frozenset(keys) for keys in prepared.org_texts],
+        identifiers=prepared.identifier_texts,
         weights=weights,
     )
     timings["combine"] = time.perf_counter() - mark

@@ -19,6 +19,7 @@ import jellyfish
 import numpy as np
 
 from people.matching.context import org_key, title_fields
+from people.matching.identifiers import identifiers
 from people.matching.normalize import NameForm, name_form
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Record:
     titles: tuple[str, ...] = ()  # stated titles or roles, as written
     letters: tuple[int, ...] = ()  # letters signed
     listings: tuple[int, ...] = ()  # source lists naming this record (one source of one letter)
+    # Strong identifiers as written: (key, value) pairs, read by ``identifiers``.
+    identifiers: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass
@@ -206,6 +209,15 @@ class Prepared:
         self.family_first_c = names.encode(f.family_parts.split(" ")[0] for f in forms)
         self.family_last_c = names.encode(f.family_parts.rpartition(" ")[2] for f in forms)
         self.given_initial_c = names.encode(f.given[:1] for f in forms)
+        # Two family names read from one string: the pieces of a double family
+        # name ("Belda-Menendez", "Belda Menendez, Gonzalo"), or, when one given
+        # and one middle name precede it, the middle name and the family name
+        # ("Gonzalo Belda Menendez"). Empty when the name offers neither.
+        double = [_two_family_names(f) for f in forms]
+        self.first_family_c = names.encode(d[0] for d in double)
+        self.second_family_c = names.encode(d[1] for d in double)
+        self.second_family = np.asarray([d[1] for d in double], dtype=object)
+        self.middle_c = names.encode(f.middle for f in forms)
         self.given_is_initial = np.fromiter((len(f.given) == 1 for f in forms), dtype=bool)
         phonetic = [
             (e.given_meta, e.family_meta) if e is not None else _metaphone_pair(f)
@@ -241,6 +253,13 @@ class Prepared:
             for r in records
         ]
         self.fields = _padded(self.field_texts, context)
+        # Strong identifiers, "key=value", per record (for the clustering too).
+        self.identifier_texts = [
+            identifiers(r.identifiers) if r.identifiers else frozenset() for r in records
+        ]
+        self.has_identifiers = np.fromiter(
+            (bool(t) for t in self.identifier_texts), dtype=bool, count=len(records)
+        )
         numbers = Vocabulary()
         self.letters = _padded([r.letters for r in records], numbers)
         self.listings = _padded([[-1 - x for x in r.listings] for r in records], numbers)
@@ -258,6 +277,16 @@ class Prepared:
         counts = np.bincount(self.row_record, minlength=len(self.records))
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         return starts, counts
+
+
+def _two_family_names(form: NameForm) -> tuple[str, str]:
+    parts = form.family_parts.split()
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    one_middle = len(form.middle) > 1 and " " not in form.middle
+    if not parts and form.given and one_middle and len(form.family) > 1:
+        return form.middle, form.family
+    return "", ""
 
 
 _metaphone_cache: dict[str, str] = {}

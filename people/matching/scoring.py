@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
 from people.matching.context import orgs_written_alike
+from people.matching.identifiers import Agreement, compare
 from people.matching.nicknames import are_nicknames
 from people.matching.records import PSEUDO_NAMES, TYPICAL_FAMILY, Prepared
 
@@ -35,6 +36,9 @@ class Family(IntEnum):
     PHONETIC = 4
     CLOSE = 5
     DIFFERENT = 6
+    # Two family names each, the first the same, the second another
+    # ("Belda Menendez", "Belda Garcia"): two people.
+    SECOND_DIFFERS = 7
 
 
 class Given(IntEnum):
@@ -98,6 +102,12 @@ class Weights:
     field_agree: float = 2.0
     field_disagree: float = -4.0
     swapped: float = -3.0
+    # A shared date of birth: about one chance in 20,000 for two people.
+    born_agree: float = 14.0
+    # A shared QID, ORCID, e-mail or other external id: one person.
+    identifier_agree: float = 24.0
+    identifier_disagree: float = -24.0
+    given_replaced: float = -2.0  # a different given name beside an agreeing identifier
     letters_together: float = 1.0
     same_list: float = -12.0
     # Decisions: merge at ``merge_at`` bits with nothing disagreeing, queue for
@@ -137,6 +147,7 @@ class Scored:
     letters: np.ndarray
     same_list: np.ndarray
     decision: np.ndarray
+    identifier: np.ndarray
     scored: int = 0  # pairs scored, including those dropped below the review floor
     extra: dict = field(default_factory=dict)
 
@@ -156,6 +167,7 @@ class Scored:
         "letters",
         "same_list",
         "decision",
+        "identifier",
     )
 
     def __len__(self) -> int:
@@ -168,13 +180,17 @@ class Scored:
 
     @property
     def strong_conflict(self) -> np.ndarray:
-        """Other fields, both on one source's list, or one family name with
-        different given names (Lana and Lilly Wachowski): not only other
-        organisations."""
+        """Other fields, both on one source's list, an identifier with other
+        values, or one family name with different given names (Lana and Lilly
+        Wachowski) unless an identifier agrees: not only other organisations."""
         return (
             (self.field == Field.DISAGREE)
             | self.same_list
-            | names_conflict(self.family, self.given, self.middle)
+            | (self.identifier == Agreement.DISAGREE)
+            | (
+                names_conflict(self.family, self.given, self.middle)
+                & ~identified(self.identifier, self.family, self.middle)
+            )
         )
 
     def take(self, mask: np.ndarray) -> Scored:
@@ -211,6 +227,7 @@ def empty_scored() -> Scored:
         letters=np.empty(0, dtype=bool),
         same_list=np.empty(0, dtype=bool),
         decision=nothing,
+        identifier=nothing,
     )
 
 
@@ -272,6 +289,7 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
         )
         level[established] = np.where(phonetic[established], Family.PHONETIC, Family.CLOSE)
         family[rest] = level
+    _double_family_names(p, ri, rj, family, has_family)
 
     g_i, g_j = p.given_c[ri], p.given_c[rj]
     has_given = (g_i != 0) & (g_j != 0)
@@ -330,7 +348,7 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
             family == Family.TYPO,
             family == Family.PHONETIC,
             family == Family.CLOSE,
-            family == Family.DIFFERENT,
+            (family == Family.DIFFERENT) | (family == Family.SECOND_DIFFERS),
         ],
         [
             _exact_bits(u_family, w.family_exact_min, w.family_exact_max),
@@ -370,6 +388,52 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
     # less telling than names in their places.
     given_bits = np.where(swapped, given_bits + w.swapped, given_bits)
     return family_bits, given_bits, middle_bits, family, given, middle, swapped
+
+
+def _double_family_names(p: Prepared, ri, rj, family: np.ndarray, has_family: np.ndarray) -> None:
+    """Read a name written with two family names in one string ("Gonzalo Belda
+    Menendez", read given, middle, family) also as given and two family names.
+
+    The same words split elsewhere ("Belda Menendez, Gonzalo", "Gonzalo
+    Belda-Menendez") are the same name; the first family name alone ("Gonzalo
+    Belda") is one part of it, as for a hyphenated name; the same first family
+    name with another second ("Gonzalo Belda Garcia") is another person.
+    Only where the given names are the same, so that an English middle name
+    ("John Michael Smith" against "John Robert Smith") is compared as before.
+    """
+    g_i, g_j = p.given_c[ri], p.given_c[rj]
+    same_given = (g_i == g_j) & (g_i != 0)
+    ff_i, ff_j = p.family_full_c[ri], p.family_full_c[rj]
+    tail_i, tail_j = p.tail_c[ri], p.tail_c[rj]
+    mid_i, mid_j = p.middle_c[ri], p.middle_c[rj]
+    resplit = (
+        same_given
+        & (family == Family.PART)
+        & (
+            ((tail_i == ff_j) & (tail_i != 0) & (mid_j == 0))
+            | ((tail_j == ff_i) & (tail_j != 0) & (mid_i == 0))
+        )
+    )
+    family[resplit] = Family.EXACT
+    first_i, first_j = p.first_family_c[ri], p.first_family_c[rj]
+    undecided = has_family & ~np.isin(family, [Family.EXACT, Family.PART, Family.TYPO])
+    dropped = (
+        same_given
+        & undecided
+        & (
+            ((first_i == ff_j) & (first_i != 0) & (mid_j == 0))
+            | ((first_j == ff_i) & (first_j != 0) & (mid_i == 0))
+        )
+    )
+    family[dropped] = Family.PART
+    second_i, second_j = p.second_family_c[ri], p.second_family_c[rj]
+    other = np.flatnonzero(
+        undecided & ~dropped & (first_i == first_j) & (first_i != 0) & (second_i != second_j)
+    )
+    if len(other):
+        left, right = p.second_family[ri[other]], p.second_family[rj[other]]
+        jw = cpdist(left, right, scorer=JaroWinkler.normalized_similarity, workers=1)
+        family[other[jw < 0.85]] = Family.SECOND_DIFFERS
 
 
 def _overlap(matrix: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -460,6 +524,13 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     field_level[both & ~agree] = Field.DISAGREE
     same_list = _overlap(p.listings, a, b)
     letters = _overlap(p.letters, a, b) & ~same_list
+    identifier = _identifier_levels(p, a, b)
+    # Beside an agreeing identifier, a different given name is likelier a name
+    # replaced or another of the person's given names than another person.
+    replaced = (given == Given.DIFFERENT) & identified(identifier, family, middle)
+    if replaced.any():
+        given_bits = np.where(replaced, w.given_replaced, given_bits)
+        name_bits = family_bits + given_bits + middle_bits
 
     context_bits = (
         np.select([org == Org.AGREE, org == Org.DISAGREE], [w.org_agree, w.org_disagree], 0.0)
@@ -470,6 +541,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
         )
         + np.where(letters, w.letters_together, 0.0)
         + np.where(same_list, w.same_list, 0.0)
+        + identifier_bits(identifier, w)
     )
     total = name_bits + context_bits
     # Organisations written differently ("Univ. of Oxford", "Oxford University
@@ -483,10 +555,17 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
             org[index] = Org.SIMILAR
             total[index] += w.org_similar - w.org_disagree
 
-    decision = decide(total, family, given, swapped, org, field_level, same_list, w, middle)
-    # Namesakes whose context disagrees are always shown to an editor.
+    decision = decide(
+        total, family, given, swapped, org, field_level, same_list, w, middle, identifier
+    )
+    # Namesakes whose context disagrees are always shown to an editor, unless an
+    # identifier tells them apart.
     namesakes = (
-        (family == Family.EXACT) & (given == Given.EXACT) & ~same_list & (total >= w.review_at - 8)
+        (family == Family.EXACT)
+        & (given == Given.EXACT)
+        & ~same_list
+        & (identifier != Agreement.DISAGREE)
+        & (total >= w.review_at - 8)
     )
     decision[namesakes & (decision == Decision.NONE)] = Decision.REVIEW
     conflict = context_conflict(org, field_level, same_list)
@@ -498,6 +577,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
         else (decision != Decision.NONE)
         | (conflict & (name_bits >= w.review_at))
         | names_conflict(family, given, middle)
+        | (identifier == Agreement.DISAGREE)
     )
     return Scored(
         a=a[keep],
@@ -515,7 +595,45 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
         letters=letters[keep],
         same_list=same_list[keep],
         decision=decision[keep],
+        identifier=identifier[keep],
         scored=len(a),
+    )
+
+
+def _identifier_levels(p: Prepared, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How the strong identifiers of each pair compare (most records carry none)."""
+    level = np.full(len(a), Agreement.NONE, dtype=np.int64)
+    texts = p.identifier_texts
+    for k in np.flatnonzero(p.has_identifiers[a] & p.has_identifiers[b]).tolist():
+        level[k] = compare(texts[a[k]], texts[b[k]])
+    return level
+
+
+def identifier_bits(identifier: np.ndarray, w: Weights) -> np.ndarray:
+    return np.select(
+        [
+            identifier == Agreement.BORN,
+            identifier == Agreement.AGREE,
+            identifier == Agreement.DISAGREE,
+        ],
+        [w.born_agree, w.identifier_agree, w.identifier_disagree],
+        0.0,
+    )
+
+
+# Family name levels beside which an agreeing identifier outweighs a different given name.
+_FAMILY_NEAR = (Family.EXACT, Family.PART, Family.TYPO, Family.PHONETIC, Family.CLOSE)
+
+
+def identified(identifier: np.ndarray, family: np.ndarray, middle: np.ndarray) -> np.ndarray:
+    """An identifier agrees beside a family name that agrees or is close: the
+    given names may differ (a name replaced, a second given name used). A date
+    of birth does not outweigh other middle initials; a QID, an ORCID or an
+    e-mail does."""
+    near = np.isin(family, _FAMILY_NEAR)
+    return near & (
+        (identifier == Agreement.AGREE)
+        | ((identifier == Agreement.BORN) & (middle != Middle.CONFLICT))
     )
 
 
@@ -523,13 +641,14 @@ def names_conflict(
     family: np.ndarray, given: np.ndarray, middle: np.ndarray | None = None
 ) -> np.ndarray:
     """One family name, two different given names, or two different middle
-    initials ("Tom C. Gylarford", "Tom E. Gylarford"): two people, whoever else
-    ("L. Wachowski", "Tom Gylarford") might link them."""
+    initials ("Tom C. Gylarford", "Tom E. Gylarford"), or one first family name
+    and two different second ones: two people, whoever else ("L. Wachowski",
+    "Tom Gylarford", "Gonzalo Belda") might link them."""
     family_agrees = np.isin(family, [Family.EXACT, Family.TYPO, Family.PART])
     conflict = given == Given.DIFFERENT
     if middle is not None:
         conflict = conflict | (middle == Middle.CONFLICT)
-    return family_agrees & conflict
+    return (family_agrees & conflict) | (family == Family.SECOND_DIFFERS)
 
 
 def context_conflict(org, field_level, same_list) -> np.ndarray:
@@ -544,12 +663,23 @@ def context_conflict(org, field_level, same_list) -> np.ndarray:
 
 
 def decide(
-    total, family, given, swapped, org, field_level, same_list, w: Weights, middle=None
+    total,
+    family,
+    given,
+    swapped,
+    org,
+    field_level,
+    same_list,
+    w: Weights,
+    middle=None,
+    identifier=None,
 ) -> np.ndarray:
     """Merge only a high score whose names agree and whose context does not
     disagree; a nickname, an initial or one part of a family name ("Dominich"
     for "Dominich-Valkassen", often a relative) needs agreeing context as well;
-    other middle initials never merge automatically."""
+    other middle initials never merge automatically. An agreeing identifier
+    beside a close family name stands for agreeing names (``identified``); an
+    identifier with other values never merges."""
     conflict = context_conflict(org, field_level, same_list)
     supported = (org == Org.AGREE) | (org == Org.SIMILAR) | (field_level == Field.AGREE)
     family_agrees = np.isin(family, [Family.EXACT, Family.PART, Family.TYPO])
@@ -561,9 +691,14 @@ def decide(
         & np.isin(given, [Given.EXACT, Given.TYPO, Given.NICKNAME, Given.INITIAL, Given.MISSING])
         & supported
     )
-    auto = (total >= w.merge_at) & ~conflict & (strong_names | weak_names)
-    if middle is not None:
-        auto &= middle != Middle.CONFLICT
+    if identifier is None:
+        identifier = np.zeros(len(total), dtype=np.int64)
+    if middle is None:
+        middle = np.zeros(len(total), dtype=np.int64)
+    by_identifier = identified(identifier, family, middle)
+    auto = (total >= w.merge_at) & ~conflict & (strong_names | weak_names | by_identifier)
+    auto &= (middle != Middle.CONFLICT) | by_identifier
+    auto &= identifier != Agreement.DISAGREE
     decision = np.full(len(total), Decision.NONE, dtype=np.int64)
     decision[total >= w.review_at] = Decision.REVIEW
     decision[auto] = Decision.AUTO
@@ -581,6 +716,7 @@ _AGREEING = {
     "middle name": {Middle.AGREE},
     "organisation": {Org.AGREE, Org.SIMILAR},
     "field": {Field.AGREE},
+    "identifier": {Agreement.BORN, Agreement.AGREE},
 }
 
 
@@ -589,6 +725,7 @@ def explain(scored: Scored, index: int, w: Weights = DEFAULT_WEIGHTS) -> dict:
     org = Org(int(scored.org[index]))
     field_level = Field(int(scored.field[index]))
     middle = Middle(int(scored.middle[index]))
+    identifier = Agreement(int(scored.identifier[index]))
     features = [
         ("family name", Family(int(scored.family[index])), float(scored.family_bits[index])),
         ("given name", Given(int(scored.given[index])), float(scored.given_bits[index])),
@@ -609,6 +746,7 @@ def explain(scored: Scored, index: int, w: Weights = DEFAULT_WEIGHTS) -> dict:
             field_level,
             {Field.AGREE: w.field_agree, Field.DISAGREE: w.field_disagree}.get(field_level, 0.0),
         ),
+        ("identifier", identifier, float(identifier_bits(np.asarray([identifier]), w)[0])),
     ]
     agreed, disagreed = [], []
     for name, level, bits in features:

@@ -33,6 +33,8 @@ class Context:
     titles: set[str] = field(default_factory=set)
     letters: set[int] = field(default_factory=set)
     listings: set[int] = field(default_factory=set)
+    # Strong identifiers the person's entries state, as (key, value) as written.
+    identifiers: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -114,6 +116,7 @@ def context(person_ids: Sequence[int]) -> dict[int, Context]:
             mine.titles |= part.titles
             mine.letters |= part.letters
             mine.listings |= part.listings
+            mine.identifiers |= part.identifiers
     return found
 
 

@@ -70,36 +70,47 @@ MAX_BLOCKS = 64
 
 
 def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
-    """Active people with every name seen for them, without context."""
+    """Active people with every name seen for them and their external ids,
+    without context."""
     names: dict[int, list[str]] = defaultdict(list)
+    external: dict[int, tuple] = {}
     people = Person.objects.filter(merged_into__isnull=True)
     if person_ids is not None:
         people = people.filter(pk__in=list(person_ids))
-    for pk, display in people.values_list("pk", "display_name").iterator(chunk_size=20_000):
+    rows = people.values_list("pk", "display_name", "external_ids")
+    for pk, display, external_ids in rows.iterator(chunk_size=20_000):
         names[pk].append(display)
+        if external_ids:
+            external[pk] = tuple(sorted(external_ids.items()))
     rows = PersonName.objects.filter(person__merged_into__isnull=True)
     if person_ids is not None:
         rows = rows.filter(person_id__in=list(person_ids))
     for pk, name in rows.values_list("person_id", "name").iterator(chunk_size=20_000):
         if pk in names:
             names[pk].append(name)
-    return [Record(pk, tuple(dict.fromkeys(names[pk]))) for pk in sorted(names)]
+    return [
+        Record(pk, tuple(dict.fromkeys(names[pk])), identifiers=external.get(pk, ()))
+        for pk in sorted(names)
+    ]
 
 
 def load_records(person_ids: Iterable[int]) -> list[Record]:
     """People with their names and context: organisations and stated
     affiliations, stated titles and roles, letters signed, and the sources
     listing them (the last three from the followers of people, see
-    ``people.merging.followers``)."""
+    ``people.merging.followers``), and strong identifiers: the person's
+    external ids and those their entries state (a date of birth, an ORCID)."""
     ids = sorted(set(person_ids))
     names: dict[int, list[str]] = defaultdict(list)
     orgs: dict[int, set[str]] = defaultdict(set)
     titles: dict[int, set[str]] = defaultdict(set)
+    external: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for chunk in chunked(ids):
-        for pk, display in Person.objects.filter(among(Person, "id", chunk)).values_list(
-            "pk", "display_name"
-        ):
+        for pk, display, external_ids in Person.objects.filter(
+            among(Person, "id", chunk)
+        ).values_list("pk", "display_name", "external_ids"):
             names[pk].append(display)
+            external[pk].update((external_ids or {}).items())
         for pk, name in PersonName.objects.filter(among(PersonName, "person", chunk)).values_list(
             "person_id", "name"
         ):
@@ -120,6 +131,7 @@ def load_records(person_ids: Iterable[int]) -> list[Record]:
             titles=tuple(sorted(titles[pk] | context.get(pk, empty).titles)),
             letters=tuple(sorted(context.get(pk, empty).letters)),
             listings=tuple(sorted(context.get(pk, empty).listings)),
+            identifiers=tuple(sorted(external[pk] | context.get(pk, empty).identifiers)),
         )
         for pk in ids
     ]
@@ -531,6 +543,12 @@ def _block_result(
             for i in involved_index.tolist()
             if prepared.org_texts[i]
         },
+        # The strong identifiers of each scored person, as "key=value".
+        "identifiers": {
+            str(prepared.ids[i]): sorted(prepared.identifier_texts[i])
+            for i in involved_index.tolist()
+            if prepared.identifier_texts[i]
+        },
         "pairs_scored": scored.scored,
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -570,7 +588,7 @@ def _queue_combine_when_done(run_id: int) -> None:
 # --- Step 3: combine and apply ---------------------------------------------------------------
 
 
-_PER_PERSON = ("fields", "listings", "orgs")
+_PER_PERSON = ("fields", "listings", "orgs", "identifiers")
 
 
 def _gather(

@@ -88,3 +88,35 @@ def test_organisations_written_alike_do_not_keep_a_chain_apart():
         orgs=[frozenset({"zelarton university"}), frozenset(), frozenset({"zelartn university"})],
     )
     assert result.outcome == ["joined", "joined"]
+
+
+def test_a_chain_through_a_record_without_identifiers_never_joins_two_other_qids():
+    result = cluster(
+        4,
+        np.array([0, 1, 0]),
+        np.array([1, 2, 3]),
+        np.array([16.0, 15.0, 14.0]),
+        identifiers=[
+            frozenset({"wikidata=Q178348"}),
+            frozenset(),
+            frozenset({"wikidata=Q5107587", "email=c@example.org"}),
+            frozenset({"email=c@example.org"}),
+        ],
+    )
+    assert result.outcome == ["joined", "context", "joined"]
+    assert result.labels[0] != result.labels[2]
+
+
+def test_records_with_one_value_of_an_identifier_in_common_are_joined():
+    result = cluster(
+        3,
+        np.array([0, 1]),
+        np.array([1, 2]),
+        np.array([16.0, 15.0]),
+        identifiers=[
+            frozenset({"email=a@example.org"}),
+            frozenset({"email=a@example.org", "email=b@example.org"}),
+            frozenset({"email=b@example.org", "born=1981-06-13"}),
+        ],
+    )
+    assert result.outcome == ["joined", "joined"]
