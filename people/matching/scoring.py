@@ -189,7 +189,7 @@ class Scored:
             | (self.identifier == Agreement.DISAGREE)
             | (
                 names_conflict(self.family, self.given, self.middle)
-                & ~identified(self.identifier, self.family, self.middle)
+                & ~identified(self.identifier, self.family)
             )
         )
 
@@ -527,7 +527,7 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     identifier = _identifier_levels(p, a, b)
     # Beside an agreeing identifier, a different given name is likelier a name
     # replaced or another of the person's given names than another person.
-    replaced = (given == Given.DIFFERENT) & identified(identifier, family, middle)
+    replaced = (given == Given.DIFFERENT) & identified(identifier, family)
     if replaced.any():
         given_bits = np.where(replaced, w.given_replaced, given_bits)
         name_bits = family_bits + given_bits + middle_bits
@@ -625,16 +625,13 @@ def identifier_bits(identifier: np.ndarray, w: Weights) -> np.ndarray:
 _FAMILY_NEAR = (Family.EXACT, Family.PART, Family.TYPO, Family.PHONETIC, Family.CLOSE)
 
 
-def identified(identifier: np.ndarray, family: np.ndarray, middle: np.ndarray) -> np.ndarray:
-    """An identifier agrees beside a family name that agrees or is close: the
-    given names may differ (a name replaced, a second given name used). A date
-    of birth does not outweigh other middle initials; a QID, an ORCID or an
-    e-mail does."""
-    near = np.isin(family, _FAMILY_NEAR)
-    return near & (
-        (identifier == Agreement.AGREE)
-        | ((identifier == Agreement.BORN) & (middle != Middle.CONFLICT))
-    )
+def identified(identifier: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """An identifier of one person only (a QID, an ORCID, an e-mail) agrees
+    beside a family name that agrees or is close: the given or middle names may
+    differ (a name replaced, a second given name used). A date of birth is not
+    one person's: twins share it with their family name, so with other given
+    names it weighs as evidence and the pair goes to an editor."""
+    return np.isin(family, _FAMILY_NEAR) & (identifier == Agreement.AGREE)
 
 
 def names_conflict(
@@ -695,7 +692,7 @@ def decide(
         identifier = np.zeros(len(total), dtype=np.int64)
     if middle is None:
         middle = np.zeros(len(total), dtype=np.int64)
-    by_identifier = identified(identifier, family, middle)
+    by_identifier = identified(identifier, family)
     auto = (total >= w.merge_at) & ~conflict & (strong_names | weak_names | by_identifier)
     auto &= (middle != Middle.CONFLICT) | by_identifier
     auto &= identifier != Agreement.DISAGREE

@@ -105,10 +105,21 @@ def test_a_third_record_without_identifiers_never_joins_two_with_other_ones(key,
         assert not {1, 2} <= set(cluster)
 
 
-def test_an_agreeing_date_of_birth_outweighs_a_replaced_given_name():
+def test_an_agreeing_date_of_birth_beside_another_given_name_goes_to_an_editor():
+    # A given name replaced, or twins: a date of birth is not one person's.
     records = [
-        Record(1, ("Maggie Gyllenhaal",), identifiers=(("date_of_birth", "1977-11-16"),)),
-        Record(2, ("Margaret Gyllenhaal",), identifiers=(("date_of_birth", "1977-11-16"),)),
+        Record(1, ("Anna Gyllenhaal",), identifiers=(("date_of_birth", "1977-11-16"),)),
+        Record(2, ("Ella Gyllenhaal",), identifiers=(("date_of_birth", "1977-11-16"),)),
+    ]
+    result = match(records, frequencies=rare())
+    assert result.clusters() == []
+    assert result.pairs(Outcome.QUEUED) == [(1, 2)]
+
+
+def test_an_agreeing_orcid_outweighs_a_replaced_given_name():
+    records = [
+        Record(1, ("Anna Gyllenhaal",), identifiers=(("orcid", "0000-0002-1825-0097"),)),
+        Record(2, ("Ella Gyllenhaal",), identifiers=(("orcid", "0000-0002-1825-0097"),)),
     ]
     assert match(records, frequencies=rare()).clusters() == [[1, 2]]
 

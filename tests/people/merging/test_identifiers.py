@@ -3,7 +3,7 @@ the identifiers their entries state in other columns."""
 
 from letters.services import Entry, signature_record
 from people.merging import runs
-from people.models import Person
+from people.models import MatchJudgement, Person
 from people.services import person_create, person_survivor
 from tests.factories import make_letter, make_source
 
@@ -56,9 +56,18 @@ def test_a_run_never_merges_two_namesakes_with_other_qids_even_through_a_third(d
     assert not one(actor, host)
 
 
-def test_a_run_merges_a_replaced_given_name_when_the_stated_dates_of_birth_agree(db):
+def test_a_run_merges_a_replaced_given_name_when_the_stated_orcids_agree(db):
     site, press, _feed = sources()
-    maggie = sign(site, "Maggie Gyllenhaal", extra={"date_of_birth": "1977-11-16"})
-    margaret = sign(press, "Margaret Gyllenhaal", extra={"Date of birth": "19771116"})
+    anna = sign(site, "Anna Gyllenhaal", extra={"ORCID iD": "0000-0002-1825-0097"})
+    ella = sign(press, "Ella Gyllenhaal", extra={"orcid": "https://orcid.org/0000-0002-1825-0097"})
     runs.run_now(full=True)
-    assert one(maggie, margaret)
+    assert one(anna, ella)
+
+
+def test_a_run_leaves_twins_born_the_same_day_to_an_editor(db):
+    site, press, _feed = sources()
+    anna = sign(site, "Anna Gyllenhaal", extra={"date_of_birth": "1977-11-16"})
+    ella = sign(press, "Ella Gyllenhaal", extra={"Date of birth": "19771116"})
+    runs.run_now(full=True)
+    assert not one(anna, ella)
+    assert MatchJudgement.objects.filter(decision="pending").count() == 1
