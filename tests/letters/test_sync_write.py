@@ -4,6 +4,8 @@ entries back and gone, when each was last seen, and people's names
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -300,6 +302,13 @@ def test_an_entry_listed_as_before_is_not_written_yet_reads_as_seen_by_the_run(l
     listed = {row["person"]["name"]: row for row in page}
     assert listed["Cate Blanchett"]["last_seen"] == run_time
     assert [s["last_seen"] for s in listed["Cate Blanchett"]["sightings"]] == [run_time]
+    person = client.get(f"/api/people/{cate.signature.person_id}/").json()
+    assert [row["last_seen"] for row in person["signatures"]] == [run_time]
+    response = client.get(f"/api/letters/{letter.slug}/signatures/?format=csv")
+    export = b"".join(response.streaming_content).decode()
+    cate_row = next(line for line in export.splitlines() if "Cate Blanchett" in line)
+    exported = source.last_synced_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert exported in cate_row.split(",")
     # Ron was last seen by the first run, when it went.
     assert listed["Ron Howard"]["last_seen"] == cate.last_seen_at.isoformat().replace("+00:00", "Z")
 
