@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IS_POPUP_VAR
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import PermissionDenied
 from django.core.validators import URLValidator
 from django.forms.models import BaseInlineFormSet
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from letters import services
+from letters import selectors, services
 from letters.desk import sources_overdue
 from letters.models import (
     Letter,
@@ -867,6 +867,11 @@ class SyncRunContentAdmin(ReadOnlyAdmin):
 # --- Signatures ------------------------------------------------------------------------
 
 
+def _when(value) -> str:
+    """A moment as the admin shows a date field's (a column computed by a query)."""
+    return display_for_value(value, "-")
+
+
 class SightingInline(ReadOnlyInline):
     model = Sighting
     fk_name = "signature"
@@ -877,14 +882,20 @@ class SightingInline(ReadOnlyInline):
         "affiliation",
         "present",
         "first_seen_at",
-        "last_seen_at",
+        "last_seen",
         "gone_at",
     ]
     linked_rows = True
     verbose_name_plural = "sightings: what the sources said"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("source", "source__letter")
+        return selectors.sightings_seen(
+            super().get_queryset(request).select_related("source", "source__letter")
+        )
+
+    @admin.display(description="last seen")
+    def last_seen(self, sighting):
+        return _when(sighting.seen_at)
 
 
 class StatusChangeInline(ReadOnlyInline):
@@ -1018,7 +1029,7 @@ class SignatureAdmin(ServiceAdmin):
         "title",
         "affiliation",
         "first_seen_at",
-        "last_seen_at",
+        "last_seen",
     ]
     list_filter = ["status", "needs_review", "review_cause", MergedFilter, LetterFilter]
     list_select_related = ["person", "letter"]
@@ -1045,7 +1056,7 @@ class SignatureAdmin(ServiceAdmin):
         ),
         (
             "Record",
-            {"fields": ["first_seen_at", "last_seen_at", "created_at", "updated_at"]},
+            {"fields": ["first_seen_at", "last_seen", "created_at", "updated_at"]},
         ),
     ]
     readonly_fields = [
@@ -1055,7 +1066,7 @@ class SignatureAdmin(ServiceAdmin):
         "review_cause",
         "merged_into",
         "first_seen_at",
-        "last_seen_at",
+        "last_seen",
         "created_at",
         "updated_at",
     ]
@@ -1072,6 +1083,13 @@ class SignatureAdmin(ServiceAdmin):
         if obj is not None and obj.merged_into_id:
             return False
         return super().has_change_permission(request, obj)
+
+    def get_queryset(self, request):
+        return selectors.signatures_seen(super().get_queryset(request))
+
+    @admin.display(description="last seen", ordering="seen_at")
+    def last_seen(self, signature):
+        return _when(signature.seen_at)
 
     @admin.display(description="review", ordering="needs_review")
     def review_flag(self, signature):
@@ -1204,7 +1222,7 @@ class SightingAdmin(ReadOnlyAdmin):
         "signature_link",
         "present",
         "first_seen_at",
-        "last_seen_at",
+        "last_seen",
         "gone_at",
     ]
     list_filter = [
@@ -1241,7 +1259,7 @@ class SightingAdmin(ReadOnlyAdmin):
             {
                 "fields": [
                     ("first_seen_at", "first_run"),
-                    ("last_seen_at", "last_run"),
+                    ("last_seen", "last_seen_run"),
                     ("gone_at", "gone_run"),
                     "entered_by",
                 ]
@@ -1249,6 +1267,18 @@ class SightingAdmin(ReadOnlyAdmin):
         ),
     ]
     inlines = [SightingEventInline]
+
+    def get_queryset(self, request):
+        return selectors.sightings_seen(super().get_queryset(request))
+
+    @admin.display(description="last seen", ordering="seen_at")
+    def last_seen(self, sighting):
+        return _when(sighting.seen_at)
+
+    @admin.display(description="last run")
+    def last_seen_run(self, sighting):
+        run = selectors.sighting_last_run(sighting)
+        return admin_link(run, f"run {run.pk}") if run is not None else "-"
 
     @admin.display(description="signature", ordering="signature__person__sort_name")
     def signature_link(self, sighting):

@@ -26,7 +26,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Greatest
+from django.db.models.functions import Coalesce
 
 from letters.models import (
     Letter,
@@ -149,7 +149,6 @@ SIGNATURE_VALUES = (
     "title",
     "affiliation",
     "first_seen_at",
-    "last_seen_at",
     "person__sort_key",
 )
 SIGHTING_KEYS = ("source", "name", "title", "affiliation", "present", "first_seen", "last_seen")
@@ -161,9 +160,15 @@ SIGHTING_VALUES = (
     "affiliation",
     "present",
     "first_seen_at",
-    "last_seen_at",
+    "seen_at",
 )
 CSV_CHUNK = 2000
+# When a sighting was last seen listed (``sighting_seen_at``), in SQL for the
+# queries written by hand (``g``: the sighting, ``src``: its source).
+SIGHTING_SEEN_SQL = (
+    "CASE WHEN g.present AND src.last_synced_at > g.last_seen_at "
+    "THEN src.last_synced_at ELSE g.last_seen_at END"
+)
 
 
 # --- The API's reads: letters, signatures, sources and runs --------------------
@@ -306,7 +311,8 @@ def _sightings_json() -> RawSQL:
     sql = (
         "SELECT json_agg(json_build_object("  # noqa: S608 - the table names are ours
         "'source', src.name, 'name', g.name, 'title', g.title, 'affiliation', g.affiliation, "
-        "'present', g.present, 'first_seen', g.first_seen_at, 'last_seen', g.last_seen_at"
+        "'present', g.present, 'first_seen', g.first_seen_at, 'last_seen', "
+        f"{SIGHTING_SEEN_SQL}"
         ") ORDER BY g.first_seen_at, g.id) "
         f'FROM "{sighting}" g JOIN "{source}" src ON src.id = g.source_id '
         f'WHERE g.signature_id = "{signature}".id'
@@ -381,7 +387,9 @@ def _as_of(signatures: QuerySet) -> bool:
 
 def signature_values(signatures: QuerySet) -> QuerySet:
     then = ["status_then"] if _as_of(signatures) else []
-    values = signatures.values(*SIGNATURE_VALUES, *then).annotate(public_status=public_status())
+    values = signatures.values(*SIGNATURE_VALUES, *then).annotate(
+        seen_at=signature_seen_at(), public_status=public_status()
+    )
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -391,7 +399,7 @@ def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]
     """Every sighting of these signatures, grouped, in one query."""
     grouped: dict[int, list[dict]] = {}
     rows = (
-        Sighting.objects.filter(signature_id__in=list(signature_ids))
+        sightings_seen(Sighting.objects.filter(signature_id__in=list(signature_ids)))
         .order_by("signature_id", "first_seen_at", "id")
         .values_list(*SIGHTING_VALUES)
     )
@@ -427,9 +435,12 @@ def signature_detail(*, signature_id: int, include_removed: bool) -> Signature |
     if not include_removed:
         signatures = signatures.exclude(status=Signature.Status.REMOVED)
     return (
-        signatures.select_related("letter", "person", "organization")
+        signatures_seen(signatures)
+        .select_related("letter", "person", "organization")
         .prefetch_related(
-            Prefetch("sightings", queryset=Sighting.objects.select_related("source")),
+            Prefetch(
+                "sightings", queryset=sightings_seen(Sighting.objects.select_related("source"))
+            ),
             Prefetch("status_changes"),
         )
         .first()
@@ -486,7 +497,7 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
                 yield [
                     *(row[name] for name in SIGNATURE_VALUES[:7]),
                     iso_datetime(row["first_seen_at"]),
-                    iso_datetime(row["last_seen_at"]),
+                    iso_datetime(row["seen_at"]),
                     "; ".join(sorted({sighting["source"] for sighting in sightings})),
                     "; ".join(sorted({sighting["name"] for sighting in sightings})),
                     row["public_status"],
@@ -494,7 +505,7 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
         return
     rows = signatures.values_list(*SIGNATURE_VALUES[:7]).annotate(
         first_seen=UTCText("first_seen_at"),
-        last_seen=UTCText("last_seen_at"),
+        last_seen=UTCText(signature_seen_at()),
         sources=_distinct_sighting_texts("source__name"),
         names=_distinct_sighting_texts("name"),
         shown_status=public_status(),
@@ -536,41 +547,68 @@ def sync_run_list(
     return runs
 
 
-def sightings_seen(sightings: QuerySet) -> QuerySet:
-    """Annotate ``seen_at``: when each sighting was last seen listed.
+def sighting_seen_at(prefix: str = "") -> Case:
+    """When a sighting was last seen listed, as an expression (``prefix``: the
+    path to the sighting, such as ``"sightings__"``).
 
-    A run writes only the entries it adds, changes, brings back or loses, so
-    an entry listed unchanged keeps the ``last_seen_at`` of the run that last
-    wrote it; every later good run of its source (``last_synced_at``) saw it
-    too. A gone entry's ``last_seen_at`` is exact.
+    A run writes only the entries it adds, changes, brings back or loses: an
+    entry listed exactly as before keeps the ``last_seen_at`` of the run that
+    last wrote it, and every later good run of its source (``last_synced_at``)
+    saw it too, since it is still present. A gone entry's ``last_seen_at`` is
+    the last run that listed it, stored when it went.
     """
-    return sightings.annotate(
-        seen_at=Case(
-            When(
-                present=True,
-                source__last_synced_at__isnull=False,
-                then=Greatest("last_seen_at", "source__last_synced_at"),
-            ),
-            default=F("last_seen_at"),
-        )
+    synced = F(f"{prefix}source__last_synced_at")
+    return Case(
+        When(
+            Q(**{f"{prefix}present": True})
+            & Q(**{f"{prefix}source__last_synced_at__gt": F(f"{prefix}last_seen_at")}),
+            then=synced,
+        ),
+        default=F(f"{prefix}last_seen_at"),
     )
+
+
+def signature_seen_at() -> Coalesce:
+    """When any source last listed a signature, as an expression: the latest
+    of its sightings' (``sighting_seen_at``), or its own ``last_seen_at`` when
+    it has none (an editor's entry). A subquery per signature, so that a page
+    reads it for its own rows only and keeps walking its index."""
+    latest = (
+        Sighting.objects.filter(signature=OuterRef("pk"))
+        .order_by()
+        .values("signature")
+        .annotate(at=Max(sighting_seen_at()))
+        .values("at")
+    )
+    return Coalesce(Subquery(latest), F("last_seen_at"))
+
+
+def sighting_last_run(sighting: Sighting) -> SyncRun | None:
+    """The run that last listed a sighting: its source's latest good run while
+    the source still lists it and ran since it was written, else the one stored."""
+    synced = sighting.source.last_synced_at
+    if sighting.present and synced is not None and synced > sighting.last_seen_at:
+        latest = (
+            SyncRun.objects.filter(
+                source_id=sighting.source_id,
+                outcome__in=[SyncRun.Outcome.SUCCEEDED, SyncRun.Outcome.UNCHANGED],
+            )
+            .order_by("-finished_at", "-id")
+            .first()
+        )
+        if latest is not None:
+            return latest
+    return sighting.last_run
+
+
+def sightings_seen(sightings: QuerySet) -> QuerySet:
+    """Annotate ``seen_at``: when each sighting was last seen listed."""
+    return sightings.annotate(seen_at=sighting_seen_at())
 
 
 def signatures_seen(signatures: QuerySet) -> QuerySet:
-    """Annotate ``seen_at``: when any source last listed each signature (see
-    ``sightings_seen``); signatures without sightings keep their own."""
-    return signatures.annotate(
-        seen_at=Max(
-            Case(
-                When(
-                    sightings__present=True,
-                    sightings__source__last_synced_at__isnull=False,
-                    then=Greatest("sightings__last_seen_at", "sightings__source__last_synced_at"),
-                ),
-                default=F("sightings__last_seen_at"),
-            )
-        )
-    )
+    """Annotate ``seen_at``: when any source last listed each signature."""
+    return signatures.annotate(seen_at=signature_seen_at())
 
 
 # --- Journalists' questions: overlap, timeline, an organization's signatories ---
@@ -640,7 +678,7 @@ def signatures_of(
     if letter_ids is not None:
         rows = rows.filter(letter_id__in=list(letter_ids))
     rows = (
-        rows.annotate(shown_status=public_status())
+        rows.annotate(shown_status=public_status(), seen_at=signature_seen_at())
         .values(
             "id",
             "person_id",
@@ -649,7 +687,7 @@ def signatures_of(
             "status",
             "shown_status",
             "first_seen_at",
-            "last_seen_at",
+            "seen_at",
         )
         .order_by("first_seen_at", "id")
     )
@@ -662,7 +700,7 @@ def signatures_of(
                 "status": row["status"],
                 "public_status": row["shown_status"],
                 "first_seen": row["first_seen_at"],
-                "last_seen": row["last_seen_at"],
+                "last_seen": row["seen_at"],
             }
         )
     return grouped
@@ -695,7 +733,7 @@ def person_timeline(*, person_id: int, include_removed: bool) -> dict:
         Signature.objects.filter(person_id=person_id, merged_into__isnull=True)
         .exclude(status__in=[] if include_removed else [Signature.Status.REMOVED])
         .select_related("letter")
-        .annotate(shown_status=public_status())
+        .annotate(shown_status=public_status(), seen_at=signature_seen_at())
         .order_by("first_seen_at", "id")
     )
     by_id = {signature.pk: signature for signature in signatures}
@@ -806,7 +844,7 @@ def person_timeline(*, person_id: int, include_removed: bool) -> dict:
             "status": signature.status,
             "public_status": signature.shown_status,
             "first_seen": signature.first_seen_at,
-            "last_seen": signature.last_seen_at,
+            "last_seen": signature.seen_at,
             "sources": sources.get(signature.pk, []),
         }
         for signature in signatures

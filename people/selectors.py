@@ -224,10 +224,12 @@ def person_detail(
     """A person with every name seen and its source, affiliations and signatures;
     ``with_sightings`` adds each signature's sightings (``sightings_shown``),
     whose ids a split takes."""
+    # Reads only: when each was last seen follows the letters' own rule.
     from letters.models import Sighting, Signature
+    from letters.selectors import sightings_seen, signatures_seen
 
     signatures = (
-        Signature.objects.filter(merged_into__isnull=True)
+        signatures_seen(Signature.objects.filter(merged_into__isnull=True))
         .select_related("letter")
         .only(
             "id",
@@ -248,7 +250,7 @@ def person_detail(
         signatures = signatures.prefetch_related(
             Prefetch(
                 "sightings",
-                queryset=Sighting.objects.select_related("source")
+                queryset=sightings_seen(Sighting.objects.select_related("source"))
                 .only(
                     "id",
                     "signature_id",

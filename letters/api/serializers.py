@@ -199,7 +199,7 @@ class SignatureSerializer(serializers.Serializer):
             "title": row["title"],
             "affiliation": row["affiliation"],
             "first_seen": iso_datetime(row["first_seen_at"]),
-            "last_seen": iso_datetime(row["last_seen_at"]),
+            "last_seen": iso_datetime(row["seen_at"]),
             "sightings": [sighting_item(sighting) for sighting in row["sightings"]],
         }
 
@@ -251,7 +251,7 @@ class SightingDetailSerializer(serializers.Serializer):
     url = serializers.CharField()
     present = serializers.BooleanField()
     first_seen = serializers.DateTimeField(source="first_seen_at")
-    last_seen = serializers.DateTimeField(source="last_seen_at")
+    last_seen = serializers.DateTimeField(source="seen_at")
     gone_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -260,7 +260,7 @@ class SignatureDetailSerializer(serializers.ModelSerializer):
     person = PersonRefSerializer()
     organization = OrganizationRefSerializer(allow_null=True)
     first_seen = serializers.DateTimeField(source="first_seen_at")
-    last_seen = serializers.DateTimeField(source="last_seen_at")
+    last_seen = serializers.DateTimeField(source="seen_at")
     sightings = SightingDetailSerializer(many=True)
     history = StatusChangeSerializer(
         many=True, source="status_changes", help_text="Every change of status, oldest first."

@@ -7,8 +7,10 @@ caller runs it in one transaction with the run's own record.
 
 One difference, for speed: an entry listed exactly as before is not rewritten
 (its position, last_seen_at and last_run stay those of the run that last wrote
-it); the source's last_synced_at says it was seen since. Rewriting 100,000
-unchanged rows and their signatures costs seconds on every run.
+it, and its signature's last_seen_at too); the source's last_synced_at says it
+was seen since, and every reader of "last seen" takes it from there
+(``letters.selectors.sighting_seen_at`` and ``signature_seen_at``). Rewriting
+100,000 unchanged rows and their signatures cost seconds on every run.
 
 Each phase has its module: rows.py keys the entries and loads the sightings,
 names.py parses the names, compare.py sorts rows into added, changed, back and
@@ -104,7 +106,6 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
         write.change(run, found.changed, at, names_to_add, resolve)
         write.back(run, found.back, at)
         write.gone(source, run, found.gone, at)
-        write.touch(run, found.seen, at)
     with phase("names"):
         people |= write.person_names(source, names_to_add, names, at)
 

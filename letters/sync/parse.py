@@ -389,10 +389,11 @@ _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
 def _has_name(text: str) -> bool:
-    """Whether text has a letter or digit once folded (fold is slow; ASCII is common)."""
-    if text.isascii():
-        return _ASCII_ALNUM.search(text) is not None
-    return bool(fold(text))
+    """Whether text has a letter or digit once folded (fold is slow): an ASCII
+    letter or digit stays one ("Björk" has "B"), so only text without any is folded."""
+    if _ASCII_ALNUM.search(text) is not None:
+        return True
+    return not text.isascii() and bool(fold(text))
 
 
 def _text(value: Any, name: str, where: str) -> str:

@@ -83,10 +83,13 @@ def rows_by_key(
         if key.startswith("name:") and "#" not in key
     }
     all_values = [entry.values() for entry in entries]
+    # Every name this run needs parsed, in one pass (one pool of processes): those
+    # keyed by name, and those of entries keyed by the source that are new, whose
+    # people are made from them.
     names.parse_many(
         values["name"]
         for entry, values in zip(entries, all_values, strict=True)
-        if not entry.key and values["name"] not in key_of_name
+        if (entry.key[:400] not in existing if entry.key else values["name"] not in key_of_name)
     )
     rows: dict[str, Row] = {}
     variants: dict[str, list[dict[str, Any]]] = {}

@@ -1,6 +1,10 @@
 """The writes of a run, each a few set-based statements whatever the number
 of rows: new entries with their people and signatures, changed entries, entries
-back and gone, every entry seen, and the names of people."""
+back and gone, and the names of people.
+
+An entry listed exactly as before is not written: it was seen by the run, and
+``letters.selectors.sighting_seen_at`` reads that from its source's
+``last_synced_at``. What a run writes is proportional to what changed."""
 
 from __future__ import annotations
 
@@ -307,9 +311,16 @@ def change(
     )
     update_rows(
         Sighting,
-        ["key", *VALUE_FIELDS],
+        ["key", *VALUE_FIELDS, "position", "last_seen_at", "last_run_id"],
         [
-            (sighting.id, row.key, *(row.values[name] for name in VALUE_FIELDS))
+            (
+                sighting.id,
+                row.key,
+                *(row.values[name] for name in VALUE_FIELDS),
+                row.position,
+                at,
+                run.pk,
+            )
             for row, sighting, _ in changed
         ],
     )
@@ -339,8 +350,8 @@ def back(run: SyncRun, back: list[tuple[Row, Existing]], at: datetime) -> None:
     )
     update_rows(
         Sighting,
-        ["present", "gone_at", "gone_run_id"],
-        [(sighting.id, True, None, None) for _, sighting in back],
+        ["present", "gone_at", "gone_run_id", "position", "last_seen_at", "last_run_id"],
+        [(sighting.id, True, None, None, row.position, at, run.pk) for row, sighting in back],
     )
     # The sync's own "gone" flag no longer holds; an editor's flag stays.
     signature_ids = sorted({sighting.signature_id for _, sighting in back})
@@ -395,23 +406,6 @@ def gone(source: Source, run: SyncRun, gone: list[Existing], at: datetime) -> No
         Signature.objects.filter(id__in=chunk, needs_review=False).update(
             needs_review=True, review_cause=cause, review_reason=reason, updated_at=at
         )
-
-
-def touch(run: SyncRun, touched: list[tuple[Any, ...]], at: datetime) -> None:
-    """Every entry this run listed was seen by it, at its position, and so were
-    the signatures they support: "last seen" is a fact readers quote, so it is
-    stored, not inferred."""
-    if not touched:
-        return
-    rows = {sighting.id: (row.position, sighting.signature_id) for row, sighting, *_ in touched}
-    update_rows(
-        Sighting,
-        ["position", "last_seen_at", "last_run_id"],
-        [(id_, position, at, run.pk) for id_, (position, _) in rows.items()],
-    )
-    # Being seen again is no change: ``updated_at`` (what ``updated_after`` reads) stays.
-    for chunk in chunked(sorted({signature_id for _, signature_id in rows.values()})):
-        Signature.objects.filter(id__in=chunk, last_seen_at__lt=at).update(last_seen_at=at)
 
 
 def person_names(

@@ -85,13 +85,13 @@ class PersonSightingSerializer(serializers.Serializer):
     affiliation = serializers.CharField()
     present = serializers.BooleanField(help_text="Listed by the source's latest fetch.")
     first_seen = serializers.DateTimeField(source="first_seen_at")
-    last_seen = serializers.DateTimeField(source="last_seen_at")
+    last_seen = serializers.DateTimeField(source="seen_at")
 
 
 class PersonSignatureSerializer(serializers.ModelSerializer):
     letter = LetterRefSerializer()
     first_seen = serializers.DateTimeField(source="first_seen_at")
-    last_seen = serializers.DateTimeField(source="last_seen_at")
+    last_seen = serializers.DateTimeField(source="seen_at")
     # Present only when the selector read them (for staff): absent, not empty, otherwise.
     sightings = PersonSightingSerializer(
         many=True,

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
@@ -56,7 +56,7 @@ from people.models import (
 from people.services import person_survivor_ids
 from people.weights import run_weights
 from tracker import resend
-from tracker.bulk import among, chunked
+from tracker.bulk import among, chunked, is_postgres
 from tracker.env import env_int
 from tracker.locks import match_run_step_live, match_run_step_lock, people_lock
 
@@ -260,10 +260,20 @@ def match_queue(person_ids: Iterable[int]) -> None:
     ids = sorted({int(pk) for pk in person_ids})
     if not ids:
         return
-    for chunk in chunked(ids):
-        MatchQueueEntry.objects.bulk_create(
-            [MatchQueueEntry(person_id=pk) for pk in chunk], ignore_conflicts=True
-        )
+    if is_postgres():
+        # One statement with one array, where a first run queues 100,000 people.
+        table = connection.ops.quote_name(MatchQueueEntry._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (person_id, queued_at) "  # noqa: S608 - our table
+                "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
+                [ids, timezone.now()],
+            )
+    else:
+        for chunk in chunked(ids):
+            MatchQueueEntry.objects.bulk_create(
+                [MatchQueueEntry(person_id=pk) for pk in chunk], ignore_conflicts=True
+            )
     transaction.on_commit(queue_send, robust=True)
 
 

@@ -60,3 +60,39 @@ def test_it_parses_the_names_here_when_other_processes_cannot(settings, monkeypa
 
     assert "no processes today" in caplog.text
     assert [names.key(name) for name in NAMES] == [parse_name(name).key for name in NAMES]
+
+
+@pytest.mark.parametrize("options", [{}, {"key": "ref"}], ids=["keyed-by-name", "keyed-by-ref"])
+def test_a_first_run_parses_each_name_once_in_one_pool(
+    letter, feeds, settings, monkeypatch, options
+):
+    """Keyed by name or by the source's own column, the names of a first run go
+    to other processes once, all in one go, and none is parsed here again."""
+    settings.TRACKER_SYNC_PARALLEL_PARSE_MIN = 50
+    monkeypatch.setattr(names_module.os, "cpu_count", lambda: 2)
+    names = [f"Signatory {number} Example{number % 13}" for number in range(120)]
+    pools: list[list[str]] = []
+    here: list[str] = []
+    in_processes, parse_here = names_module._parse_in_processes, names_module._parse_with_key
+
+    def pool(todo, workers):
+        pools.append(list(todo))
+        return in_processes(todo, workers)
+
+    def one(name):
+        here.append(name)
+        return parse_here(name)
+
+    monkeypatch.setattr(names_module, "_parse_in_processes", pool)
+    monkeypatch.setattr(names_module, "_parse_with_key", one)
+    body = "name,ref\n" + "".join(f"{name},r{n}\n" for n, name in enumerate(names))
+    source = source_for(letter, feeds, body.encode(), options=options)
+
+    run = sync(source)
+
+    assert (run.outcome, run.added) == ("succeeded", 120), run.error
+    assert [sorted(todo) for todo in pools] == [sorted(names)]
+    assert here == []
+    assert sorted(Person.objects.values_list("name_key", flat=True)) == sorted(
+        parse_name(name).key for name in names
+    )

@@ -4,13 +4,16 @@ entries back and gone, when each was last seen, and people's names
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from letters.models import Sighting, Signature, Source
-from letters.selectors import sightings_seen, signatures_seen
+from letters.selectors import sighting_last_run, sightings_seen, signatures_seen
 from letters.services import signature_record_manual, signature_update_stated
 from people.models import Organization, Person
 from tests.factories import make_organization, make_person, make_signature
@@ -248,16 +251,66 @@ def test_it_tells_when_each_entry_was_last_seen(letter, feeds):
 
     seen = {s.name: s for s in sightings_seen(source.sightings.all())}
     cate, ron = seen["Cate Blanchett"], seen["Ron Howard"]
-    assert (cate.last_run, cate.last_seen_at) == (third, source.last_synced_at)
-    assert cate.seen_at == source.last_synced_at
-    assert Signature.objects.get(person__display_name="Cate Blanchett").last_seen_at == (
-        source.last_synced_at
-    )
+    assert (sighting_last_run(cate), cate.seen_at) == (third, source.last_synced_at)
     assert (ron.present, ron.last_run, ron.last_seen_at) == (False, second, second_synced_at)
+    assert sighting_last_run(ron) == second
     assert ron.seen_at == second_synced_at
     signatures = {s.person.display_name: s for s in signatures_seen(Signature.objects.all())}
     assert signatures["Cate Blanchett"].seen_at == source.last_synced_at
     assert signatures["Ron Howard"].seen_at == second_synced_at
+
+
+def row_versions(model: type, ids: list[int]) -> dict[int, str]:
+    """Each row's xmin: the transaction that last wrote it, which any UPDATE changes."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT id, xmin::text FROM "{model._meta.db_table}" WHERE id = ANY(%s)',  # noqa: S608
+            [ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def test_an_entry_listed_as_before_is_not_written_yet_reads_as_seen_by_the_run(letter, feeds):
+    source = source_for(letter, feeds, FULL)
+    sync(source)
+    cate = Sighting.objects.get(name="Cate Blanchett")
+    rows_before = (
+        row_versions(Sighting, [cate.pk]),
+        row_versions(Signature, [cate.signature_id]),
+    )
+
+    # Ava moves, Ron goes, Lana comes: Cate is listed exactly as before.
+    feeds.serve(
+        "/signatories.csv",
+        b"name,affiliation\nCate Blanchett,Dirty Films\nAva DuVernay,Forward Movement\n"
+        b"Lana Wachowski,\n",
+    )
+    run = sync(source)
+
+    assert (run.added, run.changed, run.gone) == (1, 1, 1)
+    assert rows_before == (
+        row_versions(Sighting, [cate.pk]),
+        row_versions(Signature, [cate.signature_id]),
+    )
+    source.refresh_from_db()
+    run_time = source.last_synced_at.isoformat().replace("+00:00", "Z")
+    client = APIClient()
+    item = client.get(f"/api/signatures/{cate.signature_id}/").json()
+    assert item["last_seen"] == run_time
+    assert [s["last_seen"] for s in item["sightings"]] == [run_time]
+    page = client.get(f"/api/letters/{letter.slug}/signatures/").json()["results"]
+    listed = {row["person"]["name"]: row for row in page}
+    assert listed["Cate Blanchett"]["last_seen"] == run_time
+    assert [s["last_seen"] for s in listed["Cate Blanchett"]["sightings"]] == [run_time]
+    person = client.get(f"/api/people/{cate.signature.person_id}/").json()
+    assert [row["last_seen"] for row in person["signatures"]] == [run_time]
+    response = client.get(f"/api/letters/{letter.slug}/signatures/?format=csv")
+    export = b"".join(response.streaming_content).decode()
+    cate_row = next(line for line in export.splitlines() if "Cate Blanchett" in line)
+    exported = source.last_synced_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert exported in cate_row.split(",")
+    # Ron was last seen by the first run, when it went.
+    assert listed["Ron Howard"]["last_seen"] == cate.last_seen_at.isoformat().replace("+00:00", "Z")
 
 
 def organization_of(person_name: str) -> tuple[int | None, int | None]:
