@@ -678,7 +678,16 @@ def decide(
     beside a close family name stands for agreeing names (``identified``); an
     identifier with other values never merges."""
     conflict = context_conflict(org, field_level, same_list)
-    supported = (org == Org.AGREE) | (org == Org.SIMILAR) | (field_level == Field.AGREE)
+    if identifier is None:
+        identifier = np.zeros(len(total), dtype=np.int64)
+    # An agreeing date of birth or identifier supports a nickname or an initial
+    # as agreeing context does; alone it never joins two given names.
+    supported = (
+        (org == Org.AGREE)
+        | (org == Org.SIMILAR)
+        | (field_level == Field.AGREE)
+        | np.isin(identifier, [Agreement.BORN, Agreement.AGREE])
+    )
     family_agrees = np.isin(family, [Family.EXACT, Family.PART, Family.TYPO])
     strong_names = (
         np.isin(family, [Family.EXACT, Family.TYPO]) & np.isin(given, [Given.EXACT, Given.TYPO])
@@ -688,8 +697,6 @@ def decide(
         & np.isin(given, [Given.EXACT, Given.TYPO, Given.NICKNAME, Given.INITIAL, Given.MISSING])
         & supported
     )
-    if identifier is None:
-        identifier = np.zeros(len(total), dtype=np.int64)
     if middle is None:
         middle = np.zeros(len(total), dtype=np.int64)
     by_identifier = identified(identifier, family)
