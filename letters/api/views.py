@@ -808,15 +808,11 @@ _WEBHOOK_EXAMPLE = {
         parameters=[IDEMPOTENCY_KEY],
         examples=[OpenApiExample("A newsroom", value=_WEBHOOK_EXAMPLE, request_only=True)],
     ),
-    destroy=extend_schema(
-        summary="Unsubscribe", description="Stops the deliveries and drops their log."
-    ),
 )
 class WebhookSubscriptionViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
-    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     queryset = WebhookSubscription.objects.select_related("created_by").prefetch_related("letters")
