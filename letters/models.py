@@ -585,6 +585,9 @@ class WebhookSubscription(models.Model):
     next_attempt_at = models.DateTimeField(
         null=True, blank=True, help_text="When a failed delivery is tried again."
     )
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When beat queued a delivery no worker has begun yet."
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

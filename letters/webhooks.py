@@ -120,21 +120,39 @@ def _rate_wait(subscription: WebhookSubscription, now: datetime) -> float:
     return max(0.0, settings.WEBHOOK_BATCH_SECONDS - since)
 
 
+def _queued_lost_after() -> timedelta:
+    """A queued delivery no worker has begun after this long was lost (the broker
+    lost it, or the worker holding it died before it began): beat queues another."""
+    return timedelta(seconds=max(60, 6 * settings.WEBHOOK_BATCH_SECONDS))
+
+
 def webhook_subscriptions_due() -> list[int]:
     """The active subscriptions that may be sent a request now (or within the
-    second) and have events past their cursor, by id."""
+    second), have events past their cursor and no delivery queued, by id; they
+    are marked queued."""
     now = timezone.now()
     soon = now + timedelta(seconds=1)
-    subscriptions = (
+    subscriptions = list(
         WebhookSubscription.objects.filter(active=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=soon))
         .filter(
             Q(last_request_at__isnull=True)
             | Q(last_request_at__lte=soon - timedelta(seconds=settings.WEBHOOK_BATCH_SECONDS))
         )
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - _queued_lost_after()))
         .prefetch_related("letters")
         .order_by("pk")
     )
+    if not subscriptions:
+        return []
+    # Nothing in the whole feed past the earliest cursor: nobody is due (an idle
+    # tick costs this one look, whatever the number of subscriptions).
+    earliest = min(
+        (_cursor(subscription) for subscription in subscriptions),
+        key=lambda cursor: (cursor.at, cursor.rank, cursor.id),
+    )
+    if not changes.change_page(filters=changes.Filters(), cursor=earliest, size=1)[0]:
+        return []
     due = []
     for subscription in subscriptions:
         letter_ids = [letter.pk for letter in subscription.letters.all()]
@@ -143,6 +161,7 @@ def webhook_subscriptions_due() -> list[int]:
         )
         if events:
             due.append(subscription.pk)
+    WebhookSubscription.objects.filter(pk__in=due).update(queued_at=now)
     return due
 
 
@@ -245,6 +264,7 @@ def webhook_deliver(*, subscription_id: int) -> float | None:
     with webhook_lock(subscription_id) as held:
         if not held:
             return None
+        WebhookSubscription.objects.filter(pk=subscription_id).update(queued_at=None)
         subscription = WebhookSubscription.objects.filter(pk=subscription_id, active=True).first()
         if subscription is None:
             return None
