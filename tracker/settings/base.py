@@ -323,6 +323,9 @@ SPECTACULAR_SETTINGS = {
         "SignatureStatusEnum": "letters.models.SignatureStatus",
         "SourceKindEnum": "letters.models.SourceKind",
         "OrganizationKindEnum": "people.models.OrganizationKind",
+        "OutcomeEnum": "letters.models.SyncRunOutcome",
+        "WebhookDeliveryOutcomeEnum": "letters.models.WebhookDeliveryOutcome",
+        "ChangeKindEnum": "letters.changes.KINDS",
     },
 }
 
