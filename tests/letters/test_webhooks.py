@@ -358,3 +358,19 @@ def test_the_secret_is_never_logged(receiver, caplog):
     assert len(receiver.received) == 2
     assert caplog.records
     assert secret not in caplog.text
+
+
+def test_beat_queues_one_delivery_per_subscription_until_a_worker_begins_it(receiver):
+    subscription, _ = subscribe(receiver.url())
+    make_signature(make_letter(), "Ava DuVernay")
+
+    assert webhooks.webhook_subscriptions_due() == [subscription.pk]
+    assert webhooks.webhook_subscriptions_due() == []
+    # A queued delivery nobody began within a minute was lost: queued again.
+    WebhookSubscription.objects.update(queued_at=timezone.now() - timedelta(minutes=2))
+    assert webhooks.webhook_subscriptions_due() == [subscription.pk]
+
+    deliver(subscription)
+
+    assert subscription.queued_at is None
+    assert len(receiver.received) == 1
