@@ -23,7 +23,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from letters import selectors, services
+from letters import selectors, services, webhooks
+from letters.changes import KINDS as CHANGE_KINDS
 from letters.desk import sources_overdue
 from letters.models import (
     Letter,
@@ -35,6 +36,8 @@ from letters.models import (
     Source,
     SyncRun,
     SyncRunContent,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from letters.sync.parse import options_validate
 from people.matching.normalize import clean_whitespace, fold
@@ -1343,4 +1346,138 @@ class SignatureStatusChangeAdmin(ReadOnlyAdmin):
         "reason",
         "evidence_method",
         "evidence_url",
+    ]
+
+
+# --- Webhooks ---------------------------------------------------------------------
+
+
+class WebhookSubscriptionForm(ServiceForm):
+    url = forms.URLField(
+        max_length=2000,
+        assume_scheme="https",
+        help_text="Where batches are POSTed: a public http(s) address.",
+    )
+    events = forms.MultipleChoiceField(
+        choices=[(kind, kind) for kind in CHANGE_KINDS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The change-feed kinds sent; none: every kind.",
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["url", "events", "letters"]
+
+
+class WebhookDeliveriesFormSet(FirstRowsFormSet):
+    max_rows = 50
+
+
+class WebhookDeliveryInline(ReadOnlyInline):
+    model = WebhookDelivery
+    formset = WebhookDeliveriesFormSet
+    fields = [
+        "created_at",
+        "outcome",
+        "first_event_id",
+        "last_event_id",
+        "event_count",
+        "attempts",
+        "status_code",
+        "duration_ms",
+        "error",
+        "delivered_at",
+    ]
+    verbose_name_plural = "deliveries (the last 50; “Webhook deliveries” lists them all)"
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(ServiceAdmin):
+    """Subscriptions are created here or on the API; the secret is shown once,
+    on the page after creation, and never again."""
+
+    add_form = WebhookSubscriptionForm
+    list_display = ["url", "active", "events", "last_event_id", "last_request_at", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["url"]
+    autocomplete_fields = ["letters"]
+    fields = [
+        "url",
+        "events",
+        "letters_shown",
+        "active",
+        "paused_at",
+        "paused_reason",
+        "last_event_id",
+        "last_request_at",
+        "next_attempt_at",
+        "created_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+    add_fieldsets = [(None, {"fields": ["url", "events", "letters"]})]
+    add_readonly_fields = ()
+    inlines = [WebhookDeliveryInline]
+    actions = ["resume"]
+
+    @admin.display(description="letters")
+    def letters_shown(self, subscription: WebhookSubscription) -> str:
+        return ", ".join(letter.slug for letter in subscription.letters.all()) or "every letter"
+
+    @admin.action(description="Resume (send what they missed)", permissions=["change"])
+    def resume(self, request, queryset):
+        resumed = 0
+        for subscription in queryset.filter(active=False).order_by("pk"):
+            webhooks.webhook_subscription_resume(subscription=subscription)
+            resumed += 1
+        self.message_user(request, f"{resumed} subscription(s) resumed.", messages.SUCCESS)
+
+    def create(self, request, form):
+        subscription, secret = webhooks.webhook_subscription_create(
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data.get("events") or [],
+            letters=form.cleaned_data.get("letters") or [],
+            by=request.user,
+        )
+        self.message_user(
+            request,
+            f"The subscription's secret, shown this once (it signs every delivery): {secret}",
+            messages.WARNING,
+        )
+        return subscription
+
+    def update(self, request, obj, form):
+        return obj
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "subscription",
+        "outcome",
+        "first_event_id",
+        "last_event_id",
+        "event_count",
+        "attempts",
+        "status_code",
+        "duration_ms",
+    ]
+    list_filter = ["outcome"]
+    list_select_related = ["subscription"]
+    search_fields = ["subscription__url"]
+    fields = [
+        "subscription",
+        "outcome",
+        "first_event_id",
+        "last_event_id",
+        "event_count",
+        "attempts",
+        "status_code",
+        "duration_ms",
+        "error",
+        "created_at",
+        "last_attempt_at",
+        "delivered_at",
     ]

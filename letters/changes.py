@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from heapq import merge
 from itertools import islice
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.urls import get_script_prefix, reverse
 
 from letters.models import Letter, SightingEvent, SignatureStatusChange
 from people.models import Merge, PersonRename, Split
+from tracker.fields import iso_datetime
 
 KINDS = [
     "signature_added",
@@ -84,6 +87,8 @@ def _narrowed(
         rows = rows.filter(**{f"{at}__gte": filters.since})
     if filters.letter and letter:
         rows = rows.filter(**{letter: filters.letter.pk})
+    if filters.letter_ids and letter:
+        rows = rows.filter(**{f"{letter}__in": sorted(filters.letter_ids)})
     if filters.person_id:
         about = Q()
         for field in people:
@@ -98,6 +103,13 @@ class Filters:
     letter: Letter | None = None
     person_id: int | None = None
     kinds: frozenset[str] = frozenset(KINDS)
+    # Any of these letters (a webhook subscription's), beside or instead of ``letter``.
+    letter_ids: frozenset[int] = frozenset()
+
+    @property
+    def by_letter(self) -> bool:
+        """Whether only changes to letters' lists are kept (no merges or splits)."""
+        return self.letter is not None or bool(self.letter_ids)
 
 
 def _status_changes(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
@@ -198,7 +210,7 @@ def _sighting_events(filters: Filters, cursor: Cursor | None, limit: int | None)
 
 def _merges(filters: Filters, cursor: Cursor | None, limit: int | None, *, undone: bool) -> Any:
     kind, rank, at = ("unmerged", 3, "undone_at") if undone else ("merged", 2, "created_at")
-    if kind not in filters.kinds or filters.letter is not None:
+    if kind not in filters.kinds or filters.by_letter:
         return [] if limit is not None else 0
     merges = Merge.objects.filter(_after(cursor, rank, at)).defer("moved")
     if undone:
@@ -221,7 +233,7 @@ def _merges(filters: Filters, cursor: Cursor | None, limit: int | None, *, undon
 
 
 def _splits(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
-    if "split" not in filters.kinds or filters.letter is not None:
+    if "split" not in filters.kinds or filters.by_letter:
         return [] if limit is not None else 0
     splits = Split.objects.filter(_after(cursor, 4, "created_at")).defer("moved")
     splits = _narrowed(splits, filters, at="created_at", people=("person_id", "new_person_id"))
@@ -242,7 +254,7 @@ def _splits(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
 
 
 def _renames(filters: Filters, cursor: Cursor | None, limit: int | None) -> Any:
-    if "person_renamed" not in filters.kinds or filters.letter is not None:
+    if "person_renamed" not in filters.kinds or filters.by_letter:
         return [] if limit is not None else 0
     renames = PersonRename.objects.filter(_after(cursor, 5, "created_at"))
     renames = _narrowed(renames, filters, at="created_at", people=("person_id",))
@@ -284,3 +296,46 @@ def change_page(*, filters: Filters, cursor: Cursor | None, size: int) -> tuple[
     ordered = merge(*parts, key=lambda event: (event.at, event.rank, event.row_id))
     page = list(islice(ordered, size + 1))
     return page[:size], len(page) > size
+
+
+_MARKER = "9876543210"
+
+
+@lru_cache(maxsize=32)
+def _path_around(name: str, script_prefix: str) -> tuple[str, str]:
+    """What comes before and after the one argument of a detail path: reversing
+    each of a page's thousands of links costs more than the rest of the page."""
+    before, _, after = reverse(name, args=[_MARKER]).partition(_MARKER)
+    return before, after
+
+
+def event_json(event: Event, *, absolute: Callable[[str], str]) -> dict:
+    """An event as the API and webhooks show it; ``absolute`` makes a path a full URL."""
+    prefix = get_script_prefix()
+
+    def link(name: str, value: object) -> str:
+        before, after = _path_around(name, prefix)
+        return absolute(f"{before}{value}{after}")
+
+    def person(pair):
+        if pair is None:
+            return None
+        return {"id": pair[0], "name": pair[1], "api_url": link("person-detail", pair[0])}
+
+    return {
+        "id": event.id,
+        "at": iso_datetime(event.at),
+        "kind": event.kind,
+        "letter": None
+        if event.letter is None
+        else {"slug": event.letter, "api_url": link("letter-detail", event.letter)},
+        "signature": None
+        if event.signature is None
+        else {"id": event.signature, "api_url": link("signature-detail", event.signature)},
+        "person": person(event.person),
+        "survivor": person(event.survivor),
+        "source": event.source,
+        "reason": event.reason,
+        "before": event.before or {},
+        "after": event.after or {},
+    }

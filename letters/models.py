@@ -553,3 +553,95 @@ class SightingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.sighting_id}"
+
+
+class WebhookSubscription(models.Model):
+    """A receiver of the change feed: batches of events POSTed to ``url``, signed
+    with ``secret``, from ``cursor_*`` (the position of the last event delivered)
+    on. Paused, with the reason, when no delivery succeeded for a day."""
+
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(
+        default=list, blank=True, help_text="The change-feed kinds sent; empty: every kind."
+    )
+    letters = models.ManyToManyField(
+        Letter,
+        blank=True,
+        related_name="webhook_subscriptions",
+        help_text="Only changes to these letters' lists; none: every change, merges and "
+        "splits of people included.",
+    )
+    # Needed to sign every delivery, so it is stored; shown once, when created.
+    secret = models.CharField(max_length=100, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    active = models.BooleanField(default=True, help_text="Off: paused, nothing is sent.")
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.TextField(blank=True)
+    cursor_at = models.DateTimeField(help_text="The change-feed position delivered up to.")
+    cursor_rank = models.SmallIntegerField(default=-1)
+    cursor_row = models.BigIntegerField(default=0)
+    last_event_id = models.CharField(
+        max_length=30, blank=True, help_text="The last event delivered (its change-feed id)."
+    )
+    last_request_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last request was sent (one per batch period)."
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a failed delivery is tried again."
+    )
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When beat queued a delivery no worker has begun yet."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookDeliveryOutcome(models.TextChoices):
+    PENDING = "pending", "Pending (being tried)"
+    DELIVERED = "delivered"
+    FAILED = "failed", "Failed (subscription paused)"
+
+
+class WebhookDelivery(models.Model):
+    """One batch of events for one subscription, with every attempt to send it
+    counted: the last answer's status, how long it took and the error."""
+
+    Outcome = WebhookDeliveryOutcome
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    first_event_id = models.CharField(max_length=30)
+    last_event_id = models.CharField(max_length=30)
+    event_count = models.PositiveIntegerField()
+    attempts = models.PositiveIntegerField(default=0)
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The receiver's last answer; empty when none came."
+    )
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription"],
+                condition=Q(outcome="pending"),
+                name="one_pending_delivery_per_subscription",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_event_id}..{self.last_event_id} ({self.outcome})"

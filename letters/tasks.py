@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from letters import sync
+from letters import sync, webhooks
 from letters.sync.errors import SourceBusy, TransientSyncError
 
 # Where settings.CELERY_TASK_ROUTES sends these tasks.
@@ -41,3 +41,25 @@ def source_sync(self, source_id: int, run_id: int) -> str:
 def sources_sync_due() -> int:
     """Queue the sources whose interval has passed (beat, every minute)."""
     return len(sync.sources_sync_due())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhooks_deliver_due() -> int:
+    """Queue a delivery for each subscription with new events (beat, every
+    WEBHOOK_BATCH_SECONDS); also sends again retries the broker lost."""
+    due = webhooks.webhook_subscriptions_due()
+    for subscription_id in due:
+        webhook_deliver.delay(subscription_id)
+    return len(due)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def webhook_deliver(self, subscription_id: int) -> None:
+    """Send a subscription its events; a failed request is tried again with
+    backoff (the service says when), until the subscription pauses."""
+    try:
+        retry_in = webhooks.webhook_deliver(subscription_id=subscription_id)
+    except (OperationalError, InterfaceError) as exc:
+        raise self.retry(exc=exc, countdown=DATABASE_RETRY_SECONDS, max_retries=None) from None
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in, max_retries=None)

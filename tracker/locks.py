@@ -20,6 +20,9 @@ writers can wait for each other.
 - ``match_run``: held (shared) by every process carrying out a step of a match
   run, for the step's whole length, outside its transactions, like a source's:
   a running run whose lock is free has no live worker at it.
+- ``webhook``: one delivery of one webhook subscription at a time. A session
+  lock like a source's, held across the HTTP request and released with the
+  worker's connection if the worker dies, so that another worker can deliver.
 - ``organization_tree``: one writer of organizations' parents at a time, so
   that two changes that are each fine alone (3 under 4, 4 under 3) cannot both
   be checked against the tree before the other and make a loop.
@@ -48,8 +51,9 @@ KEY_SPACES = {
     "people": 7_460_303,
     "organization_tree": 7_460_304,
     "match_run": 7_460_305,
+    "webhook": 7_460_306,
 }
-LOCK_ORDER = ("source", "match_run", "people", "letter", "name", "organization_tree")
+LOCK_ORDER = ("source", "webhook", "match_run", "people", "letter", "name", "organization_tree")
 _POLL_SECONDS = 0.25
 
 
@@ -103,40 +107,35 @@ def organization_tree_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [KEY_SPACES["organization_tree"]])
 
 
-# --- Session lock of a source, held across transactions ---------------------------
+# --- Session locks of a source or a webhook subscription, held across transactions ---
 
 
-def _try_source(source_id: int) -> bool:
+def _try_session(space: str, key: int) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [KEY_SPACES["source"], source_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [KEY_SPACES[space], key])
         return bool(cursor.fetchone()[0])
 
 
-def _release_source(source_id: int) -> None:
+def _release_session(space: str, key: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [KEY_SPACES["source"], source_id])
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [KEY_SPACES[space], key])
 
 
 @contextmanager
-def source_lock(source_id: int, *, wait: float = 0) -> Iterator[bool]:
-    """Hold the source's sync lock for the block; yields whether it was had,
-    trying for up to ``wait`` seconds. Held as long as the process holding it
-    lives: a run left "running" by a killed worker has its source's lock free."""
+def _session_lock(space: str, key: int, wait: float) -> Iterator[bool]:
     deadline = time.monotonic() + wait
     if is_postgres():
-        held = _try_source(source_id)
+        held = _try_session(space, key)
         while not held and time.monotonic() < deadline:
             time.sleep(_POLL_SECONDS)
-            held = _try_source(source_id)
+            held = _try_session(space, key)
         try:
             yield held
         finally:
             if held:
-                _release_source(source_id)
+                _release_session(space, key)
         return
-    directory = settings.VAR_DIR / "locks"
-    directory.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(directory / f"source-{source_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = os.open(_flock_path(f"{space}-{key}"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         while True:
             try:
@@ -150,6 +149,23 @@ def source_lock(source_id: int, *, wait: float = 0) -> Iterator[bool]:
         yield held
     finally:
         os.close(descriptor)  # also releases the lock
+
+
+@contextmanager
+def source_lock(source_id: int, *, wait: float = 0) -> Iterator[bool]:
+    """Hold the source's sync lock for the block; yields whether it was had,
+    trying for up to ``wait`` seconds. Held as long as the process holding it
+    lives: a run left "running" by a killed worker has its source's lock free."""
+    with _session_lock("source", source_id, wait) as held:
+        yield held
+
+
+@contextmanager
+def webhook_lock(subscription_id: int) -> Iterator[bool]:
+    """Hold the delivery lock of a webhook subscription for the block, if it is
+    free; yields whether it was had."""
+    with _session_lock("webhook", subscription_id, 0) as held:
+        yield held
 
 
 # --- Session lock of a match run's steps, held across transactions ------------------

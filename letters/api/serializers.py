@@ -17,6 +17,8 @@ from letters.models import (
     SignatureStatusChange,
     Source,
     SyncRun,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from letters.selectors import UNLISTED, signature_public_status
 from people.api.serializers import OrganizationRefSerializer, PersonRefSerializer
@@ -477,3 +479,100 @@ class ChangePageSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Events the filters select, on every page.")
     next = serializers.URLField(allow_null=True)
     results = ChangeSerializer(many=True)
+
+
+# --- Webhooks ---------------------------------------------------------------------
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    """A subscription as staff read it: never its secret."""
+
+    api_url = serializers.HyperlinkedIdentityField(view_name="webhook-detail")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=CHANGE_KINDS),
+        help_text="The change-feed kinds sent; empty: every kind.",
+    )
+    letters = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deliveries_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookSubscription
+        fields = [
+            "id",
+            "api_url",
+            "url",
+            "events",
+            "letters",
+            "active",
+            "paused_at",
+            "paused_reason",
+            "last_event_id",
+            "last_request_at",
+            "next_attempt_at",
+            "created_by",
+            "created_at",
+            "deliveries_url",
+        ]
+
+    def get_deliveries_url(self, subscription: WebhookSubscription) -> str:
+        return self.context["request"].build_absolute_uri(
+            reverse("webhook-deliveries", args=[subscription.pk])
+        )
+
+
+class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
+    secret = serializers.CharField(
+        help_text="Signs every delivery (`X-Tracker-Signature`). Shown in this answer only: "
+        "keep it now."
+    )
+
+    class Meta(WebhookSubscriptionSerializer.Meta):
+        fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
+
+
+class WebhookSubscriptionWriteSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        max_length=2000, help_text="Where batches are POSTed: a public http(s) address."
+    )
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=CHANGE_KINDS),
+        required=False,
+        default=list,
+        max_length=len(CHANGE_KINDS),
+        help_text="The change-feed kinds to send; none: every kind.",
+    )
+    letters = serializers.ListField(
+        child=serializers.SlugField(max_length=200),
+        required=False,
+        default=list,
+        max_length=1000,
+        help_text="Only changes to these letters' lists (slugs); none: every change, merges "
+        "and splits of people included.",
+    )
+
+    def validate_letters(self, slugs: list[str]) -> list[Letter]:
+        letters = list(Letter.objects.filter(slug__in=set(slugs)))
+        missing = sorted(set(slugs) - {letter.slug for letter in letters})
+        if missing:
+            raise serializers.ValidationError(f"There is no letter {missing[0]!r}.")
+        return letters
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "outcome",
+            "first_event_id",
+            "last_event_id",
+            "event_count",
+            "attempts",
+            "status_code",
+            "duration_ms",
+            "error",
+            "created_at",
+            "last_attempt_at",
+            "delivered_at",
+        ]

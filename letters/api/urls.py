@@ -11,6 +11,7 @@ from letters.api.views import (
     SignatureViewSet,
     SourceViewSet,
     SyncRunViewSet,
+    WebhookSubscriptionViewSet,
 )
 
 
@@ -25,3 +26,4 @@ def register(router: BaseRouter) -> None:
     router.register("changes", ChangeViewSet, basename="change")
     router.register("sources", SourceViewSet, basename="source")
     router.register("sync-runs", SyncRunViewSet, basename="sync-run")
+    router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
 
-from letters import changes, selectors, services
+from letters import changes, selectors, services, webhooks
 from letters.api import serializers as s
 from letters.api.filters import (
     AllSignatureFilter,
@@ -35,12 +35,19 @@ from letters.api.filters import (
     SourceFilter,
     SyncRunFilter,
 )
-from letters.models import Letter, Signature, SignatureStatusChange, Source, SyncRun
+from letters.models import (
+    Letter,
+    Signature,
+    SignatureStatusChange,
+    Source,
+    SyncRun,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from letters.services import source_update
 from people.api import serializers as people_s
 from people.models import Person
 from tracker.csv import CSVRenderer, ExportListMixin, csv_bom, csv_response, export_schema
-from tracker.fields import iso_datetime
 from tracker.filters import MAX_ID, FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.ordering import OrderedListMixin, ordering_parameter
@@ -757,34 +764,108 @@ class ChangeViewSet(viewsets.GenericViewSet):
         if more:
             url = request.build_absolute_uri()
             next_link = replace_query_param(url, "cursor", _encode_cursor(events[-1].position))
-        results = [_event_json(request, event) for event in events]
+        results = [
+            changes.event_json(event, absolute=request.build_absolute_uri) for event in events
+        ]
         count = changes.change_count(filters=filters)
         return Response({"count": count, "next": next_link, "results": results})
 
 
-def _event_json(request: Request, event: changes.Event) -> dict:
-    def link(name: str, *args) -> str:
-        return request.build_absolute_uri(reverse(name, args=args))
+# --- Webhooks ------------------------------------------------------------------
 
-    def person(pair):
-        if pair is None:
-            return None
-        return {"id": pair[0], "name": pair[1], "api_url": link("person-detail", pair[0])}
 
-    return {
-        "id": event.id,
-        "at": iso_datetime(event.at),
-        "kind": event.kind,
-        "letter": None
-        if event.letter is None
-        else {"slug": event.letter, "api_url": link("letter-detail", event.letter)},
-        "signature": None
-        if event.signature is None
-        else {"id": event.signature, "api_url": link("signature-detail", event.signature)},
-        "person": person(event.person),
-        "survivor": person(event.survivor),
-        "source": event.source,
-        "reason": event.reason,
-        "before": event.before or {},
-        "after": event.after or {},
-    }
+class WebhookDeliveryPagination(KeysetPagination):
+    ordering = ("-id",)
+    page_size = 50
+    max_page_size = 500
+
+
+_WEBHOOK_EXAMPLE = {
+    "url": "https://newsroom.example.org/hooks/tracker",
+    "events": ["signature_added", "status_changed", "gone"],
+    "letters": ["ostp-ai-copyright-2025"],
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Webhook subscriptions",
+        description="Newest first. Staff only. The secret is never shown here.",
+    ),
+    retrieve=extend_schema(summary="A webhook subscription"),
+    create=extend_schema(
+        summary="Subscribe to the change feed",
+        description="Batches of change-feed events are POSTed to `url` as "
+        '`{"subscription", "delivery", "timestamp", "events": [...]}`, the events as '
+        "`/api/changes/` shows them, oldest first, at most one request every "
+        "`WEBHOOK_BATCH_SECONDS` (10 s unless set), from the subscription's creation on. "
+        "Each request is signed: `X-Tracker-Signature: sha256=<hex HMAC-SHA256 of the raw "
+        "body with the secret>`, with `X-Tracker-Timestamp` (Unix seconds, also in the body). "
+        "Events are sent at least once: drop repeats by their `id`. A failed request "
+        "(no 2xx answer; redirects are not followed) is tried again with backoff for a day, "
+        "then the subscription is paused with the reason. The answer carries the `secret`, "
+        "this once.",
+        request=s.WebhookSubscriptionWriteSerializer,
+        responses={201: s.WebhookSubscriptionCreatedSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[OpenApiExample("A newsroom", value=_WEBHOOK_EXAMPLE, request_only=True)],
+    ),
+)
+class WebhookSubscriptionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = WebhookSubscription.objects.select_related("created_by").prefetch_related("letters")
+    serializer_class = s.WebhookSubscriptionSerializer
+    pagination_class = PagePagination
+    permission_classes = [StaffReadModelWrite]
+    action_permissions = {"resume": "letters.change_webhooksubscription"}
+    lookup_value_regex = _ID
+
+    def _detail(self, subscription: WebhookSubscription, serializer=None, **extra) -> dict:
+        subscription = self.queryset.get(pk=subscription.pk)
+        serializer = serializer or s.WebhookSubscriptionSerializer
+        data = serializer(subscription, context={"request": self.request}).data
+        return {**data, **extra}
+
+    def create(self, request: Request) -> Response:
+        def create() -> Response:
+            serializer = s.WebhookSubscriptionWriteSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            subscription, secret = webhooks.webhook_subscription_create(
+                **serializer.validated_data, by=request.user
+            )
+            data = self._detail(subscription, s.WebhookSubscriptionCreatedSerializer, secret=secret)
+            return Response(
+                data, status=status.HTTP_201_CREATED, headers={"Location": data["api_url"]}
+            )
+
+        return idempotent(request, create)
+
+    @extend_schema(
+        summary="Resume a paused subscription",
+        description="Deliveries start again from where they stopped: the events it missed "
+        "are sent first.",
+        request=None,
+        responses={200: s.WebhookSubscriptionSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        subscription = webhooks.webhook_subscription_resume(subscription=self.get_object())
+        return Response(self._detail(subscription))
+
+    @extend_schema(
+        summary="A subscription's deliveries",
+        description="Newest first: each batch of events with its attempts, the last "
+        "answer's status, how long it took and the error.",
+        responses={200: s.WebhookDeliverySerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=WebhookDeliveryPagination)
+    def deliveries(self, request: Request, pk: str) -> Response:
+        subscription = self.get_object()
+        rows = WebhookDelivery.objects.filter(subscription_id=subscription.pk)
+        page = self.paginate_queryset(rows)
+        data = s.WebhookDeliverySerializer(page, many=True).data
+        return self.get_paginated_response(data)

@@ -25,7 +25,9 @@ from letters.models import (
     Source,
     SyncRun,
     SyncRunContent,
+    WebhookDelivery,
 )
+from letters.webhooks import webhook_subscription_create
 from people.models import Person
 from tests.factories import make_letter, make_organization, make_signature, make_source
 from tests.people.test_admin import autocomplete, changeform_data, results
@@ -42,8 +44,10 @@ LETTERS_MODELS = {
     "signaturestatuschange",
     "sighting",
     "sightingevent",
+    "webhooksubscription",
+    "webhookdelivery",
 }
-ADDABLE = {"letter", "lettertarget", "source", "signature"}
+ADDABLE = {"letter", "lettertarget", "source", "signature", "webhooksubscription"}
 VIEW_ONLY = LETTERS_MODELS - ADDABLE
 
 
@@ -70,7 +74,13 @@ def records(staff_user):
         size=20,
         content_type="text/csv",
     )
+    subscription, _ = webhook_subscription_create(url="https://example.org/hook", by=staff_user)
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription, first_event_id="c1", last_event_id="c2", event_count=2
+    )
     return SimpleNamespace(
+        webhooksubscription=subscription,
+        webhookdelivery=delivery,
         letter=letter,
         lettertarget=target,
         source=source,

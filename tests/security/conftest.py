@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from letters.models import SyncRun
+from letters.webhooks import webhook_subscription_create
 from people.merging.merge import person_merge
 from people.models import MatchJudgement, MatchRun, Split
 from tests.factories import make_letter, make_organization, make_person, make_signature, make_source
@@ -88,6 +89,7 @@ def objects(db) -> dict[str, str]:
                 reason="Two.",
             ).pk
         ),
+        "webhooks": str(webhook_subscription_create(url="https://example.org/hook")[0].pk),
     }
 
 

@@ -95,6 +95,11 @@ POLICIES = {
     ("/api/splits/", "GET"): "staff-read",
     ("/api/splits/{pk}/", "GET"): "staff-read",
     ("/api/splits/{pk}/undo/", "POST"): "staff-write",
+    ("/api/webhooks/", "GET"): "staff-read",
+    ("/api/webhooks/", "POST"): "staff-write",
+    ("/api/webhooks/{pk}/", "GET"): "staff-read",
+    ("/api/webhooks/{pk}/resume/", "POST"): "staff-write",
+    ("/api/webhooks/{pk}/deliveries/", "GET"): "staff-read",
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

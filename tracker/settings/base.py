@@ -230,6 +230,14 @@ CELERY_TASK_ROUTES: dict = {}
 CELERY_TASK_ROUTES["letters.tasks.source_sync"] = {"queue": "sync"}
 CELERY_TASK_ROUTES["letters.tasks.sources_sync_due"] = {"queue": "sync"}
 CELERY_TASK_ROUTES["people.merging.tasks.*"] = {"queue": "matching"}
+# Webhooks: beat looks every WEBHOOK_BATCH_SECONDS for subscriptions with new
+# events; a subscription gets at most one request per period.
+WEBHOOK_BATCH_SECONDS = env_int("WEBHOOK_BATCH_SECONDS", 10, minimum=1)
+CELERY_BEAT_SCHEDULE["webhooks-deliver-due"] = {
+    "task": "letters.tasks.webhooks_deliver_due",
+    "schedule": float(WEBHOOK_BATCH_SECONDS),
+    "options": {"expires": max(1, WEBHOOK_BATCH_SECONDS - 1)},
+}
 # The full duplicate finder, nightly; incremental runs follow entries and syncs.
 from celery.schedules import crontab  # noqa: E402
 
@@ -315,6 +323,9 @@ SPECTACULAR_SETTINGS = {
         "SignatureStatusEnum": "letters.models.SignatureStatus",
         "SourceKindEnum": "letters.models.SourceKind",
         "OrganizationKindEnum": "people.models.OrganizationKind",
+        "OutcomeEnum": "letters.models.SyncRunOutcome",
+        "WebhookDeliveryOutcomeEnum": "letters.models.WebhookDeliveryOutcome",
+        "ChangeKindEnum": "letters.changes.KINDS",
     },
 }
 
@@ -336,6 +347,20 @@ TRACKER_SYNC_CONNECT_TIMEOUT = env_int("TRACKER_SYNC_CONNECT_TIMEOUT", 10, minim
 TRACKER_SYNC_READ_TIMEOUT = env_int("TRACKER_SYNC_READ_TIMEOUT", 60, minimum=1)
 # From this many new names in one run, names are parsed by one process per core.
 TRACKER_SYNC_PARALLEL_PARSE_MIN = env_int("TRACKER_SYNC_PARALLEL_PARSE_MIN", 20_000, minimum=1)
+
+# How the service's own address is written in what it sends out (webhook bodies' links).
+TRACKER_PUBLIC_URL = (env_str("TRACKER_PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+if not TRACKER_PUBLIC_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"TRACKER_PUBLIC_URL={TRACKER_PUBLIC_URL!r} is not an http(s) address."
+    )
+# A failed delivery is tried again after WEBHOOK_RETRY_BASE_SECONDS, doubling up to
+# WEBHOOK_RETRY_MAX_SECONDS, for WEBHOOK_RETRY_FOR_SECONDS; then the subscription pauses.
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_RETRY_FOR_SECONDS = env_int("WEBHOOK_RETRY_FOR_SECONDS", 24 * 3600, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_MAX_EVENTS = env_int("WEBHOOK_MAX_EVENTS", 1000, minimum=1)
 
 # The duplicate finder's thresholds, in bits (people/matching/scoring.py): a pair
 # scoring MATCHING_MERGE_AT with no context disagreeing is merged, one scoring

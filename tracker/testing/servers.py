@@ -141,3 +141,84 @@ class FeedServer:
 
     def asked(self, path: str) -> list[Request]:
         return [request for request in self.requests if request.path == path]
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A sender that gave up (a timeout under test) resets the connection.
+        pass
+
+
+class WebhookReceiver:
+    """A real HTTP server taking webhook POSTs: it keeps each request (headers
+    and raw body) and answers ``status`` (a redirect to ``location`` when set),
+    after ``hold`` is set when one is given. It can be stopped and started again
+    on the same port, as a receiver that is down for a while."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port()
+        self.received: list[Received] = []
+        self.arrived = threading.Event()
+        self.status = 200
+        self.location = ""
+        self.hold: threading.Event | None = None
+        self.httpd: _QuietServer | None = None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                receiver.received.append(
+                    Received(self.path, dict(self.headers.items()), body, time.monotonic())
+                )
+                receiver.arrived.set()
+                if receiver.hold is not None:
+                    receiver.hold.wait(120)
+                self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self._handler = Handler
+
+    def start(self) -> WebhookReceiver:
+        self.httpd = _QuietServer((self.host, self.port), self._handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
+        if self.httpd is not None:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://{self.host}:{self.port}{path}"
