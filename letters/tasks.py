@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from letters import sync
+from letters import sync, versions
 from letters.sync.errors import SourceBusy, TransientSyncError
 
 # Where settings.CELERY_TASK_ROUTES sends these tasks.
@@ -41,3 +41,18 @@ def source_sync(self, source_id: int, run_id: int) -> str:
 def sources_sync_due() -> int:
     """Queue the sources whose interval has passed (beat, every minute)."""
     return len(sync.sources_sync_due())
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=DATABASE_RETRY_SECONDS,
+    max_retries=5,
+    ignore_result=True,
+)
+def letter_versions_record(
+    letter_ids: list[int], user_id: int | None = None, reason: str = ""
+) -> int:
+    """Publish a new version of each letter whose list changed; a repeat makes none."""
+    return versions.letters_record(letter_ids=letter_ids, user_id=user_id, reason=reason)

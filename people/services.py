@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from people import organization_hooks
+from people import organization_hooks, person_hooks
 from people.matching.identity import Candidate, Known, entry_joins
 from people.matching.normalize import _PARTICLES as PARTICLES
 from people.matching.normalize import (
@@ -393,6 +393,7 @@ def person_update(*, person: Person, **fields: Any) -> Person:
         )
     if "external_ids" in fields:
         fields["external_ids"] = _clean_external_ids(fields["external_ids"])
+    shown_before = person.display_name
     for field, value in fields.items():
         setattr(person, field, clean_whitespace(value) if isinstance(value, str) else value)
     if not fold(person.display_name):
@@ -402,6 +403,8 @@ def person_update(*, person: Person, **fields: Any) -> Person:
     person.sort_key = _fit(person_sort_key(person.sort_name), Person, "sort_key")
     person.save()
     person_refresh_search_text(person=person)
+    if person.display_name != shown_before:
+        person_hooks.person_renamed(person.pk)
     return person
 
 
