@@ -221,7 +221,9 @@ def verify(letter: Letter) -> Verification:
                     f"before has hash {expected_previous or '(none: this is the first)'}",
                 )
             )
-        recomputed = chain_hash(expected_previous, version.content_sha256)
+        # Each version's hash from its own fields, so that one broken link is
+        # reported once, where it breaks, not again at every later version.
+        recomputed = chain_hash(version.previous_hash, version.content_sha256)
         if recomputed != version.hash:
             breaks.append(Break(number, f"hash is {version.hash}, recomputed {recomputed}"))
         expected_previous = version.hash
