@@ -67,10 +67,7 @@ class SignatureFollower:
     def fold(
         self, joins: Sequence[Join], *, at: datetime, by: Any, actor: str
     ) -> list[dict[str, Any]]:
-        moved = fold_signatures(joins, at=at, by=by, actor=actor)
-        people = {pk for join in joins for pk in (join.survivor, join.merged)}
-        _versions_later(people, by=by, reason="People merged")
-        return moved
+        return fold_signatures(joins, at=at, by=by, actor=actor)
 
     def restore(
         self, moved: dict[str, Any], *, survivor: int, merged: int, at: datetime, by: Any,
@@ -152,6 +149,13 @@ def fold_signatures(
         ):
             signatures_at[row["person_id"]][row["letter_id"]] = row
             held_by[row["pk"]] = row["person_id"]
+    # The lists of every letter these people signed change (a survivor's display
+    # name may change too), once the merge is committed.
+    record_versions_later(
+        {row["letter_id"] for rows in signatures_at.values() for row in rows.values()},
+        by=by,
+        reason="People merged",
+    )
 
     changed_kept: dict[int, dict] = {}
     folds: list[tuple[int, int, dict]] = []  # (signature, into, the join's record)

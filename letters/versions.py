@@ -37,7 +37,6 @@ import io
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -46,6 +45,7 @@ from django.utils import timezone
 from letters import selectors
 from letters.models import Letter, ListVersion, SyncRun
 from tracker import locks
+from tracker.resend import BROKER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -129,15 +129,19 @@ def record_versions_later(letter_ids: Iterable[int], *, by: Any = None, reason: 
     each of these letters whose list changed. A broker that cannot take the
     job leaves the change committed: the next version of the letter includes it."""
     ids = sorted({int(pk) for pk in letter_ids})
-    if ids:
-        user_id = getattr(by, "pk", None)
-        transaction.on_commit(partial(_queue, ids, user_id, reason), robust=True)
+    if not ids:
+        return
+    user_id = getattr(by, "pk", None)
 
+    def queue() -> None:
+        from letters.tasks import letter_versions_record
 
-def _queue(letter_ids: list[int], user_id: int | None, reason: str) -> None:
-    from letters.tasks import letter_versions_record
+        try:
+            letter_versions_record.delay(ids, user_id=user_id, reason=reason)
+        except BROKER_ERRORS:
+            logger.exception("Could not queue new versions of letters %s", ids)
 
-    letter_versions_record.delay(letter_ids, user_id=user_id, reason=reason)
+    transaction.on_commit(queue)
 
 
 def letters_record(*, letter_ids: Sequence[int], user_id: int | None, reason: str) -> int:

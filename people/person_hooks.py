@@ -9,14 +9,15 @@ never import the apps themselves.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from functools import partial
 
 from django.db import transaction
 
 PersonRenamed = Callable[[int], None]
 
 _CALLBACKS: list[PersonRenamed] = []
+logger = logging.getLogger(__name__)
 
 
 def register(callback: PersonRenamed) -> None:
@@ -29,4 +30,14 @@ def person_renamed(person_id: int) -> None:
     person's display name changed. A callback that fails is logged and leaves
     the person as committed."""
     for callback in list(_CALLBACKS):
-        transaction.on_commit(partial(callback, person_id), robust=True)
+        transaction.on_commit(_after_commit(callback, person_id))
+
+
+def _after_commit(callback: PersonRenamed, person_id: int) -> Callable[[], None]:
+    def call() -> None:
+        try:
+            callback(person_id)
+        except Exception:
+            logger.exception("%s failed for person %s", callback.__qualname__, person_id)
+
+    return call
