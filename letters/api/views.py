@@ -23,6 +23,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -689,6 +690,13 @@ class LetterVersionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "letter_slug": self.kwargs["letter_slug"]}
 
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # An error answers JSON even where the file was asked for as CSV.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
     def _version(self, number: str) -> ListVersion:
         version = self.get_queryset().filter(number=int(number)).first()
         if version is None:
@@ -715,7 +723,7 @@ class LetterVersionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         methods=["get"],
         url_path=r"list\.csv",
         url_name="list-csv",
-        renderer_classes=[CSVRenderer],
+        renderer_classes=_WITH_CSV,
     )
     def list_csv(self, request: Request, letter_slug: str, number: str) -> HttpResponse:
         version = ListVersion.objects.filter(

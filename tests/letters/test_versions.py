@@ -230,7 +230,9 @@ def test_the_csv_answers_with_its_content_type_and_the_stored_bytes(letter):
     make_signature(letter, "Alfonso Cuarón")
     version = record_version(letter)
 
-    response = APIClient().get(f"/api/letters/{letter.slug}/versions/1/list.csv")
+    response = APIClient().get(
+        f"/api/letters/{letter.slug}/versions/1/list.csv", HTTP_ACCEPT="text/csv"
+    )
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -244,6 +246,10 @@ def test_the_csv_answers_with_its_content_type_and_the_stored_bytes(letter):
 def test_an_unknown_version_or_letter_answers_404(letter):
     client = APIClient()
 
-    assert client.get(f"/api/letters/{letter.slug}/versions/1/list.csv").status_code == 404
+    for asked in ({}, {"HTTP_ACCEPT": "text/csv"}):
+        missing = client.get(f"/api/letters/{letter.slug}/versions/1/list.csv", **asked)
+        assert missing.status_code == 404
+        assert missing["Content-Type"] == "application/json"
+        assert missing.json()["message"] == "The letter has no version 1."
     assert client.get(f"/api/letters/{letter.slug}/versions/1/").status_code == 404
     assert client.get("/api/letters/nope/versions/").status_code == 404

@@ -38,6 +38,7 @@ class Command(BaseCommand):
         if not found.versions:
             self.stdout.write(f"{slug} has no list versions yet.")
             return
+        plural = "" if found.versions == 1 else "s"
         self.stdout.write(
-            f"{slug}: {found.versions} versions verified; latest hash {found.latest_hash}."
+            f"{slug}: {found.versions} version{plural} verified; latest hash {found.latest_hash}."
         )
