@@ -29,6 +29,7 @@ from letters.desk import sources_overdue
 from letters.models import (
     Letter,
     LetterTarget,
+    ListVersion,
     Sighting,
     SightingEvent,
     Signature,
@@ -64,6 +65,7 @@ LetterFilter = related_filter("letter", "letter", recent=15)
 # The admin's index is the editor's desk: what needs an editor (letters/desk.py).
 admin.site.index_template = "admin/desk/index.html"
 SIGNATURES_SHOWN_ON_LETTER = 50
+VERSIONS_SHOWN_ON_LETTER = 20
 _http_url = URLValidator(schemes=["http", "https"], message="Give an http or https address.")
 
 
@@ -148,6 +150,44 @@ class LetterSignatureInline(ReadOnlyInline):
         )
 
 
+class NewestRowsFormSet(FirstRowsFormSet):
+    max_rows = VERSIONS_SHOWN_ON_LETTER
+
+
+class ListVersionInline(ReadOnlyInline):
+    """The letter's published list versions, newest first: never edited, here or anywhere."""
+
+    model = ListVersion
+    fk_name = "letter"
+    formset = NewestRowsFormSet
+    fields = ["number", "created_at", "count", "made_by", "reason", "hash", "csv_link"]
+    verbose_name_plural = (
+        f"list versions (the latest {VERSIONS_SHOWN_ON_LETTER}; "
+        "/api/letters/SLUG/versions/ lists them all)"
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("letter", "created_by")
+            .defer("data")
+            .order_by("-number")
+        )
+
+    @admin.display(description="made by")
+    def made_by(self, version: ListVersion) -> str:
+        if version.run_id:
+            url = reverse("admin:letters_syncrun_change", args=[version.run_id])
+            return format_html('<a href="{}">sync run {}</a>', url, version.run_id)
+        return version.created_by.username if version.created_by else "-"
+
+    @admin.display(description="list")
+    def csv_link(self, version: ListVersion) -> str:
+        url = reverse("letter-version-list-csv", args=[version.letter.slug, version.number])
+        return format_html('<a href="{}">list.csv</a>', url)
+
+
 @admin.register(Letter)
 class LetterAdmin(ServiceAdmin):
     list_display = ["title", "status", "published_on", "claimed_count", "signature_count"]
@@ -180,7 +220,7 @@ class LetterAdmin(ServiceAdmin):
         "created_at",
         "updated_at",
     ]
-    inlines = [LetterTargetInline, LetterSignatureInline]
+    inlines = [LetterTargetInline, LetterSignatureInline, ListVersionInline]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -670,6 +710,7 @@ _SYNC_PHASES = {
     "change": "recording them: changes, entries gone and back",
     "names": "recording them: the names as written",
     "content": "keeping the file fetched",
+    "version": "publishing the list's new version",
     "matching": "done; queueing the new names for the duplicate finder",
 }
 
@@ -1143,7 +1184,7 @@ class SignatureAdmin(ServiceAdmin):
             form,
             {"title", "affiliation", "organization", "signed_on", "needs_review", "review_reason"},
         )
-        return services.signature_update_stated(signature=obj, **values)
+        return services.signature_update_stated(signature=obj, by=request.user, **values)
 
     @admin.action(description="Change status…", permissions=["change"])
     def change_status(self, request, queryset):

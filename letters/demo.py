@@ -279,6 +279,16 @@ def _illustrative_history(letter: Letter) -> None:
 DEMO_LETTERS = ("hollywood-ai-copyright-ostp-2025", "mipcom-2025-kling-ai-opinion")
 
 
+def demo_versions() -> int:
+    """Publish the demo letters' lists as they stand (after the duplicate
+    finder's first pass); the number of versions made, none when they are
+    published already."""
+    from letters.versions import record_version
+
+    letters = Letter.objects.filter(slug__in=DEMO_LETTERS).order_by("pk")
+    return sum(record_version(letter, reason="Demo data loaded") is not None for letter in letters)
+
+
 def demo_counts(*, loaded: bool) -> DemoCounts:
     """What the demo holds: its letters, organizations, and the signatures,
     sightings and people of its letters; not the rest of the database."""

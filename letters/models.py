@@ -645,3 +645,64 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.first_event_id}..{self.last_event_id} ({self.outcome})"
+
+
+class ListVersionQuerySet(models.QuerySet):
+    """Published versions are never changed or deleted: the queryset refuses
+    bulk updates and deletes as the model refuses saving an existing row."""
+
+    def update(self, **kwargs):
+        raise TypeError("A list version, once published, cannot be changed.")
+
+    def delete(self):
+        raise TypeError("A list version, once published, cannot be deleted.")
+
+
+class ListVersion(models.Model):
+    """One state of a letter's public list, as published: its canonical CSV
+    (compressed), that file's SHA-256, and the hash that chains it to the
+    version before (``letters.versions`` documents both)."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField(help_text="1, 2, 3... within the letter.")
+    created_at = models.DateTimeField()
+    count = models.PositiveIntegerField(help_text="Rows of the list (signatures).")
+    content_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the canonical CSV.")
+    previous_hash = models.CharField(
+        max_length=64, blank=True, help_text="The previous version's hash; empty for version 1."
+    )
+    hash = models.CharField(
+        max_length=64, help_text='SHA-256 of previous_hash, "\\n" and content_sha256.'
+    )
+    run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.PROTECT, related_name="list_versions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True, help_text="What changed the list.")
+    compression = models.CharField(max_length=10, default="gzip")
+    data = models.BinaryField(help_text="The canonical CSV, compressed.")
+    size = models.PositiveBigIntegerField(help_text="Size of the CSV before compression, in bytes.")
+
+    objects = ListVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["letter", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "number"], name="list_version_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="list_version_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.number} of {self.letter_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        # The one guard against rewriting history through the ORM; versions are
+        # made by letters.versions.record_version only.
+        if not self._state.adding:
+            raise TypeError("A list version, once published, cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("A list version, once published, cannot be deleted.")

@@ -30,6 +30,7 @@ from letters.models import (
     Source,
     SyncRun,
 )
+from letters.versions import record_versions_later
 from people.matching.identity import Known, contexts_conflict, same_entry
 from people.matching.normalize import clean_whitespace, fold, is_blank, parse_name
 from people.merging.runs import match_queue
@@ -452,7 +453,7 @@ def signature_record(
         )
     else:
         sighting, key = _same_entry(source, key, values)
-    created = changed = renamed = signature_created = False
+    created = changed = renamed = signature_created = back = False
     if sighting is None:
         if person is None:
             locks.name_lock(parse_name(values["name"]).key)
@@ -505,6 +506,7 @@ def signature_record(
             changed = True
             renamed = "name" in differing
         if not sighting.present:
+            back = True
             SightingEvent.objects.create(
                 sighting=sighting, run=run, kind=SightingEvent.Kind.BACK, at=at
             )
@@ -526,6 +528,8 @@ def signature_record(
     if created or renamed:
         # A new entry or a respelling may duplicate someone listed already.
         match_queue([signature.person_id])
+    if created or changed or back:
+        record_versions_later([letter.pk], by=by, reason=f"Entry of {source.name}")
     return RecordResult(
         signature=signature,
         sighting=sighting,
@@ -704,9 +708,10 @@ def signature_change_status(
     if locked.status == status:
         raise Conflict(f"The signature is already {status}.", field="status", code="unchanged")
     now = at or timezone.now()
+    from_status = locked.status
     _status_change_create(
         signature=locked,
-        from_status=locked.status,
+        from_status=from_status,
         to_status=status,
         at=now,
         by=by,
@@ -723,6 +728,11 @@ def signature_change_status(
         locked.review_reason = ""
         update_fields += ["needs_review", "review_cause", "review_reason"]
     locked.save(update_fields=update_fields)
+    record_versions_later(
+        [locked.letter_id],
+        by=by,
+        reason=f"Signature {locked.pk}: {from_status} to {status} ({reason})",
+    )
     return locked
 
 
@@ -739,6 +749,7 @@ def signature_update_stated(
     signed_on: date | None = _UNCHANGED,
     needs_review: bool = _UNCHANGED,
     review_reason: str = _UNCHANGED,
+    by: Any = None,
 ) -> Signature:
     """Correct the title, affiliation, organization or date as stated when
     signing; what is not given stays as it is, None clears.
@@ -766,6 +777,9 @@ def signature_update_stated(
     signature.save()
     if signature.affiliation and affiliation is not _UNCHANGED:
         affiliations.signature_link(signature, at=signature.updated_at)
+    record_versions_later(
+        [signature.letter_id], by=by, reason=f"Signature {signature.pk} corrected"
+    )
     return signature
 
 

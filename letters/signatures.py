@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange, Source
+from letters.versions import record_versions_later
 from people.matching.identifiers import identifier_key, written_keys
 from people.merging.followers import Context, Entry, Join, SplitMove
 from tracker.bulk import among, chunked, insert_rows, update_rows
@@ -74,11 +75,14 @@ class SignatureFollower:
         note: str,
     ) -> None:  # fmt: skip
         restore_signatures(moved, survivor=survivor, merged=merged, at=at, by=by, note=note)
+        _versions_later({survivor, merged}, by=by, reason="Merge undone")
 
     def split(
         self, *, person: int, new_person: int, items: Sequence[int], at: datetime, by: Any
     ) -> SplitMove:
-        return split_signatures(person=person, new_person=new_person, sightings=items, at=at, by=by)
+        move = split_signatures(person=person, new_person=new_person, sightings=items, at=at, by=by)
+        _versions_later({person, new_person}, by=by, reason="Person split")
+        return move
 
     def context(self, person_ids: Sequence[int]) -> dict[int, Context]:
         return signatures_context(person_ids)
@@ -109,6 +113,22 @@ class SignatureFollower:
         }
 
 
+def _versions_later(person_ids: set[int], *, by: Any, reason: str) -> None:
+    """New versions, once committed, of the lists of the letters these people signed."""
+    letter_ids = (
+        Signature.objects.filter(person_id__in=sorted(person_ids))
+        .order_by()
+        .values_list("letter_id", flat=True)
+        .distinct()
+    )
+    record_versions_later(list(letter_ids), by=by, reason=reason)
+
+
+def person_renamed(person_id: int) -> None:
+    """A person's display name changed: the lists they are on change with it."""
+    _versions_later({person_id}, by=None, reason="Signatory's display name changed")
+
+
 # --- Merge -----------------------------------------------------------------------------
 
 
@@ -130,6 +150,13 @@ def fold_signatures(
         ):
             signatures_at[row["person_id"]][row["letter_id"]] = row
             held_by[row["pk"]] = row["person_id"]
+    # The lists of every letter these people signed change (a survivor's display
+    # name may change too), once the merge is committed.
+    record_versions_later(
+        {row["letter_id"] for rows in signatures_at.values() for row in rows.values()},
+        by=by,
+        reason="People merged",
+    )
 
     changed_kept: dict[int, dict] = {}
     folds: list[tuple[int, int, dict]] = []  # (signature, into, the join's record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from letters import sync, webhooks
+from letters import sync, versions, webhooks
 from letters.sync.errors import SourceBusy, TransientSyncError
 
 # Where settings.CELERY_TASK_ROUTES sends these tasks.
@@ -63,3 +63,18 @@ def webhook_deliver(self, subscription_id: int) -> None:
         raise self.retry(exc=exc, countdown=DATABASE_RETRY_SECONDS, max_retries=None) from None
     if retry_in is not None:
         raise self.retry(countdown=retry_in, max_retries=None)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=DATABASE_RETRY_SECONDS,
+    max_retries=5,
+    ignore_result=True,
+)
+def letter_versions_record(
+    letter_ids: list[int], user_id: int | None = None, reason: str = ""
+) -> int:
+    """Publish a new version of each letter whose list changed; a repeat makes none."""
+    return versions.letters_record(letter_ids=letter_ids, user_id=user_id, reason=reason)

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from people import organization_hooks
+from people import organization_hooks, person_hooks
 from people.matching.identity import Candidate, Known, entry_joins
 from people.matching.normalize import _PARTICLES as PARTICLES
 from people.matching.normalize import (
@@ -437,6 +437,8 @@ def person_update(*, person: Person, by: Any = None, **fields: Any) -> Person:
         [(person.pk, shown_before, person.display_name)], cause=PersonRename.Cause.EDIT, by=by
     )
     person_refresh_search_text(person=person)
+    if person.display_name != shown_before:
+        person_hooks.person_renamed(person.pk)
     return person
 
 

@@ -35,6 +35,16 @@ class TrackerRouter(routers.DefaultRouter):
     include_format_suffixes = False
     APIRootView = TrackerRootView
 
+    def _get_dynamic_route(self, route, action):
+        found = super()._get_dynamic_route(route, action)
+        if action.url_path.endswith(FILE_SUFFIXES):
+            # A file's address (``.../list.csv``) ends with its name, not a slash.
+            found = found._replace(url=found.url.replace("{trailing_slash}", ""))
+        return found
+
+
+FILE_SUFFIXES = (r"\.csv",)
+
 
 router = TrackerRouter()
 

@@ -13,6 +13,7 @@ from letters.changes import KINDS as CHANGE_KINDS
 from letters.models import (
     Letter,
     LetterTarget,
+    ListVersion,
     Signature,
     SignatureStatusChange,
     Source,
@@ -576,3 +577,41 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "last_attempt_at",
             "delivered_at",
         ]
+
+
+class ListVersionSerializer(serializers.ModelSerializer):
+    editor = serializers.CharField(
+        source="created_by.username",
+        allow_null=True,
+        default=None,
+        help_text="The editor whose change made the version; empty for syncs and jobs.",
+    )
+    run = serializers.IntegerField(
+        source="run_id",
+        allow_null=True,
+        help_text="The sync run that made the version, if a sync did.",
+    )
+    list_url = serializers.SerializerMethodField(help_text="The version's canonical CSV.")
+
+    class Meta:
+        model = ListVersion
+        fields = [
+            "number",
+            "created_at",
+            "count",
+            "content_sha256",
+            "hash",
+            "previous_hash",
+            "run",
+            "editor",
+            "reason",
+            "size",
+            "list_url",
+        ]
+
+    def get_list_url(self, version: ListVersion) -> str:
+        path = reverse(
+            "letter-version-list-csv", args=[self.context["letter_slug"], version.number]
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path

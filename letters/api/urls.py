@@ -7,6 +7,7 @@ from rest_framework.routers import BaseRouter
 from letters.api.views import (
     ChangeViewSet,
     LetterSignatureViewSet,
+    LetterVersionViewSet,
     LetterViewSet,
     SignatureViewSet,
     SourceViewSet,
@@ -21,6 +22,11 @@ def register(router: BaseRouter) -> None:
         r"letters/(?P<letter_slug>[-a-zA-Z0-9_]{1,200})/signatures",
         LetterSignatureViewSet,
         basename="letter-signature",
+    )
+    router.register(
+        r"letters/(?P<letter_slug>[-a-zA-Z0-9_]{1,200})/versions",
+        LetterVersionViewSet,
+        basename="letter-version",
     )
     router.register("signatures", SignatureViewSet, basename="signature")
     router.register("changes", ChangeViewSet, basename="change")

@@ -8,12 +8,14 @@ import binascii
 import json
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
@@ -21,12 +23,13 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import replace_query_param
 
-from letters import changes, selectors, services, webhooks
+from letters import changes, selectors, services, versions, webhooks
 from letters.api import serializers as s
 from letters.api.filters import (
     AllSignatureFilter,
@@ -37,6 +40,7 @@ from letters.api.filters import (
 )
 from letters.models import (
     Letter,
+    ListVersion,
     Signature,
     SignatureStatusChange,
     Source,
@@ -624,6 +628,126 @@ class SourceViewSet(
             return Response(data, status=status.HTTP_202_ACCEPTED, headers=headers)
 
         return idempotent(request, queue)
+
+
+# --- Citable list versions -----------------------------------------------------
+
+_VERSION_NUMBER = OpenApiParameter(
+    "number",
+    OpenApiTypes.INT,
+    OpenApiParameter.PATH,
+    description="The version's number within the letter: 1, 2, 3...",
+)
+_CANONICAL_CSV = (
+    "The canonical CSV: UTF-8 without a byte order mark, LF line endings, the header row "
+    "`" + ",".join(versions.HEADER) + "`, then one row per standing signature (none merged "
+    "away, none removed as fake), sorted by `signature_id`: the signature's id, the person's "
+    "id, their display name, the title and affiliation as stated, and the public status "
+    "(`unlisted` when no source lists it any more). Cells are quoted as RFC 4180 says "
+    "(Python's `csv` module: only cells holding a comma, a quote or a line break, a quote "
+    "doubled), nothing else escaped."
+)
+_CHAIN = (
+    "`content_sha256` is the SHA-256 of that file's bytes; `hash` is the SHA-256 of the ASCII "
+    'text `previous_hash + "\\n" + content_sha256` (lowercase hex), `previous_hash` being '
+    "the previous version's `hash` and the empty string for version 1."
+)
+
+
+class ListVersionPagination(KeysetPagination):
+    ordering = ("number",)
+    page_size = 100
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="A letter's list versions",
+        description="Each change to the letter's public list made a version, oldest first; "
+        "a version never changes afterwards, and each is chained to the one before by its "
+        "hash, so anyone can recompute the chain from the versions' CSVs. " + _CHAIN,
+        parameters=[_LETTER_SLUG],
+    ),
+    retrieve=extend_schema(
+        summary="A list version",
+        description="One version's figures; its list is at `list_url`. " + _CHAIN,
+        parameters=[_LETTER_SLUG, _VERSION_NUMBER],
+    ),
+)
+class LetterVersionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = ListVersion.objects.all()
+    serializer_class = s.ListVersionSerializer
+    pagination_class = ListVersionPagination
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]{1,9}"
+
+    def get_letter(self) -> Letter:
+        if not hasattr(self, "_letter"):
+            slug = self.kwargs["letter_slug"]
+            self._letter = Letter.objects.only("id", "slug").filter(slug=slug).first()
+            if self._letter is None:
+                raise NotFound(f"There is no letter with the slug {slug!r}.")
+        return self._letter
+
+    def get_queryset(self) -> QuerySet:
+        return (
+            ListVersion.objects.filter(letter_id=self.get_letter().pk)
+            .select_related("created_by")
+            .defer("data")
+        )
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "letter_slug": self.kwargs["letter_slug"]}
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        # An error answers JSON even where the file was asked for as CSV.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    def _version(self, number: str) -> ListVersion:
+        version = self.get_queryset().filter(number=int(number)).first()
+        if version is None:
+            raise NotFound(f"The letter has no version {number}.")
+        return version
+
+    def retrieve(self, request: Request, letter_slug: str, number: str) -> Response:
+        return Response(self.get_serializer(self._version(number)).data)
+
+    @extend_schema(
+        summary="A list version's canonical CSV",
+        description="The list as it was published in this version, byte for byte as stored "
+        "when it was made (never rebuilt from today's data): `sha256sum` of the download "
+        "equals the version's `content_sha256`. " + _CANONICAL_CSV,
+        parameters=[_LETTER_SLUG, _VERSION_NUMBER],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The canonical CSV of the version."
+            )
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"list\.csv",
+        url_name="list-csv",
+        renderer_classes=_WITH_CSV,
+    )
+    def list_csv(self, request: Request, letter_slug: str, number: str) -> HttpResponse:
+        version = ListVersion.objects.filter(
+            letter_id=self.get_letter().pk, number=int(number)
+        ).first()
+        if version is None:
+            raise NotFound(f"The letter has no version {number}.")
+        response = HttpResponse(
+            versions.version_content(version), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="{letter_slug}-v{version.number}.csv"'
+        )
+        response["ETag"] = f'"{version.content_sha256}"'
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
 
 
 @extend_schema_view(

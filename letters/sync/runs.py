@@ -36,6 +36,7 @@ from letters.sync.errors import SourceBusy, SyncError, TransientSyncError
 from letters.sync.fetch import content_type_refusal, fetch
 from letters.sync.ingest import Phases, ingest
 from letters.sync.parse import parse
+from letters.versions import record_version
 from tracker import resend
 from tracker.bulk import is_postgres
 from tracker.errors import DomainError, NotFound
@@ -322,6 +323,9 @@ def _carry_out(
                     size=len(content),
                     content_type=_CONTENT_TYPES[format],
                 )
+            if result.added or result.changed or result.gone or result.back:
+                with phase("version"):
+                    record_version(source.letter, run=run, reason=f"Sync of {source.name}")
             result.diff["previous_run"] = last_good.pk if last_good else None
             SyncRun.objects.filter(pk=run.pk).update(
                 outcome=SyncRun.Outcome.SUCCEEDED,

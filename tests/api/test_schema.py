@@ -86,6 +86,28 @@ def test_a_csv_export_is_its_own_documented_response(anon):
 
 
 @pytest.mark.django_db
+def test_list_versions_and_their_canonical_csv_are_documented(anon):
+    paths = _schema(anon)["paths"]
+    listing = paths["/api/letters/{letter_slug}/versions/"]["get"]
+    download = paths["/api/letters/{letter_slug}/versions/{number}/list.csv"]["get"]
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    fields = _schema(anon)["components"]["schemas"]["ListVersion"]["properties"]
+
+    assert page.endswith("PaginatedListVersionList")
+    assert {"number", "created_at", "count", "content_sha256", "hash", "previous_hash"} <= set(
+        fields
+    )
+    assert {"run", "editor", "list_url"} <= set(fields)
+    assert 'previous_hash + "\\n" + content_sha256' in listing["description"]
+    assert list(download["responses"]["200"]["content"]) == ["text/csv"]
+    assert "signature_id,person_id,name,title,affiliation,status" in download["description"]
+    assert "sorted by `signature_id`" in download["description"]
+    assert "LF line endings" in download["description"]
+    [number] = [p for p in download["parameters"] if p["name"] == "number"]
+    assert number["schema"]["type"] == "integer"
+
+
+@pytest.mark.django_db
 def test_no_code_comment_is_published_as_a_description(anon):
     schema = _schema(anon)
     texts = [operation.get("description", "") for _p, _m, operation in _operations(schema)]

@@ -20,6 +20,7 @@ from letters.admin import SIGNATURES_SHOWN_ON_LETTER
 from letters.models import (
     Letter,
     LetterTarget,
+    ListVersion,
     Signature,
     SignatureStatusChange,
     Source,
@@ -27,6 +28,7 @@ from letters.models import (
     SyncRunContent,
     WebhookDelivery,
 )
+from letters.versions import record_version
 from letters.webhooks import webhook_subscription_create
 from people.models import Person
 from tests.factories import make_letter, make_organization, make_signature, make_source
@@ -892,3 +894,30 @@ def test_a_running_sync_run_page_shows_the_step_and_the_rows_read_so_far(
     ).content.decode()
     assert "recording them: adding new entries and their people; 12,345 rows read" in content
     assert "Counts" not in content  # zeros until the run ends would read as "none found"
+
+
+def test_a_letter_s_page_shows_its_list_versions_read_only_newest_first(
+    admin_client_staff, records, staff_user
+):
+    letter = records.letter
+    url = reverse("admin:letters_letter_change", args=[letter.pk])
+    record_version(letter, user=staff_user, reason="First published.")
+    queries_to_render(admin_client_staff, url)
+    one = queries_to_render(admin_client_staff, url)
+    for number in range(3):
+        make_signature(letter, name=f"Signatory Number{number}")
+        record_version(letter)
+
+    page = admin_client_staff.get(url)
+
+    shown = next(
+        inline
+        for inline in page.context["inline_admin_formsets"]
+        if inline.formset.model is ListVersion
+    )
+    assert [form.instance.number for form in shown.formset.forms] == [4, 3, 2, 1]
+    assert shown.has_change_permission is False and shown.has_delete_permission is False
+    text = page.content.decode()
+    assert f"/api/letters/{letter.slug}/versions/4/list.csv" in text
+    assert "First published." in text
+    assert queries_to_render(admin_client_staff, url) == one

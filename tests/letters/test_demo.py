@@ -3,14 +3,30 @@
 import pytest
 from django.core.management import call_command
 
-from letters.models import Letter, Sighting, SightingEvent, Signature, SignatureStatusChange
+from letters.models import (
+    Letter,
+    ListVersion,
+    Sighting,
+    SightingEvent,
+    Signature,
+    SignatureStatusChange,
+)
+from letters.versions import record_version
 from people.models import MatchJudgement, Person, PersonName
 
 pytestmark = pytest.mark.django_db
 
 
 def counts() -> dict[str, int]:
-    models = [Letter, Person, PersonName, Sighting, SightingEvent, SignatureStatusChange]
+    models = [
+        Letter,
+        ListVersion,
+        Person,
+        PersonName,
+        Sighting,
+        SightingEvent,
+        SignatureStatusChange,
+    ]
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -19,6 +35,9 @@ def test_it_loads_the_letters_as_printed_and_twice_changes_nothing():
     first = counts()
     call_command("load_demo", verbosity=0)
     assert counts() == first
+    # Each letter's list is published once, as the duplicate finder left it.
+    assert first["ListVersion"] == 2
+    assert all(record_version(letter) is None for letter in Letter.objects.all())
 
     letter = Letter.objects.get(slug="hollywood-ai-copyright-ostp-2025")
     assert letter.claimed_count == "400+" and letter.claimed_count_min == 400

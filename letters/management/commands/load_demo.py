@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from letters.demo import demo_counts, demo_load
+from letters.demo import demo_counts, demo_load, demo_versions
 from people.merging.runs import run_now
 
 
@@ -20,6 +20,10 @@ class Command(BaseCommand):
             run = run_now(full=True)
             self.stdout.write(f"Match run {run.pk}: {run.merged} merged, {run.queued} to review.")
             counts = demo_counts(loaded=True)  # people as the run left them
+        # Each letter's list as published, version 1 on the first load.
+        versions = demo_versions()
+        if versions:
+            self.stdout.write(f"Published {versions} list versions.")
         self.stdout.write(
             f"Demo loaded: {counts.letters} letters, {counts.organizations} organizations, "
             f"{counts.people} people, {counts.signatures} signatures, "
