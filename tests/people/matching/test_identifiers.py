@@ -106,10 +106,11 @@ def test_a_third_record_without_identifiers_never_joins_two_with_other_ones(key,
 
 
 def test_an_agreeing_date_of_birth_beside_another_given_name_goes_to_an_editor():
-    # A given name replaced, or twins: a date of birth is not one person's.
+    # A given name replaced, or twins (Mary-Kate and Ashley Olsen): a date of
+    # birth is not one person's.
     records = [
-        Record(1, ("Anna Gyllenhaal",), identifiers=(("date_of_birth", "1977-11-16"),)),
-        Record(2, ("Ella Gyllenhaal",), identifiers=(("date_of_birth", "1977-11-16"),)),
+        Record(1, ("Mary-Kate Olsen",), identifiers=(("date_of_birth", "1986-06-13"),)),
+        Record(2, ("Ashley Olsen",), identifiers=(("date_of_birth", "1986-06-13"),)),
     ]
     result = match(records, frequencies=rare())
     assert result.clusters() == []

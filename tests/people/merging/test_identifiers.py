@@ -66,8 +66,8 @@ def test_a_run_merges_a_replaced_given_name_when_the_stated_orcids_agree(db):
 
 def test_a_run_leaves_twins_born_the_same_day_to_an_editor(db):
     site, press, _feed = sources()
-    anna = sign(site, "Anna Gyllenhaal", extra={"date_of_birth": "1977-11-16"})
-    ella = sign(press, "Ella Gyllenhaal", extra={"Date of birth": "19771116"})
+    mary_kate = sign(site, "Mary-Kate Olsen", extra={"date_of_birth": "1986-06-13"})
+    ashley = sign(press, "Ashley Olsen", extra={"Date of birth": "19860613"})
     runs.run_now(full=True)
-    assert not one(anna, ella)
+    assert not one(mary_kate, ashley)
     assert MatchJudgement.objects.filter(decision="pending").count() == 1
