@@ -11,7 +11,6 @@ committed, with the organization's id, and never import the apps themselves.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 from django.db import transaction
 
@@ -35,4 +34,11 @@ def organization_named(organization_id: int) -> None:
     that fails is logged and leaves the organization as committed (the
     ``link_organizations`` command links what it missed)."""
     for callback in callbacks():
-        transaction.on_commit(partial(callback, organization_id), robust=True)
+        # A function of its own, not a functools.partial: Django's robust
+        # on_commit names a failing callback by its __qualname__, which a
+        # partial lacks, and would raise in its own error handler.
+        def run(callback: OrganizationNamed = callback) -> None:
+            callback(organization_id)
+
+        run.__qualname__ = f"organization_named:{getattr(callback, '__qualname__', callback)}"
+        transaction.on_commit(run, robust=True)

@@ -53,3 +53,18 @@ def test_a_callback_registers_once():
     organization_hooks.register(before[0])
 
     assert organization_hooks.callbacks() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_callback_is_logged_and_the_others_still_run(monkeypatch, caplog):
+    calls: list[int] = []
+
+    def broken(organization_id: int) -> None:
+        raise RuntimeError("the linker is down")
+
+    monkeypatch.setattr(organization_hooks, "_CALLBACKS", [broken, calls.append])
+
+    organization = organization_create(name="Writers Guild of America")  # commits
+
+    assert calls == [organization.pk]
+    assert "the linker is down" in caplog.text
