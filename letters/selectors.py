@@ -728,126 +728,117 @@ def person_timeline(*, person_id: int, include_removed: bool) -> dict:
     sources, and what happened, in time order: sources listing, dropping and
     listing again each entry, status changes with their reasons, merges,
     splits and changes of the name shown. Seven queries whatever the number of
-    letters."""
+    letters, each reading only the columns shown."""
     signatures = list(
         Signature.objects.filter(person_id=person_id, merged_into__isnull=True)
         .exclude(status__in=[] if include_removed else [Signature.Status.REMOVED])
-        .select_related("letter")
         .annotate(shown_status=public_status(), seen_at=signature_seen_at())
         .order_by("first_seen_at", "id")
-    )
-    by_id = {signature.pk: signature for signature in signatures}
-    sightings = list(
-        Sighting.objects.filter(signature_id__in=list(by_id))
-        .select_related("source")
-        .order_by("first_seen_at", "id")
-    )
-    events: list[dict] = []
-    for sighting in sightings:
-        signature = by_id[sighting.signature_id]
-        events.append(
-            {
-                "at": sighting.first_seen_at,
-                "kind": "listed",
-                "letter": signature.letter.slug,
-                "source": sighting.source.name,
-                "name": sighting.name,
-            }
+        .values_list(
+            "id", "letter__slug", "letter__title", "status", "shown_status", "first_seen_at",
+            "seen_at",
         )
-    for event in (
+    )  # fmt: skip
+    slug_of = {row[0]: row[1] for row in signatures}
+    sightings = list(
+        Sighting.objects.filter(signature_id__in=list(slug_of))
+        .order_by("first_seen_at", "id")
+        .values_list("id", "signature_id", "first_seen_at", "source__name", "name")
+    )
+    events: list[dict] = [
+        {"at": at, "kind": "listed", "letter": slug_of[signature], "source": source, "name": name}
+        for _pk, signature, at, source, name in sightings
+    ]
+    entry_of = {
+        pk: (slug_of[signature], source, name) for pk, signature, _at, source, name in sightings
+    }
+    for at, kind, sighting in (
         SightingEvent.objects.filter(
-            sighting_id__in=[sighting.pk for sighting in sightings],
+            sighting_id__in=list(entry_of),
             kind__in=[SightingEvent.Kind.GONE, SightingEvent.Kind.BACK],
         )
-        .select_related("sighting__source", "sighting__signature__letter")
         .order_by("at", "id")
+        .values_list("at", "kind", "sighting_id")
     ):
-        events.append(
-            {
-                "at": event.at,
-                "kind": event.kind,
-                "letter": event.sighting.signature.letter.slug,
-                "source": event.sighting.source.name,
-                "name": event.sighting.name,
-            }
-        )
+        slug, source, name = entry_of[sighting]
+        events.append({"at": at, "kind": kind, "letter": slug, "source": source, "name": name})
     # The first record of each signature's history is its listing, told above.
-    changes = SignatureStatusChange.objects.filter(signature_id__in=list(by_id)).exclude(
-        from_status=""
+    changes = (
+        SignatureStatusChange.objects.filter(signature_id__in=list(slug_of))
+        .exclude(from_status="")
+        .order_by("changed_at", "id")
+        .values_list(
+            "changed_at", "signature_id", "from_status", "to_status", "reason", "evidence_url"
+        )
     )
-    for change in changes.order_by("changed_at", "id"):
+    for at, signature, before, after, reason, evidence_url in changes:
         events.append(
             {
-                "at": change.changed_at,
+                "at": at,
                 "kind": "status_changed",
-                "letter": by_id[change.signature_id].letter.slug,
-                "before": change.from_status,
-                "after": change.to_status,
-                "reason": change.reason,
-                "evidence_url": change.evidence_url,
+                "letter": slug_of[signature],
+                "before": before,
+                "after": after,
+                "reason": reason,
+                "evidence_url": evidence_url,
             }
         )
-    for merge in Merge.objects.filter(Q(survivor_id=person_id) | Q(merged_id=person_id)).defer(
-        "moved"
-    ):
+    merges = Merge.objects.filter(Q(survivor_id=person_id) | Q(merged_id=person_id)).values_list(
+        "created_at", "merged_id", "merged_name", "survivor_id", "survivor_name", "reason",
+        "undone_at", "undo_reason",
+    )  # fmt: skip
+    for at, merged, merged_name, survivor, survivor_name, reason, undone_at, undo_reason in merges:
+        people = {
+            "person": {"id": merged, "name": merged_name},
+            "into": {"id": survivor, "name": survivor_name},
+        }
+        events.append({"at": at, "kind": "merged", **people, "reason": reason})
+        if undone_at:
+            events.append({"at": undone_at, "kind": "unmerged", **people, "reason": undo_reason})
+    splits = Split.objects.filter(Q(person_id=person_id) | Q(new_person_id=person_id)).values_list(
+        "created_at", "person_id", "person_name", "new_person_id", "new_person_name", "reason"
+    )
+    for at, person, person_name, new_person, new_person_name, reason in splits:
         events.append(
             {
-                "at": merge.created_at,
-                "kind": "merged",
-                "person": {"id": merge.merged_id, "name": merge.merged_name},
-                "into": {"id": merge.survivor_id, "name": merge.survivor_name},
-                "reason": merge.reason,
-            }
-        )
-        if merge.undone_at:
-            events.append(
-                {
-                    "at": merge.undone_at,
-                    "kind": "unmerged",
-                    "person": {"id": merge.merged_id, "name": merge.merged_name},
-                    "into": {"id": merge.survivor_id, "name": merge.survivor_name},
-                    "reason": merge.undo_reason,
-                }
-            )
-    for split in Split.objects.filter(Q(person_id=person_id) | Q(new_person_id=person_id)).defer(
-        "moved"
-    ):
-        events.append(
-            {
-                "at": split.created_at,
+                "at": at,
                 "kind": "split",
-                "person": {"id": split.person_id, "name": split.person_name},
-                "into": {"id": split.new_person_id, "name": split.new_person_name},
-                "reason": split.reason,
+                "person": {"id": person, "name": person_name},
+                "into": {"id": new_person, "name": new_person_name},
+                "reason": reason,
             }
         )
-    for rename in PersonRename.objects.filter(person_id=person_id):
+    causes = dict(PersonRename.Cause.choices)
+    renames = PersonRename.objects.filter(person_id=person_id).values_list(
+        "created_at", "before", "after", "cause"
+    )
+    for at, before, after, cause in renames:
         events.append(
             {
-                "at": rename.created_at,
+                "at": at,
                 "kind": "renamed",
-                "before": rename.before,
-                "after": rename.after,
-                "reason": rename.get_cause_display(),
+                "before": before,
+                "after": after,
+                "reason": str(causes.get(cause, cause)),
             }
         )
     events.sort(key=lambda event: event["at"])
     sources: dict[int, list[str]] = {}
-    for sighting in sightings:
-        names = sources.setdefault(sighting.signature_id, [])
-        if sighting.source.name not in names:
-            names.append(sighting.source.name)
+    for _pk, signature, _at, source, _name in sightings:
+        names = sources.setdefault(signature, [])
+        if source not in names:
+            names.append(source)
     letters = [
         {
-            "letter": {"slug": signature.letter.slug, "title": signature.letter.title},
-            "signature": signature.pk,
-            "status": signature.status,
-            "public_status": signature.shown_status,
-            "first_seen": signature.first_seen_at,
-            "last_seen": signature.seen_at,
-            "sources": sources.get(signature.pk, []),
+            "letter": {"slug": slug, "title": title},
+            "signature": pk,
+            "status": status,
+            "public_status": shown_status,
+            "first_seen": first_seen,
+            "last_seen": seen_at,
+            "sources": sources.get(pk, []),
         }
-        for signature in signatures
+        for pk, slug, title, status, shown_status, first_seen, seen_at in signatures
     ]
     return {"letters": letters, "events": events}
 
