@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from letters.models import SyncRun
+from letters.versions import record_version
 from letters.webhooks import webhook_subscription_create
 from people.merging.merge import person_merge
 from people.models import MatchJudgement, MatchRun, Split
@@ -67,6 +68,7 @@ def objects(db) -> dict[str, str]:
     letter = make_letter(title="Access", slug="access")
     source = make_source(letter, name="Variety", url="https://example.org/list.csv", format="csv")
     signature = make_signature(letter, "Ava DuVernay")
+    record_version(letter, reason="A list to cite.")  # version 1
     pair = MatchJudgement.objects.create(
         person_a=make_person("Ava DuVernay"), person_b=make_person("Ava Duvernay")
     )
@@ -98,6 +100,7 @@ def concrete(path: str, objects: dict[str, str]) -> str:
     resource = path.split("/")[2]
     for name in ("{letter_slug}", "{slug}"):
         path = path.replace(name, objects["letters"])
+    path = path.replace("{number}", "1")
     for name in ("{pk}", "{id}", "{id_or_slug}"):
         path = path.replace(name, objects.get(resource, "0"))
     return path
