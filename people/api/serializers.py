@@ -18,6 +18,7 @@ from people.models import (
 )
 from people.selectors import person_names_by_spelling
 from tracker.fields import check_storable_json, iso_datetime
+from tracker.links import detail_path
 
 
 class PersonRefSerializer(serializers.Serializer):
@@ -54,9 +55,7 @@ class PersonSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "sort_name", "external_ids", "api_url"]
 
     def get_api_url(self, person: Person) -> str:
-        return self.context["request"].build_absolute_uri(
-            reverse("person-detail", args=[person.pk])
-        )
+        return self.context["request"].build_absolute_uri(detail_path("person-detail", person.pk))
 
 
 class PersonNameSerializer(serializers.Serializer):
@@ -283,7 +282,7 @@ class PersonLinkSerializer(serializers.Serializer):
 
 
 def person_link(request, pk: int, name: str) -> dict:
-    url = request.build_absolute_uri(reverse("person-detail", args=[pk]))
+    url = request.build_absolute_uri(detail_path("person-detail", pk))
     return {"id": pk, "name": name, "api_url": url}
 
 
@@ -524,7 +523,7 @@ class MatchRunRequestSerializer(serializers.Serializer):
 
 
 def named_person(request, pk: int, name: str) -> dict:
-    url = request.build_absolute_uri(reverse("person-detail", args=[pk]))
+    url = request.build_absolute_uri(detail_path("person-detail", pk))
     return {"id": pk, "name": name, "api_url": url}
 
 
