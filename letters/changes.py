@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from heapq import merge
 from itertools import islice
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.urls import get_script_prefix, reverse
 
 from letters.models import Letter, SightingEvent, SignatureStatusChange
 from people.models import Merge, PersonRename, Split
 from tracker.fields import iso_datetime
+from tracker.links import detail_path
 
 KINDS = [
     "signature_added",
@@ -298,24 +297,11 @@ def change_page(*, filters: Filters, cursor: Cursor | None, size: int) -> tuple[
     return page[:size], len(page) > size
 
 
-_MARKER = "9876543210"
-
-
-@lru_cache(maxsize=32)
-def _path_around(name: str, script_prefix: str) -> tuple[str, str]:
-    """What comes before and after the one argument of a detail path: reversing
-    each of a page's thousands of links costs more than the rest of the page."""
-    before, _, after = reverse(name, args=[_MARKER]).partition(_MARKER)
-    return before, after
-
-
 def event_json(event: Event, *, absolute: Callable[[str], str]) -> dict:
     """An event as the API and webhooks show it; ``absolute`` makes a path a full URL."""
-    prefix = get_script_prefix()
 
     def link(name: str, value: object) -> str:
-        before, after = _path_around(name, prefix)
-        return absolute(f"{before}{value}{after}")
+        return absolute(detail_path(name, value))
 
     def person(pair):
         if pair is None:

@@ -267,23 +267,56 @@ def person_detail(
                 to_attr="sightings_shown",
             )
         )
-    return Person.objects.filter(pk=person_id).prefetch_related(*_person_facts(signatures)).first()
+    return (
+        Person.objects.filter(pk=person_id)
+        .prefetch_related(*_person_facts(signatures, shown_only=True))
+        .first()
+    )
 
 
-def _person_facts(signatures: QuerySet) -> list[Prefetch]:
+# What a person's page shows of each name and affiliation: reading only these
+# columns keeps the three joined tables' other columns out of the query to build.
+_NAME_SHOWN = (
+    "id",
+    "person_id",
+    "name",
+    "first_seen_at",
+    "source__id",
+    "source__name",
+    "source__letter__id",
+    "source__letter__slug",
+)
+_AFFILIATION_SHOWN = (
+    "id",
+    "person_id",
+    "role",
+    "start_date",
+    "end_date",
+    "evidence_url",
+    "organization__id",
+    "organization__slug",
+    "organization__name",
+    "source__id",
+    "source__name",
+)
+
+
+def _person_facts(signatures: QuerySet, *, shown_only: bool = False) -> list[Prefetch]:
     """A person's names with their sources, affiliations with their organization
     and source, and ``signatures`` as ``signatures_shown``."""
+    names = PersonName.objects.select_related("source__letter").order_by(
+        "name", "first_seen_at", "id"
+    )
+    if shown_only:
+        names = names.only(*_NAME_SHOWN)
+        affiliations = Affiliation.objects.select_related("organization", "source").only(
+            *_AFFILIATION_SHOWN
+        )
+    else:
+        affiliations = Affiliation.objects.select_related("organization", "source__letter")
     return [
-        Prefetch(
-            "names",
-            queryset=PersonName.objects.select_related("source__letter").order_by(
-                "name", "first_seen_at", "id"
-            ),
-        ),
-        Prefetch(
-            "affiliations",
-            queryset=Affiliation.objects.select_related("organization", "source__letter"),
-        ),
+        Prefetch("names", queryset=names),
+        Prefetch("affiliations", queryset=affiliations),
         Prefetch("signatures", queryset=signatures, to_attr="signatures_shown"),
     ]
 
