@@ -3,6 +3,7 @@ the service itself, on free loopback ports."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,27 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
         timeout=timeout,
         check=False,
     )
+
+
+def on_sqlite(tmp_path, function: str, *, commands: tuple[tuple[str, ...], ...] = ()) -> object:
+    """What ``function`` (``"module:name"``, returning JSON-able data) returns
+    when run in a process of its own on a new SQLite database, as ``make run``
+    serves it: migrated, then ``commands`` (such as ``("load_demo",)``) run."""
+    env = service_env(
+        DEBUG="1",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'tracker.sqlite3'}",
+        TRACKER_VAR_DIR=str(tmp_path),
+        REDIS_URL="",
+    )
+    for command in (("migrate", "--no-input"), *commands):
+        done = manage(*command, "-v0", env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+    module, name = function.split(":")
+    script = f"import json; from {module} import {name}; print('RESULT' + json.dumps({name}()))"
+    ran = manage("shell", "-c", script, env=env, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    [line] = [line for line in ran.stdout.splitlines() if line.startswith("RESULT")]
+    return json.loads(line.removeprefix("RESULT"))
 
 
 @contextmanager

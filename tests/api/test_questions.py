@@ -14,7 +14,7 @@ from letters import services as letter_services
 from people import services as people_services
 from people.merging.merge import person_merge
 from tests.factories import make_letter, make_organization, make_person, make_source
-from tests.processes import manage, service_env
+from tests.processes import on_sqlite
 
 pytestmark = pytest.mark.django_db
 
@@ -295,23 +295,9 @@ def demo_answers() -> dict:
 
 @pytest.mark.slow
 def test_on_sqlite_every_journalist_s_question_is_answered_on_the_demo(tmp_path):
-    env = service_env(
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'tracker.sqlite3'}",
-        TRACKER_VAR_DIR=str(tmp_path),
-        REDIS_URL="",
+    answers = on_sqlite(
+        tmp_path, "tests.api.test_questions:demo_answers", commands=(("load_demo",),)
     )
-    for command in (["migrate", "--no-input", "-v0"], ["load_demo", "-v0"]):
-        done = manage(*command, env=env, timeout=300)
-        assert done.returncode == 0, done.stderr
-    script = (
-        "import json; from tests.api.test_questions import demo_answers; "
-        "print('ANSWERS' + json.dumps(demo_answers()))"
-    )
-    ran = manage("shell", "-c", script, env=env, timeout=300)
-    assert ran.returncode == 0, ran.stderr
-    [line] = [line for line in ran.stdout.splitlines() if line.startswith("ANSWERS")]
-    answers = json.loads(line.removeprefix("ANSWERS"))
 
     assert {url: status for url, (status, _body) in answers.items()} == dict.fromkeys(answers, 200)
     body = {url: text for url, (_status, text) in answers.items()}

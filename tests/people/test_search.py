@@ -5,13 +5,11 @@ SQLite database, migrated as ``make run`` migrates it."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from people.models import Organization, Person
 from people.selectors import SEARCH_MIN_SCORE, person_list, queryset_search, search_score
-from tests.processes import manage, service_env
+from tests.processes import on_sqlite
 
 PEOPLE = [
     "Maggie Gyllenhaal",
@@ -71,23 +69,9 @@ def test_on_postgresql_the_queries_find_who_they_should():
 
 @pytest.mark.slow
 def test_on_sqlite_the_same_queries_find_the_same_people(tmp_path):
-    env = service_env(
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'tracker.sqlite3'}",
-        TRACKER_VAR_DIR=str(tmp_path),
-        REDIS_URL="",
-    )
-    migrated = manage("migrate", "--no-input", "-v0", env=env, timeout=300)
-    assert migrated.returncode == 0, migrated.stderr
-    script = (
-        "import json; from tests.people.test_search import search_results; "
-        "print('FOUND' + json.dumps(search_results()))"
-    )
-    ran = manage("shell", "-c", script, env=env, timeout=300)
-    assert ran.returncode == 0, ran.stderr
-    [line] = [line for line in ran.stdout.splitlines() if line.startswith("FOUND")]
+    found = on_sqlite(tmp_path, "tests.people.test_search:search_results")
 
-    _expected_as_found(json.loads(line.removeprefix("FOUND")))
+    _expected_as_found(found)
 
 
 def test_a_word_the_query_starts_counts_as_the_same_word():
