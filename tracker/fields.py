@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -39,5 +40,9 @@ def iso_datetime(value: Any) -> str | None:
     cost; also for datetimes PostgreSQL wrote as text inside JSON."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else value.isoformat()
+    if isinstance(value, str):
+        # PostgreSQL drops a fraction's trailing zeros ("48.57524+00:00"): read
+        # back, it is written as every other time is ("48.575240Z").
+        value = datetime.fromisoformat(value)
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
