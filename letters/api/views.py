@@ -372,6 +372,18 @@ _SIGNATURE_PAGES = {
 }
 
 
+class _OfALetter:
+    """A view under /api/letters/{letter_slug}/: the letter, read once a request."""
+
+    def get_letter(self) -> Letter:
+        if not hasattr(self, "_letter"):
+            slug = self.kwargs["letter_slug"]
+            self._letter = Letter.objects.only("id", "slug").filter(slug=slug).first()
+            if self._letter is None:
+                raise NotFound(f"There is no letter with the slug {slug!r}.")
+        return self._letter
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="A letter's signatures",
@@ -400,20 +412,14 @@ _SIGNATURE_PAGES = {
         ],
     ),
 )
-class LetterSignatureViewSet(OrderedListMixin, _SignatureListMixin, viewsets.GenericViewSet):
+class LetterSignatureViewSet(
+    _OfALetter, OrderedListMixin, _SignatureListMixin, viewsets.GenericViewSet
+):
     queryset = Signature.objects.all()
     orderings = SIGNATURE_ORDERINGS
     serializer_class = s.SignatureSerializer
     filterset_class = SignatureFilter
     pagination_class = SignaturePagination
-
-    def get_letter(self) -> Letter:
-        if not hasattr(self, "_letter"):
-            slug = self.kwargs["letter_slug"]
-            self._letter = Letter.objects.only("id", "slug").filter(slug=slug).first()
-            if self._letter is None:
-                raise NotFound(f"There is no letter with the slug {slug!r}.")
-        return self._letter
 
     def _signatures(self) -> QuerySet:
         return selectors.signature_queryset(
@@ -673,20 +679,12 @@ class ListVersionPagination(KeysetPagination):
         parameters=[_LETTER_SLUG, _VERSION_NUMBER],
     ),
 )
-class LetterVersionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class LetterVersionViewSet(_OfALetter, mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = ListVersion.objects.all()
     serializer_class = s.ListVersionSerializer
     pagination_class = ListVersionPagination
     lookup_field = "number"
     lookup_value_regex = "[0-9]{1,9}"
-
-    def get_letter(self) -> Letter:
-        if not hasattr(self, "_letter"):
-            slug = self.kwargs["letter_slug"]
-            self._letter = Letter.objects.only("id", "slug").filter(slug=slug).first()
-            if self._letter is None:
-                raise NotFound(f"There is no letter with the slug {slug!r}.")
-        return self._letter
 
     def get_queryset(self) -> QuerySet:
         return (
