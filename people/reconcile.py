@@ -30,7 +30,7 @@ from people.matching.scoring import Decision, explain, probability, score_pairs
 from people.merging.runs import load_records
 from people.models import NameKey, Organization, Person
 from people.selectors import organization_keys, queryset_search
-from people.weights import run_weights
+from people.weights import weights_current
 from tracker.errors import DomainError
 
 TYPES = {"person": "Person", "organization": "Organization"}
@@ -183,7 +183,7 @@ def _people(queries: Mapping[str, Query], letters: Mapping[str, int]) -> dict:
     ]
     prepared = Prepared([*asked, *records], frequencies=name_frequencies())
     position = {int(pk): i for i, pk in enumerate(prepared.ids.tolist())}
-    weights = run_weights()
+    weights = weights_current()
     first, second = [], []
     for number, key in enumerate(queries):
         for pk in candidates[key]:

@@ -62,10 +62,11 @@ class _Clusters:
         self.apart.setdefault(first, []).append((second, strength))
         self.apart.setdefault(second, []).append((first, strength))
 
-    def join(self, first: int, second: int) -> str:
+    def join(self, first: int, second: int, weighed: bool = False) -> str:
         """'joined', 'same', or what keeps them apart: 'judged' (a stored
         judgement), 'context' (other fields, one source's list, other given
-        names) or 'weak' (other organisations)."""
+        names) or 'weak' (other organisations, unless ``weighed``: the pair
+        joining them scored enough with its own organisations disagreeing)."""
         first, second = self.find(first), self.find(second)
         if first == second:
             return "same"
@@ -93,8 +94,10 @@ class _Clusters:
         if self.record_orgs is not None:
             # Other organisations and no shared field: apart, weakly (an editor decides).
             small_orgs, large_orgs = self._orgs(small), self._orgs(large)
+            lone = len(self.members.get(small, (small,))) == 1
             if (
-                small_orgs
+                not (weighed and lone)
+                and small_orgs
                 and large_orgs
                 and not small_fields & large_fields
                 and not _orgs_alike(small_orgs, large_orgs)
@@ -161,11 +164,14 @@ def cluster(
     listings: Sequence[frozenset] | None = None,
     orgs: Sequence[frozenset] | None = None,
     identifiers: Sequence[frozenset] | None = None,
+    weighed: np.ndarray | None = None,
 ) -> Clustering:
     """Join the pairs (a[k], b[k]) strongest first, never across a pair kept
     apart, nor between clusters whose ``fields`` (per record) disagree, that
     share one of their ``listings`` (the sources listing each record), or whose
-    ``identifiers`` ("key=value") disagree."""
+    ``identifiers`` ("key=value") disagree. Clusters known by other
+    organisations are kept apart too, except by a pair marked ``weighed``
+    (its score counted its own organisations disagreeing)."""
     clusters = _Clusters(size, fields, listings, orgs, identifiers)
     # Only records some pair would join can ever be kept apart from anyone.
     joining = np.zeros(size, dtype=bool)
@@ -182,6 +188,6 @@ def cluster(
     order = np.lexsort((b, a, -bits))
     outcome = [""] * len(a)
     for k in order.tolist():
-        outcome[k] = clusters.join(int(a[k]), int(b[k]))
+        outcome[k] = clusters.join(int(a[k]), int(b[k]), weighed is not None and weighed[k])
     labels = np.fromiter((clusters.find(i) for i in range(size)), dtype=np.int64, count=size)
     return Clustering(labels=labels, outcome=outcome)

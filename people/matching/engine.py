@@ -21,8 +21,17 @@ import numpy as np
 from people.matching.blocking import DEFAULT_WINDOW, Candidates, candidate_pairs
 from people.matching.clustering import cluster
 from people.matching.index import NameIndex
+from people.matching.learning import fit_weights
 from people.matching.records import Frequencies, Prepared, Record, collection_paused
-from people.matching.scoring import DEFAULT_WEIGHTS, Decision, Field, Scored, Weights, score_pairs
+from people.matching.scoring import (
+    DEFAULT_WEIGHTS,
+    Decision,
+    Field,
+    Org,
+    Scored,
+    Weights,
+    score_pairs,
+)
 
 
 class Outcome(IntEnum):
@@ -40,6 +49,8 @@ class MatchResult:
     labels: np.ndarray  # per record: the index of a record of its cluster
     counts: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # the learned weights, when learned
+    weights: Weights = DEFAULT_WEIGHTS  # the weights the pairs were scored with
 
     def clusters(self) -> list[list[int]]:
         """Groups of record ids found to be one person (two or more)."""
@@ -101,7 +112,7 @@ def combine(
     auto = np.flatnonzero(scored.decision == Decision.AUTO)
     strong = scored.strong_conflict
     context = np.flatnonzero(strong)
-    weak = np.flatnonzero(scored.conflict & ~strong)
+    weak = np.flatnonzero(scored.conflict & ~strong) if weights.org_veto else np.empty(0, int)
     constraints = {
         "judged_apart": judged,
         "context_apart": list(
@@ -127,7 +138,20 @@ def combine(
         either[a[contextless[a] & (conflicted[b] >= names - _AS_CLOSE)]] = True
         either[b[contextless[b] & (conflicted[a] >= names - _AS_CLOSE)]] = True
         auto = auto[~(either[a] | either[b])]
-    clustering = cluster(size, scored.a[auto], scored.b[auto], scored.bits[auto], **constraints)
+
+    def weighed(pairs: np.ndarray) -> np.ndarray | None:
+        # Organisations as evidence: a pair that merges with its own
+        # organisations disagreeing may join two clusters known by others.
+        return None if weights.org_veto else scored.org[pairs] == Org.DISAGREE
+
+    clustering = cluster(
+        size,
+        scored.a[auto],
+        scored.b[auto],
+        scored.bits[auto],
+        weighed=weighed(auto),
+        **constraints,
+    )
     if contextless is not None:
         # A record without context that would join two people kept apart (an
         # actor and a radio host of the same name) could be either: it goes to
@@ -140,7 +164,12 @@ def combine(
         if ambiguous.any():
             auto = auto[~(ambiguous[scored.a[auto]] | ambiguous[scored.b[auto]])]
             clustering = cluster(
-                size, scored.a[auto], scored.b[auto], scored.bits[auto], **constraints
+                size,
+                scored.a[auto],
+                scored.b[auto],
+                scored.bits[auto],
+                weighed=weighed(auto),
+                **constraints,
             )
     outcome = np.full(len(scored), Outcome.NONE, dtype=np.int64)
     for k, result in zip(auto.tolist(), clustering.outcome, strict=True):
@@ -202,13 +231,18 @@ def match(
     frequencies: Frequencies | None = None,
     prepared: Prepared | None = None,
     index: NameIndex | None = None,
+    learn: bool = False,
+    seed: int = 0,
 ) -> MatchResult:
     """Find the records that are one person.
 
     ``focus`` (record ids) limits the run to pairs touching those records, as
     after a sync; ``judged_apart`` (pairs of record ids) are never merged,
     directly or through others. ``index`` keeps the prepared names between
-    runs: only names it lacks are read (and added to it).
+    runs: only names it lacks are read (and added to it). With ``learn`` the
+    weights of the levels are learned from these records and their candidate
+    pairs (``people.matching.learning``), starting from ``weights``; ``seed``
+    makes the draw repeatable.
     """
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -231,6 +265,13 @@ def match(
         later, candidates = candidates.take(~touching), candidates.take(touching)
     parts = split_blocks(candidates, blocks)
     timings["block"] = time.perf_counter() - mark
+
+    params: dict = {}
+    if learn:
+        mark = time.perf_counter()
+        fitted = fit_weights(prepared, candidates.a, candidates.b, weights, seed=seed)
+        weights, params = fitted.weights, fitted.params
+        timings["learn"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     if workers > 1 and len(parts) > 1:
@@ -290,4 +331,6 @@ def match(
             "blocked_by_judgements": int((outcome == Outcome.BLOCKED).sum()),
         },
         timings=timings,
+        params=params,
+        weights=weights,
     )

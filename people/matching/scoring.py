@@ -80,6 +80,10 @@ class Decision(IntEnum):
 class Weights:
     """Bits for each level, and the thresholds of the decisions."""
 
+    # Share of one person's record pairs whose family (given) names agree
+    # exactly: with a name's share of all names, the bits of two exact names.
+    m_family_exact: float = 0.95
+    m_given_exact: float = 0.95
     family_exact_min: float = 4.0
     family_exact_max: float = 13.0
     family_part: float = 4.0
@@ -109,6 +113,9 @@ class Weights:
     identifier_disagree: float = -24.0
     given_replaced: float = -2.0  # a different given name beside an agreeing identifier
     letters_together: float = 1.0
+    # Other organisations (and no shared field) keep two records from being
+    # merged automatically; when False they only weigh ``org_disagree``.
+    org_veto: bool = True
     same_list: float = -12.0
     # Decisions: merge at ``merge_at`` bits with nothing disagreeing, queue for
     # review from ``review_at`` bits. A score is shown as a probability with
@@ -122,7 +129,6 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
-_M_EXACT = 0.95  # share of one person's record pairs whose name parts agree exactly
 # A family name written this many times is taken as a name in its own right, not
 # as a slip, when a close spelling differs from it by two edits or more.
 ESTABLISHED = 2
@@ -231,8 +237,8 @@ def empty_scored() -> Scored:
     )
 
 
-def _exact_bits(u: np.ndarray, low: float, high: float) -> np.ndarray:
-    return np.clip(np.log2(_M_EXACT / u), low, high)
+def _exact_bits(m: float, u: np.ndarray, low: float, high: float) -> np.ndarray:
+    return np.clip(np.log2(m / u), low, high)
 
 
 def _family_counts(p: Prepared, rows: np.ndarray) -> np.ndarray:
@@ -351,7 +357,7 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
             (family == Family.DIFFERENT) | (family == Family.SECOND_DIFFERS),
         ],
         [
-            _exact_bits(u_family, w.family_exact_min, w.family_exact_max),
+            _exact_bits(w.m_family_exact, u_family, w.family_exact_min, w.family_exact_max),
             w.family_part,
             w.family_typo,
             w.family_phonetic,
@@ -370,7 +376,7 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
             given == Given.DIFFERENT,
         ],
         [
-            _exact_bits(u_given, w.given_exact_min, w.given_exact_max),
+            _exact_bits(w.m_given_exact, u_given, w.given_exact_min, w.given_exact_max),
             w.given_nickname,
             w.given_initial,
             w.given_typo,
@@ -648,15 +654,15 @@ def names_conflict(
     return (family_agrees & conflict) | (family == Family.SECOND_DIFFERS)
 
 
-def context_conflict(org, field_level, same_list) -> np.ndarray:
+def context_conflict(org, field_level, same_list, org_veto: bool = True) -> np.ndarray:
     """Context that disagrees: other fields, or other organisations without a
-    shared field (an actor at two studios still agrees on the field), or both
-    listed by one source for one letter."""
-    return (
-        (field_level == Field.DISAGREE)
-        | ((org == Org.DISAGREE) & (field_level != Field.AGREE))
-        | same_list
-    )
+    shared field (an actor at two studios still agrees on the field) unless
+    organisations are only evidence (``Weights.org_veto``), or both listed by
+    one source for one letter."""
+    conflict = (field_level == Field.DISAGREE) | same_list
+    if org_veto:
+        conflict = conflict | ((org == Org.DISAGREE) & (field_level != Field.AGREE))
+    return conflict
 
 
 def decide(
@@ -677,7 +683,7 @@ def decide(
     other middle initials never merge automatically. An agreeing identifier
     beside a close family name stands for agreeing names (``identified``); an
     identifier with other values never merges."""
-    conflict = context_conflict(org, field_level, same_list)
+    conflict = context_conflict(org, field_level, same_list, w.org_veto)
     if identifier is None:
         identifier = np.zeros(len(total), dtype=np.int64)
     # An agreeing date of birth or identifier supports a nickname or an initial

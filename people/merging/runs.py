@@ -38,6 +38,7 @@ from django.utils import timezone
 from people.matching.blocking import candidate_pairs
 from people.matching.engine import Outcome, combine, contextless_records, split_blocks
 from people.matching.index import ROW_FIELDS, NameIndex, version
+from people.matching.learning import fit_weights
 from people.matching.records import Frequencies, Prepared, Record, collection_paused
 from people.matching.scoring import Scored, Weights, explain, probability, score_pairs
 from people.merging import followers
@@ -54,7 +55,7 @@ from people.models import (
     PersonName,
 )
 from people.services import person_survivor_ids
-from people.weights import run_weights
+from people.weights import learned_latest, run_weights, weights_of_run
 from tracker import resend
 from tracker.bulk import among, chunked, is_postgres
 from tracker.env import env_int
@@ -422,6 +423,7 @@ def run_plan(run_id: int) -> list[int]:
         if run.mode == MatchRun.Mode.INCREMENTAL:
             focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
         candidates = candidate_pairs(prepared, focus=focus)
+        learned = _learn(prepared, candidates, index)
     wanted_blocks = min(MAX_BLOCKS, max(1, -(-len(candidates) // PAIRS_PER_BLOCK)))
     parts = split_blocks(candidates, wanted_blocks)
     blocks = []
@@ -454,9 +456,55 @@ def run_plan(run_id: int) -> list[int]:
                 "plan_seconds": round(time.perf_counter() - started, 3),
                 "names_kept": kept,
                 "names_read": read,
+                "weights": learned,
             },
         )
     return list(range(len(blocks)))
+
+
+LEARN_AT_LEAST = 1_000  # candidate pairs a run needs to learn weights of its own
+
+
+def _learn(prepared: Prepared, candidates, index: NameIndex) -> dict:
+    """The weights this run learns (``people.matching.learning``), as stored on it.
+
+    From a sample of the candidate pairs and as many people drawn at random,
+    read with their context. A run with too few candidate pairs (a small
+    incremental run) takes the weights the last run learned.
+    """
+    if not settings.MATCHING_LEARN:
+        return {"learned": False, "why": "MATCHING_LEARN is off: the set weights"}
+    if len(candidates) < LEARN_AT_LEAST or len(prepared) < 2:
+        latest = learned_latest()
+        if latest is None:
+            return {"learned": False, "why": "too few candidate pairs, and no run learned before"}
+        run_id, params = latest
+        return {**params, "from_run": run_id}
+    started = time.perf_counter()
+    seed = settings.MATCHING_LEARN_SEED
+    rng = np.random.default_rng(seed)
+    wanted = settings.MATCHING_LEARN_PAIRS
+    chosen = rng.choice(len(candidates), min(wanted, len(candidates)), replace=False)
+    drawn = rng.choice(len(prepared), min(wanted, len(prepared)), replace=False)
+    a, b = candidates.a[chosen], candidates.b[chosen]
+    people = np.unique(np.concatenate([a, b, drawn]))
+    context = Prepared(
+        load_records(prepared.ids[people].tolist()),
+        frequencies=prepared.frequencies,
+        index=index,
+    )
+    position = np.searchsorted(context.ids, prepared.ids)
+    fitted = fit_weights(
+        context,
+        position[a],
+        position[b],
+        run_weights(),
+        seed=seed,
+        random_pairs=10 * wanted,
+        candidates=wanted,
+        population=position[drawn],
+    )
+    return {**fitted.params, "seconds": round(time.perf_counter() - started, 3)}
 
 
 # --- Step 2: score a block --------------------------------------------------------------
@@ -468,12 +516,13 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
     """Score one block's pairs with everyone's name frequencies, keep what
     reached the review band, and, if it is the last block, queue the combine."""
     started = time.perf_counter()
-    block = MatchRunBlock.objects.get(run_id=run_id, number=number)
+    block = MatchRunBlock.objects.select_related("run").get(run_id=run_id, number=number)
     if block.finished_at is None:
         pairs = _block_pairs(block)
         records = load_records(np.unique(pairs).tolist())
         prepared = Prepared(records, frequencies=Frequencies.from_json(block.frequencies))
-        _block_keep(run_id, block, _block_result(prepared, pairs, started))
+        weights = weights_of_run(block.run.details)
+        _block_keep(run_id, block, _block_result(prepared, pairs, started, weights))
     if queue_combine:
         _queue_combine_when_done(run_id)
 
@@ -503,10 +552,11 @@ def blocks_score_together(run_id: int) -> None:
             load_records(people.tolist()), frequencies=frequencies, index=load_name_index()
         )
     contextless = contextless_records(prepared)  # once for all the blocks
+    weights = weights_of_run(MatchRun.objects.values_list("details", flat=True).get(pk=run_id))
     shared = time.perf_counter() - started
     for block in blocks:
         mark = time.perf_counter()
-        result = _block_result(prepared, pairs_of[block.pk], mark, contextless)
+        result = _block_result(prepared, pairs_of[block.pk], mark, weights, contextless)
         result["seconds"] = round(result["seconds"] + shared / len(blocks), 3)
         _block_keep(run_id, block, result)
 
@@ -516,12 +566,16 @@ def _block_pairs(block: MatchRunBlock) -> np.ndarray:
 
 
 def _block_result(
-    prepared: Prepared, pairs: np.ndarray, started: float, contextless: np.ndarray | None = None
+    prepared: Prepared,
+    pairs: np.ndarray,
+    started: float,
+    weights: Weights,
+    contextless: np.ndarray | None = None,
 ) -> dict:
     """A block's scored pairs in the review band or above, and what the
     clustering needs of each person in them."""
     index = np.searchsorted(prepared.ids, pairs)
-    scored = _score(prepared, index[:, 0], index[:, 1])
+    scored = score_pairs(prepared, index[:, 0], index[:, 1], weights)
     involved_index = np.unique(np.concatenate([scored.a, scored.b]))
     if contextless is None:
         contextless = contextless_records(prepared)
@@ -575,10 +629,6 @@ def _block_keep(run_id: int, block: MatchRunBlock, result: dict) -> None:
             MatchRun.objects.filter(pk=run_id).update(
                 blocks_done=F("blocks_done") + 1, pairs_scored=F("pairs_scored") + pairs_scored
             )
-
-
-def _score(prepared: Prepared, a: np.ndarray, b: np.ndarray) -> Scored:
-    return score_pairs(prepared, a, b, run_weights())
 
 
 def _queue_combine_when_done(run_id: int) -> None:
@@ -643,7 +693,8 @@ def run_combine(run_id: int) -> MatchRun:
     run = MatchRun.objects.get(pk=run_id)
     if run.status != MatchRun.Status.RUNNING:
         return run
-    weights = run_weights()
+    weights = weights_of_run(run.details)
+    learned = bool(((run.details or {}).get("weights") or {}).get("learned"))
     scored, ids, contextless, context = _gather(run)
     index_of = {int(pk): i for i, pk in enumerate(ids.tolist())}
     judged = [
@@ -654,6 +705,7 @@ def run_combine(run_id: int) -> MatchRun:
         scored,
         judged_apart=judged,
         contextless=contextless,
+        weights=weights,
         **context,
     )
 
@@ -680,7 +732,7 @@ def run_combine(run_id: int) -> MatchRun:
                         pair[1],
                         same={
                             "score": float(probability(scored.bits[k], weights)),
-                            "explanation": _explanation(scored, k, weights),
+                            "explanation": _explanation(scored, k, weights, learned),
                             "decision": MatchJudgement.Decision.SAME,
                             "automatic": True,
                             "decided_at": now,
@@ -696,7 +748,7 @@ def run_combine(run_id: int) -> MatchRun:
                         person_a_id=pair[0],
                         person_b_id=pair[1],
                         score=float(probability(scored.bits[k], weights)),
-                        explanation=_explanation(scored, k, weights),
+                        explanation=_explanation(scored, k, weights, learned),
                         decision=MatchJudgement.Decision.PENDING,
                         automatic=True,
                         run=run,
@@ -753,8 +805,10 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
     return decided
 
 
-def _explanation(scored: Scored, k: int, weights: Weights) -> dict:
-    return explain(scored, k, weights)
+def _explanation(scored: Scored, k: int, weights: Weights, learned: bool = False) -> dict:
+    """What agreed and disagreed, in the bits of the weights the run scored with
+    (``learned``: those it learned, stored on it as ``details["weights"]``)."""
+    return {**explain(scored, k, weights), "weights": "learned" if learned else "set"}
 
 
 # --- Steps the broker could not take, or lost ---------------------------------------------

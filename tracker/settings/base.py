@@ -373,6 +373,15 @@ if MATCHING_REVIEW_AT > MATCHING_MERGE_AT:
         f"{MATCHING_MERGE_AT:g}; pairs are reviewed below the score at which they merge."
     )
 
+# Each full run learns the weights of the levels from the data
+# (people/matching/learning.py): from MATCHING_LEARN_PAIRS candidate pairs and
+# as many people drawn at random, with the seed MATCHING_LEARN_SEED. An
+# incremental run with fewer candidate pairs takes the last learned weights.
+# MATCHING_LEARN=0 keeps the weights set in the code.
+MATCHING_LEARN = env_bool("MATCHING_LEARN", True)
+MATCHING_LEARN_PAIRS = env_int("MATCHING_LEARN_PAIRS", 20_000, minimum=100)
+MATCHING_LEARN_SEED = env_int("MATCHING_LEARN_SEED", 0, minimum=0)
+
 # Seconds an incremental run waits after an entry or a sync queues people, so
 # that a burst of entries is matched in one run.
 MATCHING_DEBOUNCE_SECONDS = env_int("MATCHING_DEBOUNCE_SECONDS", 10, minimum=0)
