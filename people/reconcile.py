@@ -199,10 +199,16 @@ def _people(queries: Mapping[str, Query], letters: Mapping[str, int]) -> dict:
     for number, (key, query) in enumerate(queries.items()):
         rows = sorted(by_query.get(number, []), key=lambda k: (-scored.bits[k], int(b[k])))
         results = [_person_result(scored, k, int(prepared.ids[b[k]]), names, weights) for k in rows]
-        automatic = [r for r in results if r["match"]]
-        if len(automatic) > 1:  # two people the finder would each merge: neither is certain
-            for result in automatic:
-                result["match"] = False
+        automatic = [i for i, r in enumerate(results) if r["match"]]
+        # Two people the finder would each merge: neither is certain, unless the
+        # first outscores the second by the width of the review band (an
+        # organisation that agrees against one that does not, where another
+        # organisation is evidence rather than a veto).
+        if len(automatic) > 1:
+            first, second = (float(scored.bits[rows[i]]) for i in automatic[:2])
+            clear = automatic[0] == 0 and first - second >= weights.merge_at - weights.review_at
+            for i in automatic[1:] if clear else automatic:
+                results[i]["match"] = False
         answers[key] = {"result": results[: query.limit]}
     return answers
 

@@ -22,6 +22,13 @@ other values, other fields, stored "different" judgements
 together and a shared list keep the weights set for them: they are rare or
 are rules, and EM would learn little of them.
 
+What keeps a fit honest: a level fewer than ``MIN_PAIRS`` candidates reach
+keeps its set weight; a session whose pairs come out nearly all one person or
+nearly all two (one comparison stated, or no duplicates in the data) is not
+used; a learned weight moves at most ``BAND`` bits from the set one. Another
+organisation is weighed as evidence, not a veto, only when its weight was
+learned (``Weights.org_veto``).
+
 Everything drawn at random is drawn from ``numpy.random.default_rng(seed)``,
 so one seed on the same records gives the same weights.
 """
@@ -81,6 +88,10 @@ MIN_COUNT = 0.5
 # Candidate pairs a level needs for its weight to be learned; a rarer level
 # keeps the weight set for it.
 MIN_PAIRS = 30
+# Bits a learned weight may move from the weight set for its level.
+BAND = 6.0
+# The share of one person's pairs a session may find; outside, it is not used.
+LAMBDA_RANGE = (0.001, 0.99)
 
 
 @dataclass(frozen=True)
@@ -233,6 +244,19 @@ def fit_weights(
             float(np.clip(decided[among].mean(), 0.01, 0.99)),
             others,
         )
+        if not LAMBDA_RANGE[0] <= share <= LAMBDA_RANGE[1]:
+            # Nearly all or nearly none of the pairs one person: the levels do
+            # not tell the two kinds apart here (one comparison stated, or no
+            # duplicates at all), and what EM found says nothing.
+            sessions.append(
+                {
+                    "by": by,
+                    "pairs": int(among.sum()),
+                    "lambda": round(share, 6),
+                    "skipped": "the pairs do not tell one person from two",
+                }
+            )
+            continue
         for k in others:
             name = COMPARISONS[k]
             if (patterns[:, k] > 0).any():
@@ -256,15 +280,26 @@ def fit_weights(
             if seen[level] < MIN_PAIRS:
                 kept.append(weight)  # too few candidates at this level to learn from
                 continue
+            if not found[name]:
+                kept.append(weight)  # no session learned this comparison
+                continue
             bits = float(np.log2(max(m[name][level], 1e-12) / u[name][level]))
+            # The set weight is where the learned one starts from, and how far
+            # it may move.
+            if hasattr(base, weight):  # exact names: their m, below
+                set_bits = getattr(base, weight)
+                bits = np.clip(bits, set_bits - BAND, set_bits + BAND)
             learned[weight] = round(float(np.clip(bits, -BITS_LIMIT, BITS_LIMIT)), 4)
     exact = {}
     for name, level in (("family", Family.EXACT), ("given", Given.EXACT)):
         weight = f"{name}_exact"
         if learned.pop(weight, None) is not None:
-            exact[f"m_{weight}"] = round(float(m[name][level]), 6)
+            # m of exact names moves the bits of every exact name alike.
+            low, high = getattr(base, f"m_{weight}") / 2**BAND, 1.0
+            exact[f"m_{weight}"] = round(float(np.clip(m[name][level], low, high)), 6)
     # With its weight learned, another organisation is evidence, not a veto.
-    weights = replace(base, **learned, **exact, org_veto=False)
+    org_veto = "org_disagree" not in learned
+    weights = replace(base, **learned, **exact, org_veto=org_veto)
 
     def table(probabilities):
         return {
@@ -278,7 +313,7 @@ def fit_weights(
 
     params = {
         "learned": True,
-        "org_veto": False,
+        "org_veto": org_veto,
         "seed": seed,
         "random_pairs": len(ra),
         "candidate_pairs": len(a),

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from letters.services import Entry, signature_record
 from people.merging import runs
+from people.models import MatchRun
 from people.services import person_create_many
 from tests.factories import make_letter, make_organization, make_source
 
@@ -194,6 +195,38 @@ def test_an_affiliation_tells_two_namesakes_apart(known):
         str(known["actor"].pk),
         str(known["broadcaster"].pk),
     }
+    assert not any(r["match"] for r in body["q1"]["result"])
+
+
+def test_an_affiliation_tells_namesakes_apart_where_a_run_learned_it_is_evidence(known):
+    # The weights of a run that learned another organisation as evidence, not a
+    # veto: both namesakes reach the merge threshold, the one whose
+    # organisation agrees by far more.
+    learned = MatchRun.objects.order_by("-id").first()
+    learned.details = {
+        **learned.details,
+        "weights": {
+            "learned": True,
+            "org_veto": False,
+            "bits": {"org_agree": 6.0, "org_disagree": -2.0},
+        },
+    }
+    learned.save(update_fields=["details"])
+    body = _batch(
+        APIClient(),
+        {
+            "q0": {
+                "query": "Chris Evans",
+                "properties": [{"pid": "affiliation", "v": "BBC Radio 2"}],
+            },
+            "q1": {"query": "Chris Evans"},
+        },
+    )
+    results = body["q0"]["result"]
+    assert results[0]["id"] == str(known["broadcaster"].pk) and results[0]["match"] is True
+    actor = [r for r in results if r["id"] == str(known["actor"].pk)]
+    assert actor and not actor[0]["match"]
+    # Without an affiliation the two are as likely: neither is a match.
     assert not any(r["match"] for r in body["q1"]["result"])
 
 

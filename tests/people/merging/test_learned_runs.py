@@ -28,7 +28,8 @@ def test_a_full_run_learns_its_weights_and_keeps_them(signatories, learns_from_f
     assert params["candidate_pairs"] > 0 and params["sessions"]
     assert set(params["m"]) == {"family", "given", "middle", "org", "field"}
     weights = weights_of_run(run.details)
-    assert not weights.org_veto
+    # Another organisation is evidence once its weight is learned, else a veto.
+    assert weights.org_veto == ("org_disagree" not in params["bits"])
     assert weights.merge_at == settings.MATCHING_MERGE_AT
     # The rules that keep people apart hold whatever was learned.
     for first, second in [("lana", "lilly"), ("eva", "sam"), ("chris (actor)", "chris (radio)")]:
