@@ -22,12 +22,13 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from letters.models import Sighting, Signature
 from people import selectors, services
 from people.matching.normalize import fold
+from people.matching.scoring import DEFAULT_WEIGHTS
 from people.merging import decisions, runs
 from people.merging.split import person_split, split_undo
 from people.merging.undo import merge_people, merge_undo
@@ -754,6 +755,7 @@ class MatchRunAdmin(ReadOnlyAdmin):
         "queued",
         "blocked_by_judgements",
         "error",
+        "weights",
         "judgements_link",
     ]
 
@@ -806,6 +808,37 @@ class MatchRunAdmin(ReadOnlyAdmin):
     @admin.display(description="judgements")
     def judgements_link(self, run):
         return changelist_link(MatchJudgement, "Judgements of this run", run__id__exact=run.pk)
+
+    @admin.display(description="weights")
+    def weights(self, run):
+        """The bits the run scored each level with: learned from its data, or set."""
+        params = (run.details or {}).get("weights") or {}
+        if not params.get("learned"):
+            why = params.get("why", "")
+            return f"Set in the code{': ' + why if why else ''}."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (name, bits, getattr(DEFAULT_WEIGHTS, name))
+                for name, bits in sorted(params.get("bits", {}).items())
+            ),
+        )
+        origin = (
+            f"Learned by run {params['from_run']}"
+            if params.get("from_run")
+            else f"Learned from {params.get('candidate_pairs', 0):,} candidate pairs and "
+            f"{params.get('random_pairs', 0):,} random pairs (seed {params.get('seed')})"
+        )
+        veto = "a veto" if params.get("org_veto", True) else "evidence, not a veto"
+        return format_html(
+            "<p>{}; another organisation is {}. Levels not listed keep their set weight.</p>"
+            "<table><thead><tr><th>level</th><th>learned</th><th>set</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            origin,
+            veto,
+            rows,
+        )
 
     def get_urls(self):
         return [

@@ -483,6 +483,12 @@ class MatchRunSerializer(serializers.ModelSerializer):
         help_text="Who asked for the run; null for scheduled runs and runs after a sync.",
     )
     duration = serializers.SerializerMethodField(help_text="Seconds, once the run has finished.")
+    weights = serializers.SerializerMethodField(
+        help_text="The weights the run scored with: `learned` true with the fitted "
+        "parameters (`bits` per level, `m` and `u` per comparison, `seed`, the candidate "
+        "and random pairs they came from; `from_run` when taken from an earlier run), or "
+        "`learned` false with `why` (the weights set in the code)."
+    )
     api_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -504,6 +510,7 @@ class MatchRunSerializer(serializers.ModelSerializer):
             "queued",
             "blocked_by_judgements",
             "error",
+            "weights",
             "api_url",
         ]
         extra_kwargs = {
@@ -516,6 +523,9 @@ class MatchRunSerializer(serializers.ModelSerializer):
             },
             "error": {"help_text": "Why the run failed or was skipped."},
         }
+
+    def get_weights(self, run: MatchRun) -> dict:
+        return (run.details or {}).get("weights") or {"learned": False, "why": "not planned yet"}
 
     def get_duration(self, run: MatchRun) -> float | None:
         return run.duration.total_seconds() if run.duration is not None else None

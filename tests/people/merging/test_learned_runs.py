@@ -57,6 +57,19 @@ def test_a_full_run_learns_its_weights_and_keeps_them(signatories, learns_from_f
     assert weights_current() == weights
 
 
+def test_the_api_and_the_admin_show_what_a_run_learned(signatories, learns_from_few, admin_client):  # noqa: F811
+    run = runs.run_now(full=True)
+    params = run.details["weights"]
+    body = admin_client.get(f"/api/match-runs/{run.pk}/").json()
+    assert body["weights"]["learned"] is True
+    assert body["weights"]["bits"] == params["bits"]
+    assert body["weights"]["seed"] == params["seed"]
+    page = admin_client.get(f"/admin/people/matchrun/{run.pk}/change/").content.decode()
+    assert "Learned from" in page
+    for name, bits in params["bits"].items():
+        assert f"<td>{name}</td><td>{bits}</td>" in page
+
+
 def test_a_small_incremental_run_takes_the_last_weights_learned(signatories, learns_from_few):  # noqa: F811
     full = runs.run_now(full=True)
     runs.LEARN_AT_LEAST = 10_000  # restored by monkeypatch after the test
