@@ -104,7 +104,7 @@ class Fitted:
 
 def _levels(p: Prepared, a: np.ndarray, b: np.ndarray, base: Weights) -> np.ndarray:
     """Each pair's level of each comparison, one column per comparison."""
-    scored = score_pairs(p, a, b, base, keep_all=True)
+    scored = score_pairs(p, a, b, base, keep_all=True, identifiers=False)
     # Pairs whose records carry no name are left out by the scorer.
     return np.stack([getattr(scored, name) for name in COMPARISONS], axis=1), scored
 

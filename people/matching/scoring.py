@@ -132,6 +132,8 @@ DEFAULT_WEIGHTS = Weights()
 # A family name written this many times is taken as a name in its own right, not
 # as a slip, when a close spelling differs from it by two edits or more.
 ESTABLISHED = 2
+# Letters from which a family name two edits from another is read as a slip.
+LONG_NAME = 8
 
 
 @dataclass
@@ -284,7 +286,13 @@ def _name_levels(p: Prepared, ri: np.ndarray, rj: np.ndarray, w: Weights):
         level = np.full(len(rest), Family.DIFFERENT, dtype=np.int64)
         level[jw >= 0.85] = Family.CLOSE
         level[phonetic] = Family.PHONETIC
-        level[(jw >= 0.92) | ((edits <= 1) & (shortest >= 5))] = Family.TYPO
+        # One slip in a name of five letters or more, two in one of
+        # ``LONG_NAME`` or more ("Kowalczykowa", "Kowalzcykowa").
+        level[
+            (jw >= 0.92)
+            | ((edits <= 1) & (shortest >= 5))
+            | ((edits == 2) & (shortest >= LONG_NAME))
+        ] = Family.TYPO
         # Two spellings each written several times, two edits or more apart,
         # are two names ("Casssen", "Casmissen"), not one name and its slip.
         established = (
@@ -479,17 +487,25 @@ def score_pairs(
     weights: Weights = DEFAULT_WEIGHTS,
     *,
     keep_all: bool = False,
+    identifiers: bool = True,
 ) -> Scored:
     """Score record pairs and decide each: merge, review or nothing.
 
-    Only pairs reaching the review band are kept unless ``keep_all``.
+    Only pairs reaching the review band are kept unless ``keep_all``; strong
+    identifiers are left uncompared when not ``identifiers`` (to learn the
+    weights of the other levels, which they do not change).
     """
     _starts, counts = p.rows_of()
     named = (counts[a] > 0) & (counts[b] > 0)
     named_a, named_b = a[named], b[named]
     parts = [
         _score_chunk(
-            p, named_a[start : start + CHUNK], named_b[start : start + CHUNK], weights, keep_all
+            p,
+            named_a[start : start + CHUNK],
+            named_b[start : start + CHUNK],
+            weights,
+            keep_all,
+            identifiers,
         )
         for start in range(0, len(named_a), CHUNK)
     ]
@@ -498,7 +514,7 @@ def score_pairs(
     return scored
 
 
-def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
+def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool, identifiers: bool) -> Scored:
     owner, ri, rj = _expand(p, a, b)
     # Names are compared once per pair of distinct names.
     names_i, names_j = p.row_name[ri], p.row_name[rj]
@@ -530,7 +546,11 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool) -> Scored:
     field_level[both & ~agree] = Field.DISAGREE
     same_list = _overlap(p.listings, a, b)
     letters = _overlap(p.letters, a, b) & ~same_list
-    identifier = _identifier_levels(p, a, b)
+    identifier = (
+        _identifier_levels(p, a, b)
+        if identifiers
+        else np.full(len(a), Agreement.NONE, dtype=np.int64)
+    )
     # Beside an agreeing identifier, a different given name is likelier a name
     # replaced or another of the person's given names than another person.
     replaced = (given == Given.DIFFERENT) & identified(identifier, family)

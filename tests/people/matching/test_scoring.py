@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+import numpy as np
+
 from people.matching.engine import Outcome, match
 from people.matching.records import Frequencies, Record
 from people.matching.scoring import DEFAULT_WEIGHTS
@@ -53,6 +55,22 @@ def test_it_still_merges_a_slip_written_once_beside_a_common_spelling():
     ]
     result = match(records, frequencies=rare(("casssen", 1), ("casmissen", 3)))
     assert result.clusters() == [[1, 2, 3, 4]]
+
+
+def test_two_slips_in_a_long_family_name_are_a_typo_but_not_in_a_short_one():
+    from people.matching.records import Prepared
+    from people.matching.scoring import Family, score_pairs
+
+    records = [
+        Record(1, ("Petra Schultzer",), orgs=STUDIO),
+        Record(2, ("Petra Shultzar",), orgs=STUDIO),  # two edits, nine letters
+        Record(3, ("Petra Horvath",), orgs=STUDIO),
+        Record(4, ("Petra Horwat",), orgs=STUDIO),  # two edits, six letters
+    ]
+    prepared = Prepared(records, frequencies=rare(("schultzer", 1), ("horvath", 1)))
+    scored = score_pairs(prepared, np.array([0, 2]), np.array([1, 3]), keep_all=True)
+    assert scored.family.tolist() == [Family.TYPO, Family.CLOSE]
+    assert [1, 2] in match(records, frequencies=rare()).clusters()
 
 
 def test_it_asks_an_editor_about_one_part_of_a_double_family_name_without_context():
