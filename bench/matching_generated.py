@@ -87,7 +87,7 @@ def peak_mb() -> float:
 
 
 def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dict:
-    from people.matching.engine import match
+    from people.matching.engine import Outcome, match
 
     labels = None
     if breakdown:
@@ -101,8 +101,14 @@ def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dic
     started = time.perf_counter()
     result = match(records, blocks=max(1, workers) * 4, workers=workers, learn=learned())
     elapsed = time.perf_counter() - started
+    queued = np.asarray(result.pairs(Outcome.QUEUED), dtype=np.int64).reshape(-1, 2)
     return {
         **f1_from_labels(result.labels, truth),
+        # Pairs sent to an editor, and the share of them that are one person.
+        "review": len(queued),
+        "review_yield": float((truth[queued[:, 0]] == truth[queued[:, 1]]).mean())
+        if len(queued)
+        else 0.0,
         "seconds": elapsed,
         "peak_mb": peak_mb(),
         "timings": result.timings,
@@ -393,6 +399,11 @@ def main() -> None:
             )
             if label == "this project":
                 print(f"<!-- steps {r['timings']} counts {r['counts']} -->", flush=True)
+                print(
+                    f"<!-- review: {r['review']:,} pairs queued, "
+                    f"{r['review_yield']:.3f} of them one person -->",
+                    flush=True,
+                )
                 if "breakdown" in r:
                     breakdowns[mode] = r["breakdown"]
     print(f"load at the end {os.getloadavg()[0]:.1f}")

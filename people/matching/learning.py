@@ -201,7 +201,7 @@ def fit_weights(
     base: Weights = DEFAULT_WEIGHTS,
     *,
     seed: int = 0,
-    random_pairs: int = 1_000_000,
+    random_pairs: int = 300_000,
     candidates: int = 500_000,
     population: np.ndarray | None = None,
 ) -> Fitted:
