@@ -56,9 +56,19 @@ def fold(text: str) -> str:
     """Lower-case ASCII words separated by single spaces: "Cuarón" -> "cuaron"."""
     if not text:
         return ""
+    if len(text) > 100:
+        return _fold(text)
+    # Short texts come again and again (the given and family names of a list).
+    return _fold_short(text)
+
+
+def _fold(text: str) -> str:
     normalised = unicodedata.normalize("NFKC", text)
     ascii_text = unidecode(normalised).casefold()
     return _NON_ALNUM.sub(" ", ascii_text).strip()
+
+
+_fold_short = lru_cache(maxsize=65_536)(_fold)
 
 
 def is_blank(text: str) -> bool:
