@@ -315,8 +315,14 @@ class Signature(models.Model):
 
     ReviewCause = SignatureReviewCause
 
-    letter = models.ForeignKey(Letter, on_delete=models.PROTECT, related_name="signatures")
-    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="signatures")
+    # letter and person are indexed by signature_unique_person and
+    # signature_person_idx, which they lead: one index less to write per signature.
+    letter = models.ForeignKey(
+        Letter, on_delete=models.PROTECT, related_name="signatures", db_index=False
+    )
+    person = models.ForeignKey(
+        "people.Person", on_delete=models.PROTECT, related_name="signatures", db_index=False
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.LISTED)
     title = models.CharField(max_length=500, blank=True, help_text="Title as stated.")
     affiliation = models.CharField(max_length=500, blank=True, help_text="Affiliation as stated.")
@@ -422,8 +428,9 @@ class SignatureStatusChange(models.Model):
 
     Method = SignatureStatusChangeMethod
 
+    # Indexed by the (signature, changed_at) index, which it leads.
     signature = models.ForeignKey(
-        Signature, on_delete=models.PROTECT, related_name="status_changes"
+        Signature, on_delete=models.PROTECT, related_name="status_changes", db_index=False
     )
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, choices=Signature.Status.choices)
@@ -468,11 +475,17 @@ class SignatureStatusChange(models.Model):
 class Sighting(models.Model):
     """One entry of one source, as it was written."""
 
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="sightings")
+    # source and signature are indexed by sighting_unique_key and
+    # sighting_signature_idx, which they lead.
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="sightings", db_index=False
+    )
     key = models.CharField(
         max_length=400, help_text="Identifies the entry within its source across fetches."
     )
-    signature = models.ForeignKey(Signature, on_delete=models.PROTECT, related_name="sightings")
+    signature = models.ForeignKey(
+        Signature, on_delete=models.PROTECT, related_name="sightings", db_index=False
+    )
     name = models.CharField(max_length=500, help_text="The name as written.")
     title = models.CharField(max_length=500, blank=True)
     affiliation = models.CharField(max_length=500, blank=True)
@@ -530,7 +543,10 @@ class SightingEvent(models.Model):
 
     Kind = SightingEventKind
 
-    sighting = models.ForeignKey(Sighting, on_delete=models.PROTECT, related_name="events")
+    # Indexed by the (sighting, at) index, which it leads.
+    sighting = models.ForeignKey(
+        Sighting, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     run = models.ForeignKey(
         SyncRun, null=True, blank=True, on_delete=models.PROTECT, related_name="sighting_events"
     )

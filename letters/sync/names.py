@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from people.matching.normalize import ParsedName, fold, parse_name
+from people.matching.normalize import ParsedName, fold, parse_name, parse_plain_name
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def _parse_with_key(name: str) -> tuple[ParsedName, str]:
 
 class Names:
     """parse_name is the slow part of a first run: parse each spelling once,
-    many at a time on every core, and fold each text once."""
+    plain names here and the others many at a time on every core, and fold
+    each text once."""
 
     def __init__(self) -> None:
         self._parsed: dict[str, tuple[ParsedName, str]] = {}
@@ -46,7 +47,14 @@ class Names:
         return folded
 
     def parse_many(self, names: Iterable[str]) -> None:
-        todo = list(dict.fromkeys(name for name in names if name not in self._parsed))
+        todo = []
+        for name in dict.fromkeys(name for name in names if name not in self._parsed):
+            # Plain names are parsed here, faster than sending them to another process.
+            plain = parse_plain_name(name)
+            if plain is None:
+                todo.append(name)
+            else:
+                self._parsed[name] = (plain, plain.key)
         workers = min(os.cpu_count() or 1, 4)
         # Below some thousands of names, starting processes costs more than it saves.
         if len(todo) >= settings.TRACKER_SYNC_PARALLEL_PARSE_MIN and workers > 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from nameparser import HumanName
 from nameparser.config import CONSTANTS
@@ -56,9 +56,19 @@ def fold(text: str) -> str:
     """Lower-case ASCII words separated by single spaces: "Cuarón" -> "cuaron"."""
     if not text:
         return ""
+    if len(text) > 100:
+        return _fold(text)
+    # Short texts come again and again (the given and family names of a list).
+    return _fold_short(text)
+
+
+def _fold(text: str) -> str:
     normalised = unicodedata.normalize("NFKC", text)
     ascii_text = unidecode(normalised).casefold()
     return _NON_ALNUM.sub(" ", ascii_text).strip()
+
+
+_fold_short = lru_cache(maxsize=65_536)(_fold)
 
 
 def is_blank(text: str) -> bool:
@@ -97,8 +107,118 @@ class ParsedName:
         return fold(self.display) or fold(self.written)
 
 
+# --- A fast path for plain names ---------------------------------------------
+#
+# Most names a sync reads are plain words: "Ava B. DuVernay" or "DuVernay, Ava
+# B.". For those nameparser's answer is known without running it (first word
+# given, last word family, the words between middle; after a comma, the other
+# way round), and running it is the slow part of a first sync. A name takes
+# this path only when none of its words is anything nameparser would act on: a
+# title, conjunction, particle, post-nominal, bound first name, roman numeral,
+# abbreviation with a period, and none of nameparser's pre-processing (quoted
+# or bracketed nicknames, "Ph. D", emoji, bidirectional marks) applies. Every
+# other name goes through nameparser. tests/people/matching/test_plain_names.py
+# compares the two on names made of nameparser's own word lists.
+
+_PLAIN_WORD = r"[^\W_]+(?:['\-][^\W_]+)*\.?"
+_PLAIN_NAME = re.compile(
+    rf"(?P<given>{_PLAIN_WORD}(?: {_PLAIN_WORD})*?)(?: (?P<family>{_PLAIN_WORD}))"
+    rf"|(?P<last>{_PLAIN_WORD}(?: {_PLAIN_WORD})*), (?P<first>{_PLAIN_WORD}(?: {_PLAIN_WORD})*)"
+)
+_PROBE = HumanName("")
+
+
+@cache
+def _pre_processing() -> tuple[re.Pattern[str], ...]:
+    """The patterns of nameparser's pre-processing, read once. The words of a
+    plain name have no quotes, brackets or bidirectional marks, but may hold
+    circled digits, which nameparser drops as emoji; "Ph D" is two words."""
+    regexes = CONSTANTS.regexes
+    return (
+        regexes.phd,
+        regexes.emoji,
+        *(
+            getattr(regexes, pattern) if isinstance(pattern, str) else pattern
+            for delimiters in (CONSTANTS.nickname_delimiters, CONSTANTS.maiden_delimiters)
+            for pattern in delimiters.values()
+        ),
+    )
+
+
+def _pre_processed(text: str) -> bool:
+    """Whether nameparser's pre-processing would change ``text``."""
+    return any(pattern.search(text) for pattern in _pre_processing())
+
+
+@lru_cache(maxsize=65_536)
+def _is_plain_word(word: str) -> bool:
+    probe = _PROBE
+    return not (
+        probe.is_title(word)
+        or probe.is_leading_title(word)
+        or probe.is_conjunction(word)
+        or probe.is_prefix(word)
+        or probe.is_suffix(word)
+        or probe.is_suffix_lenient(word)
+        or probe.is_bound_first_name(word)
+        or probe.is_non_first_name_prefix(word)
+        or probe.is_roman_numeral(word)
+        or probe.is_east_slavic_patronymic(word)
+        or probe.is_turkic_patronymic_marker(word)
+    )
+
+
+def _plain_parts(text: str) -> tuple[str, str, str] | None:
+    """(given, middle, family) as nameparser reads ``text`` (already cleaned),
+    when it is a plain name in mixed case; None for any other."""
+    if (
+        CONSTANTS.patronymic_name_order
+        or CONSTANTS.middle_name_as_last
+        or CONSTANTS.capitalize_name
+        or CONSTANTS.force_mixed_case_capitalization
+        or text.isupper()
+        or text.islower()
+    ):
+        return None
+    match = _PLAIN_NAME.fullmatch(text)
+    if match is None or _pre_processed(text):
+        return None
+    if match["family"] is not None:
+        given, *middle = match["given"].split(" ")
+        family = [match["family"]]
+    else:
+        given, *middle = match["first"].split(" ")
+        family = match["last"].split(" ")
+    if given.lower() in _FRENCH_HONORIFICS:
+        return None  # parse_name's own rule for "M. Jean Dupont" applies
+    if not all(_is_plain_word(word) for word in [given, *middle, *family]):
+        return None
+    return given, " ".join(middle), " ".join(family)
+
+
+def _parse_plain(text: str) -> ParsedName | None:
+    parts = _plain_parts(text)
+    if parts is None:
+        return None
+    given, middle, family = parts
+    return ParsedName(
+        written=text, given=given, middle=middle, family=family, honorific="", suffix=""
+    )
+
+
 @lru_cache(maxsize=262_144)
 def parse_name(written: str) -> ParsedName:
+    text = clean_whitespace(written)
+    return _parse_plain(text) or parse_with_nameparser(text)
+
+
+def parse_plain_name(written: str) -> ParsedName | None:
+    """parse_name's answer when the name takes the fast path, else None (cheap)."""
+    return _parse_plain(clean_whitespace(written))
+
+
+def parse_with_nameparser(written: str) -> ParsedName:
+    """parse_name without the fast path: nameparser on every name."""
     text = clean_whitespace(written)
     human = HumanName(text)
     honorific, suffix = human.title, human.suffix

@@ -18,7 +18,8 @@ NAMES = ["Blanchett, Cate", "McCartney, Sir Paul", "AVA DUVERNAY", "Dr. Émile Z
 
 
 def test_it_parses_a_long_list_in_several_processes_like_one(letter, feeds, settings, caplog):
-    names = [f"Signatory {number} Example{number % 13}" for number in range(300)]
+    # Titled names: plain ones are parsed here, without nameparser (see the next tests).
+    names = [f"Dr. Signatory {number} Example{number % 13}" for number in range(300)]
     names += ["Blanchett, Cate", "McCartney, Sir Paul", "AVA DUVERNAY"]
     settings.TRACKER_SYNC_PARALLEL_PARSE_MIN = 100
     source = source_for(letter, feeds, ("name\n" + "\n".join(f'"{n}"' for n in names)).encode())
@@ -66,11 +67,14 @@ def test_it_parses_the_names_here_when_other_processes_cannot(settings, monkeypa
 def test_a_first_run_parses_each_name_once_in_one_pool(
     letter, feeds, settings, monkeypatch, options
 ):
-    """Keyed by name or by the source's own column, the names of a first run go
-    to other processes once, all in one go, and none is parsed here again."""
+    """Keyed by name or by the source's own column, the names of a first run that
+    need nameparser go to other processes once, all in one go, plain names are
+    parsed here without it, and none is parsed again."""
     settings.TRACKER_SYNC_PARALLEL_PARSE_MIN = 50
     monkeypatch.setattr(names_module.os, "cpu_count", lambda: 2)
-    names = [f"Signatory {number} Example{number % 13}" for number in range(120)]
+    titled = [f"Dr. Signatory {number} Example{number % 13}" for number in range(120)]
+    plain = [f"Plain Example{number}" for number in range(60)]
+    names = titled + plain
     pools: list[list[str]] = []
     here: list[str] = []
     in_processes, parse_here = names_module._parse_in_processes, names_module._parse_with_key
@@ -90,8 +94,8 @@ def test_a_first_run_parses_each_name_once_in_one_pool(
 
     run = sync(source)
 
-    assert (run.outcome, run.added) == ("succeeded", 120), run.error
-    assert [sorted(todo) for todo in pools] == [sorted(names)]
+    assert (run.outcome, run.added) == ("succeeded", 180), run.error
+    assert [sorted(todo) for todo in pools] == [sorted(titled)]
     assert here == []
     assert sorted(Person.objects.values_list("name_key", flat=True)) == sorted(
         parse_name(name).key for name in names
