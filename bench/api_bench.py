@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/api_bench.py [--duration 10] [--repeat 3] [--connections 8] [--workers 4]
 
-Creates (once) and fills the PostgreSQL database ``bench_api`` (see api_data.py),
+Creates (once) and fills the PostgreSQL database ``bench_api`` (or
+``$BENCH_API_DATABASE``; see api_data.py),
 serves the API with gunicorn on loopback, and loads it with wrk: a page of 100
 signatures, a person's detail, a name search, a CSV export of 100,900
 signatures, and the journalists' questions (with one client): the overlap of two
@@ -46,7 +47,8 @@ from people.matching.normalize import fold  # noqa: E402
 from tracker.testing.servers import free_port  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "bench_api"
+# BENCH_API_DATABASE names another database, so that two runs do not share one.
+DATABASE = os.environ.get("BENCH_API_DATABASE", "bench_api")
 DSN = f"{SERVER}/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 SEED = 20261122
@@ -475,7 +477,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
         "API_THROTTLE_USER": "100000000/minute",
     }
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        str(Path(sys.executable).parent / "gunicorn"),
         "tracker.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
