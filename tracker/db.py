@@ -9,7 +9,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Func, JSONField, QuerySet, TextField
+from django.db.models import Func, JSONField, QuerySet, TextField, Value
 
 
 class LoadedJSON(JSONField):
@@ -75,3 +75,15 @@ class CompiledQuery:
             fetched = cursor.fetchall()
         rows = compiler.results_iter(results=[fetched])
         return [tuple(row[index] for index in order) for row in rows]
+
+
+class Neutralised(Func):
+    """Text with a quote put before a first character that makes a spreadsheet run
+    the cell as a formula: ``tracker.csv.neutralise`` done by PostgreSQL, once per
+    cell, for exports too long to check value by value in Python."""
+
+    function = "regexp_replace"
+    output_field = TextField()
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression, Value("^([=+@\t\r-])"), Value("'\\1"))
