@@ -3,7 +3,7 @@
     .venv/bin/python bench/api_bench.py [--duration 10] [--repeat 3] [--connections 8] [--workers 4]
 
 Creates (once) and fills the PostgreSQL database ``bench_api`` (or
-``$BENCH_API_DATABASE``; see api_data.py),
+``$BENCH_API_DATABASE``; Redis: ``$BENCH_API_REDIS_URL``, see api_data.py),
 serves the API with gunicorn on loopback, and loads it with wrk: a page of 100
 signatures, a person's detail, a name search, a CSV export of 100,900
 signatures, and the journalists' questions (with one client): the overlap of two
@@ -47,10 +47,11 @@ from people.matching.normalize import fold  # noqa: E402
 from tracker.testing.servers import free_port  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-# BENCH_API_DATABASE names another database, so that two runs do not share one.
+# BENCH_API_DATABASE and BENCH_API_REDIS_URL name another database and Redis
+# database, so that two runs do not share them.
 DATABASE = os.environ.get("BENCH_API_DATABASE", "bench_api")
 DSN = f"{SERVER}/{DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = os.environ.get("BENCH_API_REDIS_URL", "redis://127.0.0.1:6379/13")
 SEED = 20261122
 
 # --- the floor: the same reads in hand-written SQL -----------------------------
