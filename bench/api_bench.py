@@ -628,7 +628,7 @@ def main() -> int:
         ),
     }
     if args.only:
-        scenarios = {kind: scenarios[kind] for kind in args.only.split(",")}
+        scenarios = {kind: scenarios[kind] for kind in args.only.split(",") if kind in scenarios}
     try:
         for paths, _ in scenarios.values():  # warm every worker's connection and caches
             wrk(base, paths, seconds=2, connections=args.connections)
