@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/api_bench.py [--duration 10] [--repeat 3] [--connections 8] [--workers 4]
 
-Creates (once) and fills the PostgreSQL database ``bench_api`` (see api_data.py),
+Creates (once) and fills the PostgreSQL database ``bench_api`` (or
+``$BENCH_API_DATABASE``; Redis: ``$BENCH_API_REDIS_URL``, see api_data.py),
 serves the API with gunicorn on loopback, and loads it with wrk: a page of 100
 signatures, a person's detail, a name search, a CSV export of 100,900
 signatures, and the journalists' questions (with one client): the overlap of two
@@ -46,9 +47,11 @@ from people.matching.normalize import fold  # noqa: E402
 from tracker.testing.servers import free_port  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "bench_api"
+# BENCH_API_DATABASE and BENCH_API_REDIS_URL name another database and Redis
+# database, so that two runs do not share them.
+DATABASE = os.environ.get("BENCH_API_DATABASE", "bench_api")
 DSN = f"{SERVER}/{DATABASE}"
-REDIS_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = os.environ.get("BENCH_API_REDIS_URL", "redis://127.0.0.1:6379/13")
 SEED = 20261122
 
 # --- the floor: the same reads in hand-written SQL -----------------------------
@@ -475,7 +478,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
         "API_THROTTLE_USER": "100000000/minute",
     }
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        str(Path(sys.executable).parent / "gunicorn"),
         "tracker.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
@@ -625,7 +628,7 @@ def main() -> int:
         ),
     }
     if args.only:
-        scenarios = {kind: scenarios[kind] for kind in args.only.split(",")}
+        scenarios = {kind: scenarios[kind] for kind in args.only.split(",") if kind in scenarios}
     try:
         for paths, _ in scenarios.values():  # warm every worker's connection and caches
             wrk(base, paths, seconds=2, connections=args.connections)

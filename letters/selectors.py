@@ -40,7 +40,8 @@ from letters.models import (
 )
 from people.models import Affiliation, Merge, Person, PersonRename, Split
 from people.selectors import queryset_search
-from tracker.db import LoadedJSON, UTCText
+from tracker.csv import neutralise
+from tracker.db import LoadedJSON, Neutralised, UTCText
 from tracker.fields import iso_datetime
 
 STANDING_STATUSES = (
@@ -482,7 +483,8 @@ def _with_status_then(rows: Iterable[tuple]) -> Iterator[tuple]:
 
 
 def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> Iterator[list]:
-    """The rows of a CSV export, read through a server-side cursor in chunks, so
+    """The rows of a CSV export, their formulas neutralised (``tracker.csv``: for
+    ``csv_response(..., neutralised=True)``), read through a server-side cursor in chunks, so
     memory holds a chunk, never the export. On PostgreSQL each row comes with its
     sources and spellings already joined, and the cursor lives in a transaction
     so that rows are produced as they are read rather than all at first; elsewhere
@@ -495,19 +497,28 @@ def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> It
             for row in attach_sightings(chunk):
                 sightings = row["sightings"]
                 yield [
-                    *(row[name] for name in SIGNATURE_VALUES[:7]),
-                    iso_datetime(row["first_seen_at"]),
-                    iso_datetime(row["seen_at"]),
-                    "; ".join(sorted({sighting["source"] for sighting in sightings})),
-                    "; ".join(sorted({sighting["name"] for sighting in sightings})),
-                    row["public_status"],
+                    neutralise(value)
+                    for value in (
+                        *(row[name] for name in SIGNATURE_VALUES[:7]),
+                        iso_datetime(row["first_seen_at"]),
+                        iso_datetime(row["seen_at"]),
+                        "; ".join(sorted({sighting["source"] for sighting in sightings})),
+                        "; ".join(sorted({sighting["name"] for sighting in sightings})),
+                        row["public_status"],
+                    )
                 ]
         return
-    rows = signatures.values_list(*SIGNATURE_VALUES[:7]).annotate(
+    rows = signatures.values_list("id").annotate(
+        shown_letter=Neutralised("letter__slug"),
+        shown_person=F("person_id"),
+        shown_name=Neutralised("person__display_name"),
+        shown_as=F("status"),
+        shown_title=Neutralised("title"),
+        shown_affiliation=Neutralised("affiliation"),
         first_seen=UTCText("first_seen_at"),
         last_seen=UTCText(signature_seen_at()),
-        sources=_distinct_sighting_texts("source__name"),
-        names=_distinct_sighting_texts("name"),
+        sources=Neutralised(_distinct_sighting_texts("source__name")),
+        names=Neutralised(_distinct_sighting_texts("name")),
         shown_status=public_status(),
         **({"shown_then": F("status_then")} if then else {}),
     )

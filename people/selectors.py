@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
@@ -36,6 +37,7 @@ from people.models import (
     PersonName,
     Split,
 )
+from tracker.db import CompiledQuery
 
 MAX_SEARCH_LENGTH = 200
 # Shorter queries have no trigram to look up: they are matched as substrings.
@@ -272,6 +274,111 @@ def person_detail(
         .prefetch_related(*_person_facts(signatures, shown_only=True))
         .first()
     )
+
+
+# --- A person's page, as the public reads it ----------------------------------
+# Four reads of fixed shape, compiled once per connection (tracker.db.CompiledQuery):
+# the page is asked for far more often than anything else, and building and
+# compiling four querysets cost ten times what running them does.
+
+PERSON_SHOWN = (
+    "id",
+    "display_name",
+    "sort_name",
+    "external_ids",
+    "given_name",
+    "middle_name",
+    "family_name",
+    "honorific",
+    "suffix",
+    "merged_into_id",
+)
+
+
+def _page_person(person_id: int) -> QuerySet:
+    return Person.objects.filter(pk=person_id).values_list(*PERSON_SHOWN)
+
+
+def _page_names(person_id: int) -> QuerySet:
+    return (
+        PersonName.objects.filter(person_id=person_id)
+        .order_by("name", "first_seen_at", "id")
+        .values_list("name", "first_seen_at", "source_id", "source__name", "source__letter__slug")
+    )
+
+
+def _page_affiliations(person_id: int) -> QuerySet:
+    return Affiliation.objects.filter(person_id=person_id).values_list(
+        "organization_id",
+        "organization__slug",
+        "organization__name",
+        "role",
+        "start_date",
+        "end_date",
+        "source__name",
+        "evidence_url",
+    )
+
+
+def _page_signatures(person_id: int) -> QuerySet:
+    # Reads only: when each was last seen follows the letters' own rule.
+    from letters.models import Signature
+    from letters.selectors import signatures_seen
+
+    return (
+        signatures_seen(Signature.objects.filter(person_id=person_id, merged_into__isnull=True))
+        .exclude(status=Signature.Status.REMOVED)
+        .order_by("-first_seen_at", "id")
+        .values_list(
+            "id",
+            "letter__slug",
+            "letter__title",
+            "status",
+            "title",
+            "affiliation",
+            "first_seen_at",
+            "seen_at",
+        )
+    )
+
+
+_PAGE_PERSON = CompiledQuery(_page_person)
+_PAGE_NAMES = CompiledQuery(_page_names)
+_PAGE_AFFILIATIONS = CompiledQuery(_page_affiliations)
+_PAGE_SIGNATURES = CompiledQuery(_page_signatures)
+
+
+@dataclass
+class PersonPage:
+    """What ``person_detail`` gives the public, as rows: ``person`` in the order of
+    ``PERSON_SHOWN``; ``names`` (name, first seen, source id, source name, its
+    letter's slug) by name; ``affiliations`` (organization id, slug and name, role,
+    start, end, source name, evidence) by organization name; ``signatures`` (id,
+    letter slug and title, status, title, affiliation, first seen, last seen) by
+    first seen, latest first, removed ones left out."""
+
+    person: tuple
+    names: list[tuple] = field(default_factory=list)
+    affiliations: list[tuple] = field(default_factory=list)
+    signatures: list[tuple] = field(default_factory=list)
+
+    @property
+    def merged_into_id(self) -> int | None:
+        return self.person[-1]
+
+
+def person_page(person_id: int) -> PersonPage | None:
+    """A person's public page in four queries of fixed shape; the facts are left
+    unread for a person merged into another (whose page is the survivor's)."""
+    found = _PAGE_PERSON.rows(person_id)
+    if not found:
+        return None
+    page = PersonPage(person=found[0])
+    if page.merged_into_id is None:
+        page.names = _PAGE_NAMES.rows(person_id)
+        page.affiliations = _PAGE_AFFILIATIONS.rows(person_id)
+        page.signatures = _PAGE_SIGNATURES.rows(person_id)
+    return page
 
 
 # What a person's page shows of each name and affiliation: reading only these

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -45,26 +46,41 @@ def csv_bom(request: Any) -> bool:
     raise ValidationError({"bom": ["Give 1 (start the CSV with a byte order mark) or 0."]})
 
 
-def csv_chunks(header: list[str], rows: Iterable[list], *, bom: bool = False) -> Iterator[str]:
+def csv_chunks(
+    header: list[str], rows: Iterable[list], *, bom: bool = False, neutralised: bool = False
+) -> Iterator[str]:
+    """The CSV text of ``rows`` in chunks of ``ROWS_PER_CHUNK``; ``neutralised``
+    rows had their formulas quoted already (by ``tracker.db.Neutralised``)."""
     buffer = io.StringIO()
     if bom:
         buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(header)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([neutralise(value) for value in row])
-        if count % ROWS_PER_CHUNK == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    if not neutralised:
+        rows = ([neutralise(value) for value in row] for row in rows)
+    rows = iter(rows)
+    while True:
+        before = buffer.tell()
+        writer.writerows(islice(rows, ROWS_PER_CHUNK))
+        if buffer.tell() == before:
+            break
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
     yield buffer.getvalue()
 
 
 def csv_response(
-    filename: str, header: list[str], rows: Iterable[list], *, bom: bool = False
+    filename: str,
+    header: list[str],
+    rows: Iterable[list],
+    *,
+    bom: bool = False,
+    neutralised: bool = False,
 ) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        csv_chunks(header, rows, bom=bom), content_type="text/csv; charset=utf-8"
+        csv_chunks(header, rows, bom=bom, neutralised=neutralised),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

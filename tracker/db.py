@@ -4,9 +4,12 @@ itself, so that Python does not convert them value by value."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from django.db.models import Func, JSONField, TextField
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Func, JSONField, QuerySet, TextField, Value
 
 
 class LoadedJSON(JSONField):
@@ -21,3 +24,66 @@ class UTCText(Func):
 
     template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     output_field = TextField()
+
+
+# --- Queries compiled once --------------------------------------------------------
+
+# Stands for the value a compiled query is later run with: an integer no id takes.
+_BOUND = -7_302_915_486_113
+
+
+class CompiledQuery:
+    """A ``values_list`` queryset compiled into SQL once per connection and then run
+    with one value bound where ``build`` was given its argument.
+
+    Building a queryset and compiling it costs more CPU than a small query takes to
+    run; a read made on every request of a page keeps the SQL and the converters of
+    its columns and binds only the value (such as the id of the person shown).
+    ``build(value)`` must return the same query for every value.
+    """
+
+    def __init__(self, build: Callable[[Any], QuerySet]) -> None:
+        self._build = build
+        self._compiled: WeakKeyDictionary = WeakKeyDictionary()
+
+    def _compile(self, connection: Any) -> tuple:
+        queryset = self._build(_BOUND)
+        query = queryset.query
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        bound = [index for index, param in enumerate(params) if param == _BOUND]
+        if not bound:
+            raise ValueError("the query does not use the value it was built with")
+        # The columns come as the query selects them (annotations last), the rows
+        # as values_list names them.
+        selected = [*query.extra_select, *query.values_select, *query.annotation_select]
+        order = [selected.index(name) for name in queryset._fields]
+        return compiler, sql, tuple(params), bound, order
+
+    def rows(self, value: Any) -> list[tuple]:
+        """The query's rows for ``value``, as the queryset would give them."""
+        connection = connections[DEFAULT_DB_ALIAS]  # this thread's
+        compiled = self._compiled.get(connection)
+        if compiled is None:
+            compiled = self._compiled[connection] = self._compile(connection)
+        compiler, sql, params, bound, order = compiled
+        params = list(params)
+        for index in bound:
+            params[index] = value
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        rows = compiler.results_iter(results=[fetched])
+        return [tuple(row[index] for index in order) for row in rows]
+
+
+class Neutralised(Func):
+    """Text with a quote put before a first character that makes a spreadsheet run
+    the cell as a formula: ``tracker.csv.neutralise`` done by PostgreSQL, once per
+    cell, for exports too long to check value by value in Python."""
+
+    function = "regexp_replace"
+    output_field = TextField()
+
+    def __init__(self, expression: Any) -> None:
+        super().__init__(expression, Value("^([=+@\t\r-])"), Value("'\\1"))

@@ -355,7 +355,9 @@ class _SignatureListMixin(ExportListMixin):
         if self.export_format() == "csv":
             bom = csv_bom(request)
             rows = selectors.signature_csv_rows(signatures, ordering=self.paginator.ordering)
-            return csv_response(self._csv_name(), selectors.CSV_HEADER, rows, bom=bom)
+            return csv_response(
+                self._csv_name(), selectors.CSV_HEADER, rows, bom=bom, neutralised=True
+            )
         page = self.paginate_queryset(selectors.signature_values(signatures))
         rows = selectors.attach_sightings(page)
         return self.get_paginated_response(s.SignatureSerializer(rows, many=True).data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,7 +18,7 @@ from people.models import (
     Person,
     Split,
 )
-from people.selectors import person_names_by_spelling
+from people.selectors import PersonPage, person_names_by_spelling
 from tracker.fields import check_storable_json, iso_datetime
 from tracker.links import detail_path, detail_url
 
@@ -151,6 +153,73 @@ class PersonDetailSerializer(PersonSerializer):
     @extend_schema_field(PersonNameSerializer(many=True))
     def get_names(self, person: Person) -> list[dict]:
         return PersonNameSerializer(person_names_by_spelling(person), many=True).data
+
+
+def person_page_data(page: PersonPage, request: Any) -> dict:
+    """``PersonDetailSerializer``'s answer for a public ``person_page``, built
+    straight from its rows: same keys, same values, in the same order."""
+    (pk, name, sort_name, external_ids, given, middle, family, honorific, suffix, _) = page.person
+    spellings: dict[str, dict] = {}
+    for spelling, first_seen, source_id, source_name, letter_slug in page.names:
+        entry = spellings.get(spelling)
+        if entry is None:
+            entry = spellings[spelling] = {
+                "name": spelling,
+                "first_seen": first_seen,
+                "sources": [],
+            }
+        entry["first_seen"] = min(entry["first_seen"], first_seen)
+        if source_id is not None:
+            entry["sources"].append({"id": source_id, "name": source_name, "letter": letter_slug})
+    for entry in spellings.values():
+        entry["first_seen"] = iso_datetime(entry["first_seen"])
+    return {
+        "id": pk,
+        "name": name,
+        "sort_name": sort_name,
+        "external_ids": external_ids,
+        "api_url": detail_url(request, "person-detail", pk),
+        "given_name": given,
+        "middle_name": middle,
+        "family_name": family,
+        "honorific": honorific,
+        "suffix": suffix,
+        "names": list(spellings.values()),
+        "affiliations": [
+            {
+                "organization": {"id": org_id, "slug": org_slug, "name": org_name},
+                "role": role,
+                "start_date": None if start is None else start.isoformat(),
+                "end_date": None if end is None else end.isoformat(),
+                "source": source_name,
+                "evidence_url": evidence_url,
+            }
+            for (org_id, org_slug, org_name, role, start, end, source_name, evidence_url) in (
+                page.affiliations
+            )
+        ],
+        "signatures": [
+            {
+                "id": signature_id,
+                "letter": {"slug": slug, "title": letter_title},
+                "status": status,
+                "title": title,
+                "affiliation": affiliation,
+                "first_seen": iso_datetime(first_seen),
+                "last_seen": iso_datetime(last_seen),
+            }
+            for (
+                signature_id,
+                slug,
+                letter_title,
+                status,
+                title,
+                affiliation,
+                first_seen,
+                last_seen,
+            ) in (page.signatures)
+        ],
+    }
 
 
 # --- Organizations ------------------------------------------------------------

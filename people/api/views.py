@@ -196,19 +196,24 @@ class PersonViewSet(
 
     def retrieve(self, request: Request, pk: str) -> Response:
         staff = request.user.is_staff
-        person = selectors.person_detail(
-            person_id=int(pk), include_removed=staff, with_sightings=staff
-        )
+        if staff:
+            person = selectors.person_detail(
+                person_id=int(pk), include_removed=True, with_sightings=True
+            )
+        else:
+            person = selectors.person_page(int(pk))
         if person is None:
             raise NotFound(f"There is no person #{pk}.")
         if person.merged_into_id is not None:
-            survivor = services.person_survivor(person)
+            survivor = services.person_survivor(selectors.person_record(int(pk)))
             location = request.build_absolute_uri(reverse("person-detail", args=[survivor.pk]))
             if request.META.get("QUERY_STRING"):
                 location += "?" + request.META["QUERY_STRING"]
             return Response(
                 status=status.HTTP_301_MOVED_PERMANENTLY, headers={"Location": location}
             )
+        if not staff:
+            return Response(s.person_page_data(person, request))
         return Response(s.PersonDetailSerializer(person, context={"request": request}).data)
 
     @extend_schema(

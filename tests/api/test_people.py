@@ -206,3 +206,44 @@ def test_the_person_detail_costs_four_queries(anon, django_assert_num_queries):
     # with organizations and sources, 4. signatures with letters
     with django_assert_num_queries(4):
         anon.get(f"/api/people/{person.pk}/")
+
+
+def test_the_public_person_page_answers_what_the_detail_serializer_gives(anon):
+    from datetime import date
+
+    from letters.models import Signature
+    from people import selectors
+    from people.api.serializers import PersonDetailSerializer
+
+    letter, other = make_letter(), make_letter()
+    person = make_person("Ava DuVernay")
+    press, site = make_source(letter, name="Press"), make_source(other, name="Site")
+    for source, spelling in ((press, "Ava Du Vernay"), (site, "Ava Du Vernay")):
+        letter_services.signature_record(
+            letter=source.letter,
+            source=source,
+            entry=letter_services.Entry(name=spelling, title="Director"),
+            person=person,
+        )
+    people_services.person_add_name(person=person, name="A. DuVernay")
+    people_services.affiliation_create(
+        person=person,
+        organization=make_organization("Zoetrope"),
+        role="Member",
+        start_date=date(2020, 1, 2),
+        source=press,
+        evidence_url="https://example.org/zoetrope",
+    )
+    people_services.affiliation_create(person=person, organization=make_organization("A24"))
+    removed = make_signature(make_letter(), "Ava DuVernay")
+    Signature.objects.filter(pk=removed.pk).update(person=person, status=Signature.Status.REMOVED)
+    detail = selectors.person_detail(person_id=person.pk, include_removed=False)
+
+    response = anon.get(f"/api/people/{person.pk}/")
+
+    expected = PersonDetailSerializer(detail, context={"request": response.wsgi_request}).data
+    assert response.json() == expected
+    assert len(expected["names"]) == 3
+    assert [len(name["sources"]) for name in expected["names"]] == [0, 2, 1]
+    assert [a["organization"]["name"] for a in expected["affiliations"]] == ["A24", "Zoetrope"]
+    assert len(expected["signatures"]) == 2

@@ -498,6 +498,21 @@ def test_it_neutralises_cells_a_spreadsheet_would_run_as_formulas(anon):
     assert {row["affiliation"] for row in rows} == {"'@SUM(A1)", ""}
 
 
+def test_it_neutralises_formulas_in_every_text_column_of_the_export_and_nothing_else(anon):
+    letter = make_letter()
+    _record(letter, make_source(letter, name="+Press"), "-Eve Hacker", title="-1+2")
+    _record(letter, make_source(letter, name="Site"), "Ann O'Neil", affiliation="a=b-c")
+
+    rows = _csv(anon.get(f"/api/letters/{letter.slug}/signatures/?format=csv"))
+
+    by_name = {row["names_as_written"]: row for row in rows}
+    assert set(by_name) == {"'-Eve Hacker", "Ann O'Neil"}
+    assert by_name["'-Eve Hacker"]["sources"] == "'+Press"
+    assert by_name["'-Eve Hacker"]["title"] == "'-1+2"
+    assert by_name["Ann O'Neil"]["affiliation"] == "a=b-c"
+    assert by_name["Ann O'Neil"]["sources"] == "Site"
+
+
 def test_it_streams_the_export_in_pieces_from_one_query(anon, monkeypatch):
     letter = make_letter()
     for n in range(7):
