@@ -5,6 +5,7 @@ recordlinkage, and the incremental run.
     python bench/matching_generated.py --size 1000000 [--peers]
     python bench/matching_generated.py --incremental 10000 --size 1000000 [--prepare-everyone]
     python bench/matching_generated.py --generator alt --size 100000 [--peers] [--breakdown]
+    python bench/matching_generated.py --size 100000 --blocking
 
 ``--generator`` picks the records: ``project`` (bench/matching_data.py, the
 default) or ``alt`` (bench/matching_data_alt.py, built on other assumptions);
@@ -86,7 +87,38 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dict:
+def blocking_figures(records: list[Record], truth: np.ndarray) -> dict:
+    """Blocking alone: its candidate pairs, the share of true pairs among them (in a
+    common block) and the share joined through true candidate pairs."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from people.matching.blocking import candidate_pairs
+    from people.matching.records import Prepared
+
+    prepared = Prepared(records)
+    candidates = candidate_pairs(prepared)
+    entity = truth[prepared.ids]
+    same = entity[candidates.a] == entity[candidates.b]
+    counts = np.unique(entity, return_counts=True)[1]
+    total = int((counts * (counts - 1) // 2).sum())
+    n = len(entity)
+    edges = coo_matrix(
+        (np.ones(int(same.sum())), (candidates.a[same], candidates.b[same])), shape=(n, n)
+    )
+    component = connected_components(edges, directed=False)[1]
+    joined = np.unique(entity * np.int64(n) + component, return_counts=True)[1]
+    return {
+        "candidates": len(candidates),
+        "recall": int(same.sum()) / total,
+        "connected": int((joined * (joined - 1) // 2).sum()) / total,
+    }
+
+
+def one_ours(
+    size: int, mode: str, workers: int, breakdown: bool = False, blocking: bool = False
+) -> dict:
+    """With ``blocking``, also the blocking figures, after the peak is taken."""
     from people.matching.engine import Outcome, match
 
     labels = None
@@ -102,6 +134,7 @@ def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dic
     result = match(records, blocks=max(1, workers) * 4, workers=workers, learn=learned())
     elapsed = time.perf_counter() - started
     queued = np.asarray(result.pairs(Outcome.QUEUED), dtype=np.int64).reshape(-1, 2)
+    peak = peak_mb()
     return {
         **f1_from_labels(result.labels, truth),
         # Pairs sent to an editor, and the share of them that are one person.
@@ -110,7 +143,8 @@ def one_ours(size: int, mode: str, workers: int, breakdown: bool = False) -> dic
         if len(queued)
         else 0.0,
         "seconds": elapsed,
-        "peak_mb": peak_mb(),
+        "peak_mb": peak,
+        **({"blocking": blocking_figures(records, truth)} if blocking else {}),
         "timings": result.timings,
         "counts": result.counts,
         **({"breakdown": kinds_of_errors(entries, labels, result.labels)} if labels else {}),
@@ -311,6 +345,11 @@ def main() -> None:
         default=os.environ.get("BENCH_WEIGHTS", "learned"),
         help="This project's weights: learned from each data set, or the set ones.",
     )
+    parser.add_argument(
+        "--blocking",
+        action="store_true",
+        help="Also report blocking alone: candidate pairs and the true pairs they hold.",
+    )
     parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ["BENCH_WEIGHTS"] = args.weights
@@ -322,8 +361,17 @@ def main() -> None:
     if args.one:
         what, *rest = args.one
         if what == "ours":
+            flags = rest[3:]
             print(
-                json.dumps(one_ours(int(rest[0]), rest[1], int(rest[2]), rest[3:] == ["breakdown"]))
+                json.dumps(
+                    one_ours(
+                        int(rest[0]),
+                        rest[1],
+                        int(rest[2]),
+                        breakdown="breakdown" in flags,
+                        blocking="blocking" in flags,
+                    )
+                )
             )
         elif what == "peer":
             print(json.dumps(one_peer(int(rest[0]), rest[1], rest[2])))
@@ -375,6 +423,7 @@ def main() -> None:
                     mode,
                     str(args.workers),
                     *(["breakdown"] if args.breakdown and repeat == 0 else []),
+                    *(["blocking"] if args.blocking and repeat == 0 else []),
                     timeout=1800,
                 )
                 for repeat in range(args.repeat)
@@ -404,6 +453,14 @@ def main() -> None:
                     f"{r['review_yield']:.3f} of them one person -->",
                     flush=True,
                 )
+                if "blocking" in r:
+                    b = r["blocking"]
+                    print(
+                        f"<!-- blocking: {b['candidates']:,} candidate pairs, recall "
+                        f"{b['recall']:.4f} in a common block, {b['connected']:.4f} joined "
+                        "through true pairs in blocks -->",
+                        flush=True,
+                    )
                 if "breakdown" in r:
                     breakdowns[mode] = r["breakdown"]
     print(f"load at the end {os.getloadavg()[0]:.1f}")

@@ -14,6 +14,15 @@ The keys, each catching what the others miss:
 - ``family``: the whole family name, or middle and family names run together
   ("Lillie Hinrichs" and "Lillie-Hinrichs"), whatever the given name;
 - ``swapped``: the two names' sounds in either order ("Smith John").
+- ``given_alone``: the given name whatever the family name, for a family name
+  replaced (a marriage) or missing, and a single name, which may be a given name;
+- ``family_sound``: the family name's metaphone whatever the given name, for a
+  given name replaced or missing beside a misspelt family name.
+
+These last two keys have a small block's names all compared (at most
+``WHOLE_BLOCK``), and a bigger one's with their window only; two names they
+bring together are compared through one pair of records, as the names'
+other records are compared with those of their own name.
 
 Records sharing a strong identifier (a date of birth, a QID, an e-mail) are
 compared whatever their names.
@@ -29,9 +38,21 @@ from people.matching.nicknames import blocking_names
 from people.matching.normalize import NameForm
 from people.matching.records import Prepared, Vocabulary
 
-KEYS = ("phonetic", "given", "family", "prefix", "swapped")
-_KEY_MARKS = {"phonetic": "p", "given": "g", "family": "f", "prefix": "x", "swapped": "s"}
+KEYS = ("phonetic", "given", "family", "prefix", "swapped", "given_alone", "family_sound")
+_KEY_MARKS = {
+    "phonetic": "p",
+    "given": "g",
+    "family": "f",
+    "prefix": "x",
+    "swapped": "s",
+    "given_alone": "n",
+    "family_sound": "m",
+}
 DEFAULT_WINDOW = 8
+WHOLE_BLOCK = 32
+# The keys that catch a replaced name part: every name of a small block, one pair
+# per pair of names.
+WHOLE_KEYS = ("n", "m")
 SAME_NAME_WINDOW = 6
 PAIRS_PER_NAME_PAIR = 4
 
@@ -75,6 +96,12 @@ def name_keys(form: NameForm, given_meta: str, family_meta: str) -> tuple[tuple[
     if given_meta and family_meta and len(given) > 1:
         first, second = sorted((given_meta, family_meta))
         rows.append((f"s|{first}|{second}", given + family))
+    # A single name ("Christopher") may be the given name of a full one.
+    alone = given if len(given) > 1 else family if not given else ""
+    if alone:
+        rows.append((f"n|{alone}", family if given else ""))
+    if family_meta:
+        rows.append((f"m|{family_meta}", given))
     return tuple(rows)
 
 
@@ -101,11 +128,27 @@ def _key_rows(prepared: Prepared, keys: tuple[str, ...]) -> tuple[list[str], lis
     return texts, names, secondary
 
 
-def _windows(keys: np.ndarray, values: np.ndarray, window: int):
-    """Pairs of values at most ``window`` apart among equal, sorted keys."""
+def _windows(
+    keys: np.ndarray,
+    values: np.ndarray,
+    window: int,
+    whole: int = 0,
+    wholeable: np.ndarray | None = None,
+):
+    """Pairs of values at most ``window`` apart among equal, sorted keys; every
+    pair in a key of at most ``whole`` values (of the keys ``wholeable`` marks)."""
     firsts, seconds, groups = [], [], []
-    for distance in range(1, window + 1):
+    small = np.zeros(len(keys), dtype=bool)
+    if whole > window + 1 and len(keys):
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        sizes = np.diff(np.append(starts, len(keys)))
+        small = np.repeat(sizes <= whole, sizes)
+        if wholeable is not None:
+            small &= wholeable
+    for distance in range(1, max(window, whole - 1) + 1):
         same = keys[:-distance] == keys[distance:]
+        if distance > window:
+            same &= small[distance:]
         if not same.any():
             break
         firsts.append(values[:-distance][same])
@@ -122,6 +165,7 @@ def candidate_pairs(
     *,
     focus: np.ndarray | None = None,
     window: int = DEFAULT_WINDOW,
+    whole_block: int = WHOLE_BLOCK,
     same_name_window: int = SAME_NAME_WINDOW,
     keys: tuple[str, ...] = KEYS,
     cap: int = PAIRS_PER_NAME_PAIR,
@@ -153,12 +197,26 @@ def candidate_pairs(
     # Which names are compared with which: neighbours under each blocking key.
     texts, key_names, secondary = _key_rows(prepared, keys)
     windows = [np.empty(0, np.int64)] * 3
+    one_pair = np.zeros(0, dtype=bool)
     if key_names:
         key_codes = Vocabulary().encode(texts)
         secondary_codes = _sort_codes(secondary)
         key_names_arr = np.asarray(key_names, dtype=np.int64)
         key_order = np.lexsort((key_names_arr, secondary_codes, key_codes))
-        windows = list(_windows(key_codes[key_order], key_names_arr[key_order], window))
+        wholeable = np.fromiter(
+            (text[0] in WHOLE_KEYS for text in texts), dtype=bool, count=len(texts)
+        )
+        one_pair = np.zeros(int(key_codes.max()) + 1, dtype=bool)
+        one_pair[key_codes[wholeable]] = True
+        windows = list(
+            _windows(
+                key_codes[key_order],
+                key_names_arr[key_order],
+                window,
+                whole_block,
+                wholeable[key_order],
+            )
+        )
     if focus is not None and narrow:
         # A pair touching a focused record is between a focused record's name and
         # that name or one compared with it; a pair between two records such
@@ -215,7 +273,7 @@ def candidate_pairs(
     first, second, group = windows
     if len(first):
         count_1, count_2 = rep_count[first], rep_count[second]
-        sizes = np.minimum(count_1 * count_2, cap)
+        sizes = np.minimum(count_1 * count_2, np.where(one_pair[group], 1, cap))
         owner = np.repeat(np.arange(len(first)), sizes)
         within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         pick_1 = rep_start[first][owner] + within // count_2[owner]

@@ -85,3 +85,32 @@ def test_blocking_for_new_records_proposes_the_pairs_blocking_everyone_would(unf
         assert pairs(narrowed) == pairs(everyone)
         assert np.array_equal(narrowed.group, everyone.group)
     assert len(narrowed) > 3
+
+
+def _proposed(candidates) -> set[tuple[int, int]]:
+    return set(zip(candidates.a.tolist(), candidates.b.tolist(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        # A family name replaced (a marriage), or missing.
+        ("Samantha Noble", "Samantha Drechsler"),
+        ("Christopher Shinnick", "Christopher"),
+        # A given name replaced beside a misspelt family name.
+        ("Kyle Campbel", "Thomas Campbell"),
+    ],
+)
+def test_blocking_proposes_a_name_with_one_part_replaced(one, other):
+    # Among other names under the same keys, so that the pair is not the only
+    # one its keys could make.
+    fillers = [f"{given} {family}" for given in ("Anna", "Ben") for family in ("Hall", "Moss")]
+    records = [Record(i, (name,)) for i, name in enumerate([one, other, *fillers])]
+    assert (0, 1) in _proposed(candidate_pairs(Prepared(records)))
+
+
+def test_a_given_name_shared_by_many_family_names_stays_within_its_window():
+    # 400 names "Anna <family>": a whole block of them would be 79,800 pairs.
+    records = [Record(i, (f"Anna Family{i:03d}x",)) for i in range(400)]
+    candidates = candidate_pairs(Prepared(records))
+    assert 0 < len(candidates) < len(records) * 30
