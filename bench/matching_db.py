@@ -36,7 +36,6 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.db.models.expressions import DatabaseDefault  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.matching_data import SOURCES, generate  # noqa: E402
@@ -44,7 +43,7 @@ from letters.models import Letter, Sighting, Signature, Source  # noqa: E402
 from people.matching.normalize import fold, parse_name  # noqa: E402
 from people.merging import runs  # noqa: E402
 from people.models import Person, PersonName  # noqa: E402
-from tracker.bulk import insert_rows  # noqa: E402
+from tracker.bulk import insert_objects  # noqa: E402
 
 KINDS = ["letter_site", "press", "press", "feed", "feed", "manual"]
 
@@ -68,33 +67,6 @@ def empty() -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-
-
-def copy_in(objects: list) -> None:
-    """Insert model instances with COPY (``tracker.bulk.insert_rows``), setting
-    their ids: at 1,000,000 entries ``bulk_create`` spends minutes building
-    INSERT statements. Defaults are the model's own; a field the database
-    fills (``db_default``) is left to it."""
-    if not objects:
-        return
-    model = type(objects[0])
-    now = timezone.now()
-    fields = []
-    for field in model._meta.concrete_fields:
-        if field.primary_key or isinstance(getattr(objects[0], field.attname), DatabaseDefault):
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            for obj in objects:
-                setattr(obj, field.attname, now)
-        fields.append(field.attname)
-    ids = insert_rows(
-        model,
-        fields,
-        ([getattr(obj, name) for name in fields] for obj in objects),
-        count=len(objects),
-    )
-    for obj, pk in zip(objects, ids, strict=True):
-        obj.pk = pk
 
 
 def load(entries) -> list[int]:
@@ -144,7 +116,7 @@ def load(entries) -> list[int]:
                 search_text=fold(parsed.display),
             )
     created = [p for key, p in people.items() if key not in known]
-    copy_in(created)
+    insert_objects(created)
 
     # What the people already known hold stays as it is (as the sync's upserts leave it).
     touched = sorted({people[parse_name(e.name).key].pk for e in entries} - {p.pk for p in created})
@@ -183,7 +155,7 @@ def load(entries) -> list[int]:
         sightings.setdefault((source, f"name:{key}"[:400]), (e, letter, person.pk))
     # The keys above are the tables' unique keys: without the rows already
     # there, nothing conflicts.
-    copy_in(
+    insert_objects(
         [
             PersonName(person_id=p, name=n, name_key=parse_name(n).key, source_id=s)
             for p, n, s in names
@@ -191,9 +163,9 @@ def load(entries) -> list[int]:
         ]
     )
     signatures = {k: s for k, s in signatures.items() if k not in signature_id}
-    copy_in(list(signatures.values()))
+    insert_objects(list(signatures.values()))
     signature_id.update((k, s.pk) for k, s in signatures.items())
-    copy_in(
+    insert_objects(
         [
             Sighting(
                 source_id=source,
