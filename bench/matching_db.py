@@ -181,6 +181,10 @@ def load(entries) -> list[int]:
             if (source, key) not in had_sightings
         ]
     )
+    # As autovacuum does after a load this size: without statistics the planner
+    # reads the context through the wrong index (seconds a chunk of people).
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return [p.pk for p in created]
 
 
