@@ -43,6 +43,7 @@ from letters.models import Letter, Sighting, Signature, Source  # noqa: E402
 from people.matching.normalize import fold, parse_name  # noqa: E402
 from people.merging import runs  # noqa: E402
 from people.models import Person, PersonName  # noqa: E402
+from tracker.bulk import insert_objects  # noqa: E402
 
 KINDS = ["letter_site", "press", "press", "feed", "feed", "manual"]
 
@@ -115,8 +116,24 @@ def load(entries) -> list[int]:
                 search_text=fold(parsed.display),
             )
     created = [p for key, p in people.items() if key not in known]
-    Person.objects.bulk_create(created, batch_size=5000)
+    insert_objects(created)
 
+    # What the people already known hold stays as it is (as the sync's upserts leave it).
+    touched = sorted({people[parse_name(e.name).key].pk for e in entries} - {p.pk for p in created})
+    had_names = set(
+        PersonName.objects.filter(person_id__in=touched).values_list(
+            "person_id", "name", "source_id"
+        )
+    )
+    signature_id = {
+        (letter, person): pk
+        for pk, letter, person in Signature.objects.filter(person_id__in=touched).values_list(
+            "pk", "letter_id", "person_id"
+        )
+    }
+    had_sightings = set(
+        Sighting.objects.filter(signature__person_id__in=touched).values_list("source_id", "key")
+    )
     names, signatures, sightings = {}, {}, {}
     for e in entries:
         key = parse_name(e.name).key
@@ -136,20 +153,19 @@ def load(entries) -> list[int]:
             ),
         )
         sightings.setdefault((source, f"name:{key}"[:400]), (e, letter, person.pk))
-    PersonName.objects.bulk_create(
+    # The keys above are the tables' unique keys: without the rows already
+    # there, nothing conflicts.
+    insert_objects(
         [
             PersonName(person_id=p, name=n, name_key=parse_name(n).key, source_id=s)
             for p, n, s in names
-        ],
-        batch_size=5000,
-        ignore_conflicts=True,
+            if (p, n, s) not in had_names
+        ]
     )
-    Signature.objects.bulk_create(list(signatures.values()), batch_size=5000, ignore_conflicts=True)
-    signature_id = {
-        (s.letter_id, s.person_id): s.pk
-        for s in Signature.objects.only("pk", "letter_id", "person_id")
-    }
-    Sighting.objects.bulk_create(
+    signatures = {k: s for k, s in signatures.items() if k not in signature_id}
+    insert_objects(list(signatures.values()))
+    signature_id.update((k, s.pk) for k, s in signatures.items())
+    insert_objects(
         [
             Sighting(
                 source_id=source,
@@ -162,10 +178,13 @@ def load(entries) -> list[int]:
                 last_seen_at=now,
             )
             for (source, key), (e, letter, person) in sightings.items()
-        ],
-        batch_size=5000,
-        ignore_conflicts=True,
+            if (source, key) not in had_sightings
+        ]
     )
+    # As autovacuum does after a load this size: without statistics the planner
+    # reads the context through the wrong index (seconds a chunk of people).
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     return [p.pk for p in created]
 
 

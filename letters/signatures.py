@@ -16,11 +16,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
+
 from letters.models import Sighting, SightingEvent, Signature, SignatureStatusChange, Source
 from letters.versions import record_versions_later
 from people.matching.identifiers import identifier_key, written_keys
 from people.merging.followers import Context, Entry, Join, SplitMove
-from tracker.bulk import among, chunked, insert_rows, update_rows
+from tracker.bulk import among, chunked, insert_rows, is_postgres, update_rows
 from tracker.errors import DomainError
 from tracker.locks import letter_locks_from
 
@@ -464,10 +466,13 @@ def signatures_context(person_ids: Sequence[int]) -> dict[int, Context]:
     sources listing them, and the strong identifiers their entries state in
     other columns (a date of birth, an ORCID, an e-mail)."""
     found: dict[int, Context] = defaultdict(Context)
+    # No ordering: the models' default ones join letters and sources only to sort.
     for chunk in chunked(sorted(set(person_ids))):
-        for pk, letter, title, affiliation, org in Signature.objects.filter(
-            among(Signature, "person", chunk), merged_into__isnull=True
-        ).values_list("person_id", "letter_id", "title", "affiliation", "organization__name"):
+        for pk, letter, title, affiliation, org in (
+            Signature.objects.filter(among(Signature, "person", chunk), merged_into__isnull=True)
+            .order_by()
+            .values_list("person_id", "letter_id", "title", "affiliation", "organization__name")
+        ):
             context = found[pk]
             context.letters.add(letter)
             if title:
@@ -475,17 +480,28 @@ def signatures_context(person_ids: Sequence[int]) -> dict[int, Context]:
             if org or affiliation:
                 context.orgs.add(org or affiliation)
         for pk, source in (
-            Sighting.objects.filter(signature__person_id__in=chunk)
+            Sighting.objects.filter(_signed_by(chunk))
+            .order_by()
             .values_list("signature__person_id", "source_id")
             .distinct()
         ):
             found[pk].listings.add(source)
-        for pk, extra in Sighting.objects.filter(
-            signature__person_id__in=chunk, extra__has_any_keys=_IDENTIFIER_HEADINGS
-        ).values_list("signature__person_id", "extra"):
+        for pk, extra in (
+            Sighting.objects.filter(_signed_by(chunk), extra__has_any_keys=_IDENTIFIER_HEADINGS)
+            .order_by()
+            .values_list("signature__person_id", "extra")
+        ):
             found[pk].identifiers.update(
                 (key, str(value))
                 for key, value in extra.items()
                 if isinstance(value, str | int) and identifier_key(key, any_key=False)
             )
     return dict(found)
+
+
+def _signed_by(person_ids: Sequence[int]) -> Any:
+    """Sightings of these people's signatures: on PostgreSQL one array parameter
+    (``among``) on the joined signature, rather than a placeholder per id."""
+    if not is_postgres():
+        return Q(signature__person_id__in=list(person_ids))
+    return among(Signature, "person", person_ids)

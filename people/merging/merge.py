@@ -46,7 +46,7 @@ from people.services import (
     person_renames_record,
     person_survivor_ids,
 )
-from tracker.bulk import among, chunked, update_rows
+from tracker.bulk import among, chunked, insert_objects, update_rows, upsert_objects
 from tracker.errors import Conflict, NotFound
 from tracker.locks import people_lock
 
@@ -143,7 +143,7 @@ def person_merge_many(
         )
         for (index, join), moved in zip(joins, moves, strict=True)
     ]
-    return Merge.objects.bulk_create(merges, batch_size=2000)
+    return insert_objects(merges)
 
 
 # --- 1. Locks ----------------------------------------------------------------------
@@ -294,12 +294,8 @@ def _record_same(
             for (a, b), i in decided.items()
         ]
         fields = sorted({name for row in decided.values() for name in pairs[row].same})
-        MatchJudgement.objects.bulk_create(
-            rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["person_a", "person_b"],
-            update_fields=[*fields, "updated_at"],
+        upsert_objects(
+            rows, unique_fields=["person_a", "person_b"], update_fields=[*fields, "updated_at"]
         )
         for row, i in zip(rows, decided.values(), strict=True):
             judgement_of[i] = row.pk

@@ -57,7 +57,7 @@ from people.models import (
 from people.services import person_survivor_ids
 from people.weights import learned_latest, run_weights, weights_of_run
 from tracker import resend
-from tracker.bulk import among, chunked, is_postgres
+from tracker.bulk import among, chunked, is_postgres, upsert_objects
 from tracker.env import env_int
 from tracker.locks import match_run_step_live, match_run_step_lock, people_lock
 
@@ -78,7 +78,7 @@ def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
     people = Person.objects.filter(merged_into__isnull=True)
     if person_ids is not None:
         people = people.filter(pk__in=list(person_ids))
-    rows = people.values_list("pk", "display_name", "external_ids")
+    rows = people.order_by().values_list("pk", "display_name", "external_ids")
     for pk, display, external_ids in rows.iterator(chunk_size=20_000):
         names[pk].append(display)
         if external_ids:
@@ -107,18 +107,22 @@ def load_records(person_ids: Iterable[int]) -> list[Record]:
     titles: dict[int, set[str]] = defaultdict(set)
     external: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for chunk in chunked(ids):
-        for pk, display, external_ids in Person.objects.filter(
-            among(Person, "id", chunk)
-        ).values_list("pk", "display_name", "external_ids"):
+        for pk, display, external_ids in (
+            Person.objects.filter(among(Person, "id", chunk))
+            .order_by()
+            .values_list("pk", "display_name", "external_ids")
+        ):
             names[pk].append(display)
             external[pk].update((external_ids or {}).items())
         for pk, name in PersonName.objects.filter(among(PersonName, "person", chunk)).values_list(
             "person_id", "name"
         ):
             names[pk].append(name)
-        for pk, org, role in Affiliation.objects.filter(
-            among(Affiliation, "person", chunk)
-        ).values_list("person_id", "organization__name", "role"):
+        for pk, org, role in (
+            Affiliation.objects.filter(among(Affiliation, "person", chunk))
+            .order_by()
+            .values_list("person_id", "organization__name", "role")
+        ):
             orgs[pk].add(org)
             if role:
                 titles[pk].add(role)
@@ -148,16 +152,15 @@ def save_name_index(index: NameIndex) -> int:
     """Keep the names a run read afresh; a row another version wrote is replaced."""
     current = version()
     added = index.added
-    for start in range(0, len(added), 5_000):
-        NameKey.objects.bulk_create(
-            [
-                NameKey(**dict(zip(ROW_FIELDS, row, strict=True)), version=current)
-                for row in index.rows(added[start : start + 5_000])
-            ],
-            update_conflicts=True,
-            unique_fields=["name"],
-            update_fields=[*ROW_FIELDS[1:], "version"],
-        )
+    # A first run writes every name: COPY and one upsert (``upsert_objects``).
+    upsert_objects(
+        [
+            NameKey(**dict(zip(ROW_FIELDS, row, strict=True)), version=current)
+            for row in index.rows(added)
+        ],
+        unique_fields=["name"],
+        update_fields=[*ROW_FIELDS[1:], "version"],
+    )
     index.mark_kept()
     return len(added)
 
@@ -383,8 +386,10 @@ def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()
         return run_skipped(mode=mode, by=by, focus=focus)
     try:
         with match_run_step_lock(run.pk):
-            run_plan(run.pk)
-            blocks_score_together(run.pk)
+            # The kept names read once, for planning and scoring alike.
+            index = load_name_index()
+            run_plan(run.pk, index=index)
+            blocks_score_together(run.pk, index=index)
             run_combine(run.pk)
     except Exception as exc:
         run_fail(run.pk, exc)
@@ -402,8 +407,9 @@ def run_fail(run_id: int, exc: BaseException) -> None:
 # --- Step 1: plan --------------------------------------------------------------------
 
 
-def run_plan(run_id: int) -> list[int]:
-    """Block everyone's names and write the run's independent blocks.
+def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
+    """Block everyone's names and write the run's independent blocks; ``index``
+    is the kept names when the caller already read them.
 
     Returns the block numbers (the same on a repeat: planning twice is a no-op).
     """
@@ -417,7 +423,8 @@ def run_plan(run_id: int) -> list[int]:
         wanted = set(person_survivor_ids(run.focus).values()) if run.focus else set()
     with collection_paused():
         records = load_names()
-        index = load_name_index()
+        if index is None:
+            index = load_name_index()
         kept = len(index)
         prepared = Prepared(records, index=index)
         if run.mode == MatchRun.Mode.INCREMENTAL:
@@ -435,7 +442,8 @@ def run_plan(run_id: int) -> list[int]:
             MatchRunBlock(
                 run=run,
                 number=number,
-                pairs=np.stack([a, b], axis=1).tolist(),
+                # Flat (a, b, a, b...): a list per pair costs seconds at 400,000.
+                pairs=np.stack([a, b], axis=1).ravel().tolist(),
                 frequencies=prepared.frequencies.restricted(prepared.forms[i] for i in rows),
             )
         )
@@ -527,10 +535,11 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
         _queue_combine_when_done(run_id)
 
 
-def blocks_score_together(run_id: int) -> None:
+def blocks_score_together(run_id: int, *, index: NameIndex | None = None) -> None:
     """Every unfinished block of a run scored in this process, as ``block_score``
     scores each (the same pairs, frequencies and results), with the people's
-    context read once for all of them and their names from the kept index."""
+    context read once for all of them and their names from the kept index
+    (``index``, when the caller already read it)."""
     blocks = list(MatchRunBlock.objects.filter(run_id=run_id, finished_at__isnull=True))
     if not blocks:
         return
@@ -549,7 +558,9 @@ def blocks_score_together(run_id: int) -> None:
     people = np.unique(np.concatenate([pairs.ravel() for pairs in pairs_of.values()]))
     with collection_paused():
         prepared = Prepared(
-            load_records(people.tolist()), frequencies=frequencies, index=load_name_index()
+            load_records(people.tolist()),
+            frequencies=frequencies,
+            index=index if index is not None else load_name_index(),
         )
     contextless = contextless_records(prepared)  # once for all the blocks
     weights = weights_of_run(MatchRun.objects.values_list("details", flat=True).get(pk=run_id))
@@ -720,10 +731,15 @@ def run_combine(run_id: int) -> MatchRun:
         to_queue: list[MatchJudgement] = []
         now = timezone.now()
         order = np.lexsort((scored.b, scored.a, -scored.bits))
+        outcomes = outcome.tolist()
+        first, second = ids[scored.a].tolist(), ids[scored.b].tolist()
+        merged, queued = int(Outcome.MERGED), int(Outcome.QUEUED)
         for k in order.tolist():
-            a, b = int(ids[scored.a[k]]), int(ids[scored.b[k]])
+            if outcomes[k] != merged and outcomes[k] != queued:
+                continue  # most scored pairs: below the review band, or kept apart
+            a, b = first[k], second[k]
             pair = (min(a, b), max(a, b))
-            if outcome[k] == Outcome.MERGED:
+            if outcomes[k] == merged:
                 if decided.get(pair) == MatchJudgement.Decision.UNSURE:
                     continue  # an editor left it open; the matcher does not overrule
                 to_merge.append(
@@ -742,7 +758,7 @@ def run_combine(run_id: int) -> MatchRun:
                         },
                     )
                 )
-            elif outcome[k] == Outcome.QUEUED and pair not in decided:
+            elif pair not in decided:
                 to_queue.append(
                     MatchJudgement(
                         person_a_id=pair[0],
@@ -764,10 +780,8 @@ def run_combine(run_id: int) -> MatchRun:
             smaller_survives=True,
             strict=False,
         )
-        MatchJudgement.objects.bulk_create(
+        upsert_objects(
             to_queue,
-            batch_size=2000,
-            update_conflicts=True,
             unique_fields=["person_a", "person_b"],
             update_fields=["score", "explanation", "decision", "automatic", "run", "updated_at"],
         )

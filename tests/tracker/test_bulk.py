@@ -2,9 +2,9 @@
 
 import pytest
 
-from people.models import Person, PersonName
+from people.models import MatchJudgement, Person, PersonName
 from people.services import person_create
-from tracker.bulk import among, chunked, insert_rows, update_rows
+from tracker.bulk import among, chunked, insert_objects, insert_rows, update_rows, upsert_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +20,45 @@ def test_it_inserts_rows_and_gives_their_ids_in_order():
         ],
     )
     assert [PersonName.objects.get(pk=pk).name for pk in ids] == ["Blanchett, Cate", "C. Blanchett"]
+
+
+def test_it_inserts_instances_with_their_defaults_and_sets_their_ids():
+    person = person_create(name="Cate Blanchett")
+    rows = insert_objects(
+        [
+            PersonName(person_id=person.pk, name="Blanchett, Cate", name_key="cate blanchett"),
+            PersonName(person_id=person.pk, name="C. Blanchett", name_key="c blanchett"),
+        ]
+    )
+    stored = [PersonName.objects.get(pk=row.pk) for row in rows]
+    assert [(row.name, row.source_id) for row in stored] == [
+        ("Blanchett, Cate", None),
+        ("C. Blanchett", None),
+    ]
+    assert stored[0].first_seen_at is not None
+    created = insert_objects([Person(display_name="Ava DuVernay", name_key="ava duvernay")])
+    assert Person.objects.get(pk=created[0].pk).external_ids == {}
+
+
+def test_it_upserts_instances_updating_only_the_fields_named():
+    a, b, c = (person_create(name=name) for name in ("Lana Wachowski", "Lilly Wachowski", "X Y"))
+    old = MatchJudgement.objects.create(person_a=a, person_b=b, score=0.5, reason="By hand.")
+    rows = upsert_objects(
+        [
+            MatchJudgement(
+                person_a=a, person_b=b, score=0.9, reason="Not kept.", explanation={"x": 1}
+            ),
+            MatchJudgement(person_a=a, person_b=c, score=0.7),
+        ],
+        unique_fields=["person_a", "person_b"],
+        update_fields=["score", "explanation", "updated_at"],
+    )
+    assert rows[0].pk == old.pk
+    old.refresh_from_db()
+    assert (old.score, old.reason, old.explanation) == (0.9, "By hand.", {"x": 1})
+    new = MatchJudgement.objects.get(pk=rows[1].pk)
+    assert (new.person_a_id, new.person_b_id, new.score) == (a.pk, c.pk, 0.7)
+    assert MatchJudgement.objects.count() == 2
 
 
 def test_it_updates_many_rows_in_one_call_including_json():

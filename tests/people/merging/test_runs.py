@@ -432,7 +432,7 @@ def rows_of(state: dict, people: set[int]) -> dict:
     }
 
 
-COMBINE_QUERIES = 32
+COMBINE_QUERIES = 33
 
 
 @pytest.mark.parametrize("count", [3, 12])
@@ -448,14 +448,14 @@ def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(d
     assert run.merged == 2 * count
     # 5 to read: the run, its blocks' results, "different" judgements, then the
     # people lock and editors' decisions on these people under it.
-    # 21 to merge every cluster: survivors, the people lock, their letters'
+    # 22 to merge every cluster: survivors, the people lock, their letters'
     # locks, locks, everyone merged into them, "different" judgements between
     # them, "same" judgements written; their
     # signatures, names, affiliations, the names' sources' ranks and the folded
     # signatures' sightings;
     # then one statement per change: signatures folded, signatures kept,
     # sightings moved, their history, names moved, people merged, names for
-    # search, search texts, merges.
+    # search, search texts, and the merges (their ids, then COPY).
     # 6 to finish: 2 savepoints and their releases, the run's counts, reloading it.
     assert len(queries) == COMBINE_QUERIES, "\n".join(q["sql"][:120] for q in queries)
 
