@@ -23,7 +23,10 @@ together and a shared list keep the weights set for them: they are rare or
 are rules, and EM would learn little of them.
 
 What keeps a fit honest: a level fewer than ``MIN_PAIRS`` candidates reach
-keeps its set weight; a session whose pairs come out nearly all one person or
+keeps its set weight; a session whose pairs state fewer than two comparisons
+besides the one they were chosen by is not used (one comparison cannot tell
+how many pairs are one person and how they compare); one whose pairs come out
+nearly all one person or
 nearly all two (one comparison stated, or no duplicates in the data) is not
 used; a learned weight moves at most ``BAND`` bits from the set one. Another
 organisation is weighed as evidence, not a veto, only when its weight was
@@ -231,9 +234,25 @@ def fit_weights(
     for by, level in SESSIONS:
         column = COMPARISONS.index(by)
         among = levels[:, column] == level
-        others = tuple(k for k in range(len(COMPARISONS)) if k != column)
+        # The comparisons these pairs state often enough to learn from.
+        others = tuple(
+            k
+            for k in range(len(COMPARISONS))
+            if k != column and int((levels[among, k] > 0).sum()) >= MIN_PAIRS
+        )
         if among.sum() < 100:
             sessions.append({"by": by, "pairs": int(among.sum()), "skipped": "too few pairs"})
+            continue
+        if len(others) < 2:
+            # With one comparison, how often one person's pairs reach each level
+            # and how many are one person cannot both be found.
+            sessions.append(
+                {
+                    "by": by,
+                    "pairs": int(among.sum()),
+                    "skipped": "fewer than two comparisons to learn from",
+                }
+            )
             continue
         patterns, counts = np.unique(levels[among], axis=0, return_counts=True)
         m, share, iterations = expectation_maximisation(
