@@ -92,7 +92,7 @@ MIN_COUNT = 0.5
 # keeps the weight set for it.
 MIN_PAIRS = 30
 # Bits a learned weight may move from the weight set for its level.
-BAND = 6.0
+BAND = 3.0
 # The share of one person's pairs a session may find; outside, it is not used.
 LAMBDA_RANGE = (0.001, 0.99)
 

@@ -430,7 +430,7 @@ def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
         if run.mode == MatchRun.Mode.INCREMENTAL:
             focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
         candidates = candidate_pairs(prepared, focus=focus)
-        learned = _learn(prepared, candidates, index)
+        learned = _learn(prepared, candidates, index, incremental=focus is not None)
     wanted_blocks = min(MAX_BLOCKS, max(1, -(-len(candidates) // PAIRS_PER_BLOCK)))
     parts = split_blocks(candidates, wanted_blocks)
     blocks = []
@@ -473,19 +473,20 @@ def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
 LEARN_AT_LEAST = 1_000  # candidate pairs a run needs to learn weights of its own
 
 
-def _learn(prepared: Prepared, candidates, index: NameIndex) -> dict:
+def _learn(prepared: Prepared, candidates, index: NameIndex, *, incremental: bool) -> dict:
     """The weights this run learns (``people.matching.learning``), as stored on it.
 
     From a sample of the candidate pairs and as many people drawn at random,
-    read with their context. A run with too few candidate pairs (a small
-    incremental run) takes the weights the last run learned.
+    read with their context. An incremental run, whose pairs all touch a few
+    new people and so say little of everyone, and a run with too few candidate
+    pairs take the weights the last full run learned.
     """
     if not settings.MATCHING_LEARN:
         return {"learned": False, "why": "MATCHING_LEARN is off: the set weights"}
-    if len(candidates) < LEARN_AT_LEAST or len(prepared) < 2:
+    if incremental or len(candidates) < LEARN_AT_LEAST or len(prepared) < 2:
         latest = learned_latest()
         if latest is None:
-            return {"learned": False, "why": "too few candidate pairs, and no run learned before"}
+            return {"learned": False, "why": "no full run has learned weights yet"}
         run_id, params = latest
         return {**params, "from_run": run_id}
     started = time.perf_counter()

@@ -376,7 +376,7 @@ if MATCHING_REVIEW_AT > MATCHING_MERGE_AT:
 # Each full run learns the weights of the levels from the data
 # (people/matching/learning.py): from MATCHING_LEARN_PAIRS candidate pairs and
 # as many people drawn at random, with the seed MATCHING_LEARN_SEED. An
-# incremental run with fewer candidate pairs takes the last learned weights.
+# incremental run takes the weights the last full run learned.
 # MATCHING_LEARN=0 keeps the weights set in the code.
 MATCHING_LEARN = env_bool("MATCHING_LEARN", True)
 MATCHING_LEARN_PAIRS = env_int("MATCHING_LEARN_PAIRS", 20_000, minimum=100)

@@ -70,9 +70,11 @@ def test_the_api_and_the_admin_show_what_a_run_learned(signatories, learns_from_
         assert f"<td>{name}</td><td>{bits}</td>" in page
 
 
-def test_a_small_incremental_run_takes_the_last_weights_learned(signatories, learns_from_few):  # noqa: F811
+def test_an_incremental_run_takes_the_weights_the_last_full_run_learned(
+    signatories,  # noqa: F811
+    learns_from_few,
+):
     full = runs.run_now(full=True)
-    runs.LEARN_AT_LEAST = 10_000  # restored by monkeypatch after the test
     small = runs.run_now(full=False, person_ids=[signatories["jake"].pk])
     params = small.details["weights"]
     assert params["from_run"] == full.pk
