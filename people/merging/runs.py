@@ -486,7 +486,13 @@ def _learn(prepared: Prepared, candidates, index: NameIndex, *, incremental: boo
     if incremental or len(candidates) < LEARN_AT_LEAST or len(prepared) < 2:
         latest = learned_latest()
         if latest is None:
-            return {"learned": False, "why": "no full run has learned weights yet"}
+            why = (
+                "an incremental run takes the weights of the last full run"
+                if incremental
+                else f"{len(candidates):,} candidate pairs, fewer than the "
+                f"{LEARN_AT_LEAST:,} needed to learn from"
+            )
+            return {"learned": False, "why": f"{why}, and no full run has learned weights yet"}
         run_id, params = latest
         return {**params, "from_run": run_id}
     started = time.perf_counter()
