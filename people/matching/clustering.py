@@ -65,8 +65,9 @@ class _Clusters:
     def join(self, first: int, second: int, weighed: bool = False) -> str:
         """'joined', 'same', or what keeps them apart: 'judged' (a stored
         judgement), 'context' (other fields, one source's list, other given
-        names) or 'weak' (other organisations, unless ``weighed``: the pair
-        joining them scored enough with its own organisations disagreeing)."""
+        names) or 'weak' (other organisations, unless ``weighed``, the pair
+        scored enough with its own organisations disagreeing, and one side is
+        a single record)."""
         first, second = self.find(first), self.find(second)
         if first == second:
             return "same"
@@ -170,8 +171,9 @@ def cluster(
     apart, nor between clusters whose ``fields`` (per record) disagree, that
     share one of their ``listings`` (the sources listing each record), or whose
     ``identifiers`` ("key=value") disagree. Clusters known by other
-    organisations are kept apart too, except by a pair marked ``weighed``
-    (its score counted its own organisations disagreeing)."""
+    organisations are kept apart too, except that a pair marked ``weighed``
+    (its score counted its own organisations disagreeing) may bring a single
+    record into a cluster: a person seen once elsewhere."""
     clusters = _Clusters(size, fields, listings, orgs, identifiers)
     # Only records some pair would join can ever be kept apart from anyone.
     joining = np.zeros(size, dtype=bool)

@@ -139,19 +139,21 @@ def combine(
         either[b[contextless[b] & (conflicted[a] >= names - _AS_CLOSE)]] = True
         auto = auto[~(either[a] | either[b])]
 
-    def weighed(pairs: np.ndarray) -> np.ndarray | None:
+    def clustered(pairs: np.ndarray):
         # Organisations as evidence: a pair that merges with its own
-        # organisations disagreeing may join two clusters known by others.
-        return None if weights.org_veto else scored.org[pairs] == Org.DISAGREE
+        # organisations disagreeing may bring a record seen once elsewhere
+        # into a cluster (``clustering.cluster``, ``weighed``).
+        weighed = None if weights.org_veto else scored.org[pairs] == Org.DISAGREE
+        return cluster(
+            size,
+            scored.a[pairs],
+            scored.b[pairs],
+            scored.bits[pairs],
+            weighed=weighed,
+            **constraints,
+        )
 
-    clustering = cluster(
-        size,
-        scored.a[auto],
-        scored.b[auto],
-        scored.bits[auto],
-        weighed=weighed(auto),
-        **constraints,
-    )
+    clustering = clustered(auto)
     if contextless is not None:
         # A record without context that would join two people kept apart (an
         # actor and a radio host of the same name) could be either: it goes to
@@ -163,14 +165,7 @@ def combine(
                     ambiguous[record] |= bool(contextless[record])
         if ambiguous.any():
             auto = auto[~(ambiguous[scored.a[auto]] | ambiguous[scored.b[auto]])]
-            clustering = cluster(
-                size,
-                scored.a[auto],
-                scored.b[auto],
-                scored.bits[auto],
-                weighed=weighed(auto),
-                **constraints,
-            )
+            clustering = clustered(auto)
     outcome = np.full(len(scored), Outcome.NONE, dtype=np.int64)
     for k, result in zip(auto.tolist(), clustering.outcome, strict=True):
         outcome[k] = {

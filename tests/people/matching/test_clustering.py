@@ -120,3 +120,18 @@ def test_records_with_one_value_of_an_identifier_in_common_are_joined():
         ],
     )
     assert result.outcome == ["joined", "joined"]
+
+
+def test_a_pair_weighed_with_other_organisations_brings_in_one_record_not_a_cluster():
+    oxford, leiden = frozenset({"oxford university"}), frozenset({"leiden university"})
+    orgs = [oxford, oxford, leiden, leiden, frozenset({"cambridge university"})]
+    # 0-1 at one organisation, 2-3 at another; 4 is seen once, at a third.
+    a, b = np.array([0, 2, 1, 0]), np.array([1, 3, 4, 2])
+    bits = np.array([20.0, 19.0, 18.0, 17.0])
+    weighed = np.array([False, False, True, True])
+    result = cluster(5, a, b, bits, orgs=orgs, weighed=weighed)
+    assert result.outcome == ["joined", "joined", "joined", "weak"]
+    assert result.labels[4] == result.labels[0] != result.labels[2]
+    # Not weighed, another organisation keeps even a single record out.
+    vetoed = cluster(5, a, b, bits, orgs=orgs)
+    assert vetoed.outcome[2] == "weak"
