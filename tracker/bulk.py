@@ -113,6 +113,24 @@ def _copy_type(model: type[models.Model], name: str) -> str:
     return _field(model, name).db_type(connection).split("(")[0].strip()
 
 
+def _written_fields(objects: Sequence[models.Model]) -> list[models.Field]:
+    """The columns written for instances of one model: all but the id and
+    those the database fills (``db_default``); ``auto_now``/``auto_now_add``
+    fields are set on every instance to one time."""
+    now = timezone.now()
+    fields = [
+        field
+        for field in type(objects[0])._meta.concrete_fields
+        if not field.primary_key
+        and not isinstance(getattr(objects[0], field.attname), DatabaseDefault)
+    ]
+    for field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for obj in objects:
+                setattr(obj, field.attname, now)
+    return fields
+
+
 def insert_objects(objects: Sequence[models.Model]) -> list[models.Model]:
     """Insert unsaved instances of one model with ``insert_rows`` (COPY on
     PostgreSQL), setting their ids: for rows by the thousand, where
@@ -122,15 +140,7 @@ def insert_objects(objects: Sequence[models.Model]) -> list[models.Model]:
     if not objects:
         return []
     model = type(objects[0])
-    now = timezone.now()
-    fields = []
-    for field in model._meta.concrete_fields:
-        if field.primary_key or isinstance(getattr(objects[0], field.attname), DatabaseDefault):
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            for obj in objects:
-                setattr(obj, field.attname, now)
-        fields.append(field.attname)
+    fields = [field.attname for field in _written_fields(objects)]
     ids = insert_rows(
         model,
         fields,
@@ -162,18 +172,8 @@ def upsert_objects(
             unique_fields=unique_fields,
             update_fields=update_fields,
         )
-    now = timezone.now()
     meta = model._meta
-    fields = [
-        field
-        for field in meta.concrete_fields
-        if not field.primary_key
-        and not isinstance(getattr(objects[0], field.attname), DatabaseDefault)
-    ]
-    for field in fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            for obj in objects:
-                setattr(obj, field.attname, now)
+    fields = _written_fields(objects)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     is_json = [isinstance(field, models.JSONField) for field in fields]

@@ -52,7 +52,7 @@ DEFAULT_WINDOW = 8
 WHOLE_BLOCK = 32
 # The keys that catch a replaced name part: every name of a small block, one pair
 # per pair of names.
-WHOLE_KEYS = ("n", "m")
+WHOLE_KEYS = (_KEY_MARKS["given_alone"], _KEY_MARKS["family_sound"])
 SAME_NAME_WINDOW = 6
 PAIRS_PER_NAME_PAIR = 4
 

@@ -51,6 +51,7 @@ from people.matching.scoring import (
     Given,
     Middle,
     Org,
+    Scored,
     Weights,
     score_pairs,
 )
@@ -80,7 +81,11 @@ LEVELS: dict[str, dict[int, str]] = {
     "field": {Field.AGREE: "field_agree", Field.DISAGREE: "field_disagree"},
 }
 COMPARISONS = tuple(LEVELS)
-_SIZES = {"family": len(Family), "given": len(Given), "middle": 3, "org": 4, "field": 3}
+_ENUMS = {"family": Family, "given": Given, "middle": Middle, "org": Org, "field": Field}
+_SIZES = {name: len(levels) for name, levels in _ENUMS.items()}
+LEVEL_NAMES = {
+    name: {level.value: level.name.lower() for level in levels} for name, levels in _ENUMS.items()
+}
 
 # A learned weight stays within these bits: a level seen a handful of times is
 # not allowed to decide alone.
@@ -105,8 +110,9 @@ class Fitted:
     params: dict
 
 
-def _levels(p: Prepared, a: np.ndarray, b: np.ndarray, base: Weights) -> np.ndarray:
-    """Each pair's level of each comparison, one column per comparison."""
+def _levels(p: Prepared, a: np.ndarray, b: np.ndarray, base: Weights) -> tuple[np.ndarray, Scored]:
+    """Each pair's level of each comparison, one column per comparison, and
+    the pairs as the set weights score them."""
     scored = score_pairs(p, a, b, base, keep_all=True, identifiers=False)
     # Pairs whose records carry no name are left out by the scorer.
     return np.stack([getattr(scored, name) for name in COMPARISONS], axis=1), scored
@@ -119,15 +125,31 @@ def _random_pairs(size: int, count: int, rng: np.random.Generator):
     return a, b
 
 
+def _shares(
+    values: np.ndarray,
+    name: str,
+    weights: np.ndarray | None = None,
+    *,
+    add: float = 0.0,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """The share of each level of comparison ``name`` among ``values`` (each
+    counted ``weights`` times), level 0 ("not stated") left out; ``add`` is
+    given to every level, and no level counts less than ``floor``."""
+    counts = np.bincount(values, weights=weights, minlength=_SIZES[name]).astype(float)
+    counts = np.maximum(counts + add, floor)
+    counts[0] = 0.0
+    total = counts.sum()
+    return counts / total if total > 0 else counts
+
+
 def _u(levels: np.ndarray) -> dict[str, np.ndarray]:
-    """The share of each level among random pairs stating the comparison."""
-    u = {}
-    for column, name in enumerate(COMPARISONS):
-        counts = np.bincount(levels[:, column], minlength=_SIZES[name]).astype(float)
-        counts[0] = 0.0
-        counts[1:] = np.maximum(counts[1:], MIN_COUNT)
-        u[name] = counts / counts.sum()
-    return u
+    """The share of each level among random pairs stating the comparison (a
+    level never seen is not impossible: it counts as ``MIN_COUNT`` pairs)."""
+    return {
+        name: _shares(levels[:, column], name, floor=MIN_COUNT)
+        for column, name in enumerate(COMPARISONS)
+    }
 
 
 def _log_probabilities(patterns: np.ndarray, probabilities: dict, columns) -> np.ndarray:
@@ -137,14 +159,6 @@ def _log_probabilities(patterns: np.ndarray, probabilities: dict, columns) -> np
         stated = patterns[:, column] > 0
         out[stated] += np.log(np.maximum(probabilities[name][patterns[stated, column]], 1e-300))
     return out
-
-
-def _shares(patterns, weight, name, column, fallback):
-    found = np.bincount(patterns[:, column], weights=weight, minlength=_SIZES[name])
-    found[0] = 0.0
-    found[1:] += 1e-6  # a level no pair reaches stays possible
-    total = found.sum()
-    return found / total if total > 1e-3 else fallback
 
 
 def expectation_maximisation(
@@ -173,7 +187,10 @@ def expectation_maximisation(
         change = abs(new_share - share)
         new_m = dict(m)
         for column, name in zip(columns, names, strict=True):
-            new_m[name] = _shares(patterns, same, name, column, m[name])
+            # A level no pair reaches stays possible.
+            found = _shares(patterns[:, column], name, same, add=1e-6)
+            stated = float(same[patterns[:, column] > 0].sum())
+            new_m[name] = found if stated > 1e-3 else m[name]
             change = max(change, float(np.abs(new_m[name] - m[name]).max()))
         m, share = new_m, new_share
         if change < tolerance:
@@ -182,12 +199,11 @@ def expectation_maximisation(
 
 
 def _start(levels: np.ndarray, chosen: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
-    for column, name in enumerate(COMPARISONS):
-        counts = np.bincount(levels[chosen, column], minlength=_SIZES[name]).astype(float) + 1.0
-        counts[0] = 0.0
-        out[name] = counts / counts.sum()
-    return out
+    """Where EM starts: the level shares of the ``chosen`` pairs, one added to each."""
+    return {
+        name: _shares(levels[chosen, column], name, add=1.0)
+        for column, name in enumerate(COMPARISONS)
+    }
 
 
 # EM is run once per session: among the candidate pairs sharing the exact
@@ -240,19 +256,15 @@ def fit_weights(
             for k in range(len(COMPARISONS))
             if k != column and int((levels[among, k] > 0).sum()) >= MIN_PAIRS
         )
+        session = {"by": by, "pairs": int(among.sum())}
+        sessions.append(session)
         if among.sum() < 100:
-            sessions.append({"by": by, "pairs": int(among.sum()), "skipped": "too few pairs"})
+            session["skipped"] = "too few pairs"
             continue
         if len(others) < 2:
             # With one comparison, how often one person's pairs reach each level
             # and how many are one person cannot both be found.
-            sessions.append(
-                {
-                    "by": by,
-                    "pairs": int(among.sum()),
-                    "skipped": "fewer than two comparisons to learn from",
-                }
-            )
+            session["skipped"] = "fewer than two comparisons to learn from"
             continue
         patterns, counts = np.unique(levels[among], axis=0, return_counts=True)
         m, share, iterations = expectation_maximisation(
@@ -263,32 +275,16 @@ def fit_weights(
             float(np.clip(decided[among].mean(), 0.01, 0.99)),
             others,
         )
+        session["lambda"] = round(share, 6)
         if not LAMBDA_RANGE[0] <= share <= LAMBDA_RANGE[1]:
             # Nearly all or nearly none of the pairs one person: the levels do
-            # not tell the two kinds apart here (one comparison stated, or no
-            # duplicates at all), and what EM found says nothing.
-            sessions.append(
-                {
-                    "by": by,
-                    "pairs": int(among.sum()),
-                    "lambda": round(share, 6),
-                    "skipped": "the pairs do not tell one person from two",
-                }
-            )
+            # not tell the two kinds apart here (no duplicates at all, say), and
+            # what EM found says nothing.
+            session["skipped"] = "the pairs do not tell one person from two"
             continue
+        session.update(patterns=len(patterns), iterations=iterations)
         for k in others:
-            name = COMPARISONS[k]
-            if (patterns[:, k] > 0).any():
-                found[name].append(m[name])
-        sessions.append(
-            {
-                "by": by,
-                "pairs": int(among.sum()),
-                "patterns": len(patterns),
-                "iterations": iterations,
-                "lambda": round(share, 6),
-            }
-        )
+            found[COMPARISONS[k]].append(m[COMPARISONS[k]])
     m = {name: np.mean(found[name], axis=0) if found[name] else start[name] for name in COMPARISONS}
     learned, kept = {}, []
     for column, (name, levels_of) in enumerate(LEVELS.items()):
@@ -343,15 +339,6 @@ def fit_weights(
         "kept": kept,
     }
     return Fitted(weights, params)
-
-
-LEVEL_NAMES = {
-    "family": {level.value: level.name.lower() for level in Family},
-    "given": {level.value: level.name.lower() for level in Given},
-    "middle": {level.value: level.name.lower() for level in Middle},
-    "org": {level.value: level.name.lower() for level in Org},
-    "field": {level.value: level.name.lower() for level in Field},
-}
 
 
 def weights_from_params(params: dict, base: Weights = DEFAULT_WEIGHTS) -> Weights:

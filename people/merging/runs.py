@@ -508,16 +508,19 @@ def _learn(prepared: Prepared, candidates, index: NameIndex, *, incremental: boo
         frequencies=prepared.frequencies,
         index=index,
     )
-    position = np.searchsorted(context.ids, prepared.ids)
+
+    def local(records: np.ndarray) -> np.ndarray:
+        return np.searchsorted(context.ids, prepared.ids[records])
+
     fitted = fit_weights(
         context,
-        position[a],
-        position[b],
+        local(a),
+        local(b),
         run_weights(),
         seed=seed,
         random_pairs=10 * wanted,
         candidates=wanted,
-        population=position[drawn],
+        population=local(drawn),
     )
     return {**fitted.params, "seconds": round(time.perf_counter() - started, 3)}
 

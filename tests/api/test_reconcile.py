@@ -175,17 +175,15 @@ def test_her_brother_is_not_her(known):
     assert all(not r["match"] for r in maggie)
 
 
+# "Chris Evans" of BBC Radio 2 (q0), and "Chris Evans" alone (q1).
+CHRIS_EVANS = {
+    "q0": {"query": "Chris Evans", "properties": [{"pid": "affiliation", "v": "BBC Radio 2"}]},
+    "q1": {"query": "Chris Evans"},
+}
+
+
 def test_an_affiliation_tells_two_namesakes_apart(known):
-    body = _batch(
-        APIClient(),
-        {
-            "q0": {
-                "query": "Chris Evans",
-                "properties": [{"pid": "affiliation", "v": "BBC Radio 2"}],
-            },
-            "q1": {"query": "Chris Evans"},
-        },
-    )
+    body = _batch(APIClient(), CHRIS_EVANS)
     best = body["q0"]["result"][0]
     assert best["id"] == str(known["broadcaster"].pk)
     assert best["match"] is True
@@ -212,16 +210,7 @@ def test_an_affiliation_tells_namesakes_apart_where_a_run_learned_it_is_evidence
         },
     }
     learned.save(update_fields=["details"])
-    body = _batch(
-        APIClient(),
-        {
-            "q0": {
-                "query": "Chris Evans",
-                "properties": [{"pid": "affiliation", "v": "BBC Radio 2"}],
-            },
-            "q1": {"query": "Chris Evans"},
-        },
-    )
+    body = _batch(APIClient(), CHRIS_EVANS)
     results = body["q0"]["result"]
     assert results[0]["id"] == str(known["broadcaster"].pk) and results[0]["match"] is True
     actor = [r for r in results if r["id"] == str(known["actor"].pk)]
