@@ -1212,25 +1212,26 @@ class SignatureAdmin(ServiceAdmin):
     def _change_statuses(self, request, queryset, data) -> None:
         status_label = Signature.Status(data["status"]).label
         pks = list(queryset.order_by("pk").values_list("pk", flat=True))
-        changed, refused = 0, []
-        for start in range(0, len(pks), 500):
-            batch = Signature.objects.filter(pk__in=pks[start : start + 500]).select_related(
-                "person", "letter"
+
+        def selected():
+            for start in range(0, len(pks), 500):
+                batch = Signature.objects.filter(pk__in=pks[start : start + 500])
+                yield from batch.select_related("person", "letter").order_by("pk")
+
+        try:
+            done = services.signatures_change_status(
+                signatures=selected(),
+                status=data["status"],
+                reason=data["reason"],
+                by=request.user,
+                evidence_method=data["evidence_method"],
+                evidence_url=data["evidence_url"],
             )
-            for signature in batch.order_by("pk"):
-                try:
-                    services.signature_change_status(
-                        signature=signature,
-                        status=data["status"],
-                        reason=data["reason"],
-                        by=request.user,
-                        evidence_method=data["evidence_method"],
-                        evidence_url=data["evidence_url"],
-                    )
-                except DomainError as error:
-                    refused.append(f"{signature}: {error.message}")
-                else:
-                    changed += 1
+        except DomainError as error:
+            self.message_user(request, f"Nothing changed: {error.message}", messages.ERROR)
+            return
+        changed = len(done.changed)
+        refused = [f"{signature}: {message}" for signature, message in done.refused]
         if changed:
             self.message_user(
                 request,

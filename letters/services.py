@@ -8,6 +8,7 @@ source it fetched. ``signature_record`` is the one path all of them take.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -684,6 +685,81 @@ def signature_change_status(
 ) -> Signature:
     """Change a signature's status, leaving a history row with the evidence;
     ``at`` is when it changed, if not now (a change recorded after the fact)."""
+    reason, evidence_url = _status_change_check(status, reason, evidence_method, evidence_url)
+    locked, from_status = _status_change_apply(
+        signature.pk,
+        status=status,
+        reason=reason,
+        by=by,
+        actor=actor,
+        evidence_method=evidence_method,
+        evidence_url=evidence_url,
+        at=at or timezone.now(),
+    )
+    record_versions_later(
+        [locked.letter_id],
+        by=by,
+        reason=f"Signature {locked.pk}: {from_status} to {status} ({reason})",
+    )
+    return locked
+
+
+@dataclass
+class StatusChanges:
+    """What a change of many signatures' status did: the signatures changed,
+    and those refused with the reason (already of that status, merged)."""
+
+    changed: list[Signature] = field(default_factory=list)
+    refused: list[tuple[Signature, str]] = field(default_factory=list)
+
+
+@transaction.atomic
+def signatures_change_status(
+    *,
+    signatures: Iterable[Signature],
+    status: str,
+    reason: str,
+    by: Any = None,
+    evidence_method: str = "",
+    evidence_url: str = "",
+) -> StatusChanges:
+    """Change the status of many signatures at once, with one reason and one
+    piece of evidence, each with its history row. One transaction: either
+    every change that can be made is, or none; a signature whose change is
+    refused is reported and the others go on. Each letter touched gets one new
+    version for the whole change, not one per signature."""
+    reason, evidence_url = _status_change_check(status, reason, evidence_method, evidence_url)
+    now = timezone.now()
+    result = StatusChanges()
+    for signature in signatures:
+        try:
+            with transaction.atomic():
+                locked, _ = _status_change_apply(
+                    signature.pk,
+                    status=status,
+                    reason=reason,
+                    by=by,
+                    actor="",
+                    evidence_method=evidence_method,
+                    evidence_url=evidence_url,
+                    at=now,
+                )
+        except DomainError as error:
+            result.refused.append((signature, error.message))
+        else:
+            result.changed.append(locked)
+    letters = {signature.letter_id for signature in result.changed}
+    record_versions_later(
+        letters, by=by, reason=f"{len(result.changed)} signature(s) to {status} ({reason})"
+    )
+    return result
+
+
+def _status_change_check(
+    status: str, reason: str, evidence_method: str, evidence_url: str
+) -> tuple[str, str]:
+    """Refuse an unknown status or evidence method, or no reason; return the
+    reason and evidence address as stored."""
     if status not in Signature.Status.values:
         raise DomainError(
             f"Unknown status {status!r}; use one of {', '.join(Signature.Status.values)}.",
@@ -698,8 +774,23 @@ def signature_change_status(
     reason = (reason or "").strip()
     if is_blank(reason):
         raise DomainError("Say why the status changes.", field="reason")
-    evidence_url = _check_url(evidence_url, "evidence_url")
-    locked = Signature.objects.select_for_update().get(pk=signature.pk)
+    return reason, _check_url(evidence_url, "evidence_url")
+
+
+def _status_change_apply(
+    signature_id: int,
+    *,
+    status: str,
+    reason: str,
+    by: Any,
+    actor: str,
+    evidence_method: str,
+    evidence_url: str,
+    at: datetime,
+) -> tuple[Signature, str]:
+    """Change one signature's status under its row lock, with its history row;
+    the signature and the status it had. The caller queues the new version."""
+    locked = Signature.objects.select_for_update().get(pk=signature_id)
     if locked.merged_into_id:
         raise Conflict(
             f"This signature was merged into #{locked.merged_into_id}; change that one.",
@@ -707,13 +798,12 @@ def signature_change_status(
         )
     if locked.status == status:
         raise Conflict(f"The signature is already {status}.", field="status", code="unchanged")
-    now = at or timezone.now()
     from_status = locked.status
     _status_change_create(
         signature=locked,
         from_status=from_status,
         to_status=status,
-        at=now,
+        at=at,
         by=by,
         actor=actor,
         reason=reason,
@@ -728,12 +818,7 @@ def signature_change_status(
         locked.review_reason = ""
         update_fields += ["needs_review", "review_cause", "review_reason"]
     locked.save(update_fields=update_fields)
-    record_versions_later(
-        [locked.letter_id],
-        by=by,
-        reason=f"Signature {locked.pk}: {from_status} to {status} ({reason})",
-    )
-    return locked
+    return locked, from_status
 
 
 _UNCHANGED: Any = object()

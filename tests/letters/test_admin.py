@@ -921,3 +921,75 @@ def test_a_letter_s_page_shows_its_list_versions_read_only_newest_first(
     assert f"/api/letters/{letter.slug}/versions/4/list.csv" in text
     assert "First published." in text
     assert queries_to_render(admin_client_staff, url) == one
+
+
+def _version_jobs(broker) -> list[list]:
+    """The letter lists of the version jobs waiting on the default queue."""
+    import base64
+    import json
+
+    jobs = []
+    for raw in broker.lrange("celery", 0, -1):
+        message = json.loads(raw)
+        if message["headers"]["task"] == "letters.tasks.letter_versions_record":
+            args, _, _ = json.loads(base64.b64decode(message["body"]))
+            jobs.append(args[0])
+    return jobs
+
+
+def test_the_status_action_is_one_change_with_one_new_version_per_letter(
+    admin_client_staff, records, staff_user, django_capture_on_commit_callbacks
+):
+    import redis
+    from django.conf import settings
+
+    third = make_signature(records.letter, name="Cate Blanchett", by=staff_user)
+    elsewhere = make_signature(make_letter(title="Another letter"), name="Ron Howard")
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    broker.delete("celery")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = change_status(
+            admin_client_staff,
+            [records.signature, records.other, third, elsewhere],
+            apply="yes",
+            status="verified",
+            reason="Confirmed by their agents.",
+        )
+    jobs = _version_jobs(broker)
+    broker.delete("celery")
+    assert response.status_code == 302
+    assert Signature.objects.filter(status="verified").count() == 4
+    # One job for the whole action, naming each letter once (it was one job per signature).
+    assert jobs == [sorted([records.letter.pk, elsewhere.letter_id])]
+
+
+def test_a_status_action_the_database_refuses_halfway_changes_nothing(
+    admin_client_staff, records, staff_user
+):
+    from django.db import connection
+
+    third = make_signature(records.letter, name="Cate Blanchett", by=staff_user)
+    # The third signature's history row cannot be written: the whole action is undone.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            CREATE FUNCTION refuse_third() RETURNS trigger AS $$
+            BEGIN
+              IF NEW.signature_id = {third.pk} THEN RAISE EXCEPTION 'refused'; END IF;
+              RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            CREATE TRIGGER refuse_third BEFORE INSERT ON letters_signaturestatuschange
+            FOR EACH ROW EXECUTE FUNCTION refuse_third();
+            """
+        )
+    admin_client_staff.raise_request_exception = False
+    response = change_status(
+        admin_client_staff,
+        [records.signature, records.other, third],
+        apply="yes",
+        status="verified",
+        reason="Confirmed by their agents.",
+    )
+    assert response.status_code == 500
+    assert not Signature.objects.filter(status="verified").exists()
+    assert not SignatureStatusChange.objects.filter(to_status="verified").exists()
