@@ -1451,6 +1451,7 @@ class WebhookSubscriptionAdmin(ServiceAdmin):
         "active",
         "paused_at",
         "paused_reason",
+        "ended_at",
         "last_event_id",
         "last_request_at",
         "next_attempt_at",
@@ -1461,19 +1462,35 @@ class WebhookSubscriptionAdmin(ServiceAdmin):
     add_fieldsets = [(None, {"fields": ["url", "events", "letters"]})]
     add_readonly_fields = ()
     inlines = [WebhookDeliveryInline]
-    actions = ["resume"]
+    actions = ["pause", "resume", "end"]
 
     @admin.display(description="letters")
     def letters_shown(self, subscription: WebhookSubscription) -> str:
         return ", ".join(letter.slug for letter in subscription.letters.all()) or "every letter"
 
+    @admin.action(description="Pause (send nothing until resumed)", permissions=["change"])
+    def pause(self, request, queryset):
+        paused = 0
+        for subscription in queryset.filter(active=True, ended_at=None).order_by("pk"):
+            webhooks.webhook_subscription_pause(subscription=subscription, by=request.user)
+            paused += 1
+        self.message_user(request, f"{paused} subscription(s) paused.", messages.SUCCESS)
+
     @admin.action(description="Resume (send what they missed)", permissions=["change"])
     def resume(self, request, queryset):
         resumed = 0
-        for subscription in queryset.filter(active=False).order_by("pk"):
+        for subscription in queryset.filter(active=False, ended_at=None).order_by("pk"):
             webhooks.webhook_subscription_resume(subscription=subscription)
             resumed += 1
         self.message_user(request, f"{resumed} subscription(s) resumed.", messages.SUCCESS)
+
+    @admin.action(description="End (unsubscribe; kept as history)", permissions=["change"])
+    def end(self, request, queryset):
+        ended = 0
+        for subscription in queryset.filter(ended_at=None).order_by("pk"):
+            webhooks.webhook_subscription_end(subscription=subscription, by=request.user)
+            ended += 1
+        self.message_user(request, f"{ended} subscription(s) ended.", messages.SUCCESS)
 
     def create(self, request, form):
         subscription, secret = webhooks.webhook_subscription_create(

@@ -574,7 +574,8 @@ class SightingEvent(models.Model):
 class WebhookSubscription(models.Model):
     """A receiver of the change feed: batches of events POSTed to ``url``, signed
     with ``secret``, from ``cursor_*`` (the position of the last event delivered)
-    on. Paused, with the reason, when no delivery succeeded for a day."""
+    on. Paused, with the reason, when no delivery succeeded for a day or when
+    asked; ended (``ended_at``) when unsubscribed, never deleted."""
 
     url = models.URLField(max_length=2000)
     events = models.JSONField(
@@ -596,6 +597,11 @@ class WebhookSubscription(models.Model):
     active = models.BooleanField(default=True, help_text="Off: paused, nothing is sent.")
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_reason = models.TextField(blank=True)
+    ended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Unsubscribed: nothing is sent any more; kept with its deliveries as history.",
+    )
     cursor_at = models.DateTimeField(help_text="The change-feed position delivered up to.")
     cursor_rank = models.SmallIntegerField(default=-1)
     cursor_row = models.BigIntegerField(default=0)

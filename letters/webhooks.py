@@ -52,7 +52,7 @@ from tracker.addresses import (
     url_check,
     url_validate,
 )
-from tracker.errors import DomainError
+from tracker.errors import Conflict, DomainError
 from tracker.fields import iso_datetime
 from tracker.locks import webhook_lock
 
@@ -67,15 +67,15 @@ ANSWER_MAX_BYTES = 64 * 1024
 # --- Subscriptions -------------------------------------------------------------
 
 
-def webhook_subscription_create(
-    *, url: str, events: Iterable[str] = (), letters: Iterable[Letter] = (), by=None
-) -> tuple[WebhookSubscription, str]:
-    """A subscription receiving the events from now on, and its secret (which is
-    stored to sign, and shown to the caller this once)."""
+def _check_url(url: str) -> str:
     try:
         url_validate(url)
     except AddressRefused as exc:
         raise DomainError(exc.message, field="url") from None
+    return url
+
+
+def _check_kinds(events: Iterable[str]) -> list[str]:
     kinds = sorted(set(events))
     unknown = [kind for kind in kinds if kind not in changes.KINDS]
     if unknown:
@@ -84,6 +84,16 @@ def webhook_subscription_create(
             f"{', '.join(changes.KINDS)}.",
             field="events",
         )
+    return kinds
+
+
+def webhook_subscription_create(
+    *, url: str, events: Iterable[str] = (), letters: Iterable[Letter] = (), by=None
+) -> tuple[WebhookSubscription, str]:
+    """A subscription receiving the events from now on, and its secret (which is
+    stored to sign, and shown to the caller this once)."""
+    url = _check_url(url)
+    kinds = _check_kinds(events)
     secret = secrets.token_hex(32)
     with transaction.atomic():
         subscription = WebhookSubscription.objects.create(
@@ -93,13 +103,80 @@ def webhook_subscription_create(
     return subscription, secret
 
 
+def _locked(subscription: WebhookSubscription) -> WebhookSubscription:
+    """The subscription under its row lock, refused once it has ended."""
+    locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    if locked.ended_at is not None:
+        raise Conflict(
+            f"This subscription ended on {locked.ended_at:%Y-%m-%d %H:%M} UTC; "
+            "subscribe again for new deliveries.",
+            code="ended",
+        )
+    return locked
+
+
+@transaction.atomic
+def webhook_subscription_update(
+    *,
+    subscription: WebhookSubscription,
+    url: str | None = None,
+    events: Iterable[str] | None = None,
+    letters: Iterable[Letter] | None = None,
+) -> WebhookSubscription:
+    """Change where a subscription's batches go, or which kinds and letters it
+    follows (what is not given stays). The next batch starts where the last one
+    delivered stopped, read with the new filters; the secret stays."""
+    locked = _locked(subscription)
+    if url is not None:
+        locked.url = _check_url(url)
+    if events is not None:
+        locked.events = _check_kinds(events)
+    locked.save(update_fields=["url", "events"])
+    if letters is not None:
+        locked.letters.set(list(letters))
+    return locked
+
+
+@transaction.atomic
+def webhook_subscription_pause(
+    *, subscription: WebhookSubscription, by=None
+) -> WebhookSubscription:
+    """Stop sending until resumed; what happens meanwhile is sent then."""
+    locked = _locked(subscription)
+    if locked.active:
+        who = f" by {by.get_username()}" if getattr(by, "pk", None) else ""
+        locked.active = False
+        locked.paused_at = timezone.now()
+        locked.paused_reason = f"Paused{who}."
+        locked.save(update_fields=["active", "paused_at", "paused_reason"])
+    return locked
+
+
+@transaction.atomic
 def webhook_subscription_resume(*, subscription: WebhookSubscription) -> WebhookSubscription:
     """Send again to a paused subscription: the events it missed go first."""
-    WebhookSubscription.objects.filter(pk=subscription.pk).update(
-        active=True, paused_at=None, paused_reason="", next_attempt_at=None
-    )
-    subscription.refresh_from_db()
-    return subscription
+    locked = _locked(subscription)
+    locked.active = True
+    locked.paused_at = None
+    locked.paused_reason = ""
+    locked.next_attempt_at = None
+    locked.save(update_fields=["active", "paused_at", "paused_reason", "next_attempt_at"])
+    return locked
+
+
+@transaction.atomic
+def webhook_subscription_end(*, subscription: WebhookSubscription, by=None) -> WebhookSubscription:
+    """Unsubscribe: nothing more is sent, ever. The subscription stays, with its
+    deliveries, as the record of what was sent; ending it again changes nothing."""
+    locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
+    if locked.ended_at is None:
+        who = f" by {by.get_username()}" if getattr(by, "pk", None) else ""
+        locked.active = False
+        locked.ended_at = timezone.now()
+        locked.paused_at = locked.paused_at or locked.ended_at
+        locked.paused_reason = f"Ended{who}."
+        locked.save(update_fields=["active", "ended_at", "paused_at", "paused_reason"])
+    return locked
 
 
 def _filters(subscription: WebhookSubscription, letter_ids: Iterable[int]) -> changes.Filters:

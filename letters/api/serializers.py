@@ -508,6 +508,7 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
             "active",
             "paused_at",
             "paused_reason",
+            "ended_at",
             "last_event_id",
             "last_request_at",
             "next_attempt_at",

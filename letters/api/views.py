@@ -917,6 +917,22 @@ _WEBHOOK_EXAMPLE = {
         description="Newest first. Staff only. The secret is never shown here.",
     ),
     retrieve=extend_schema(summary="A webhook subscription"),
+    partial_update=extend_schema(
+        summary="Change a subscription",
+        description="Its `url`, `events` or `letters`; what is not given stays, and the "
+        "secret stays. The next batch starts where the last delivered one stopped, read "
+        "with the new filters. An ended subscription cannot be changed (409).",
+        request=s.WebhookSubscriptionWriteSerializer,
+        responses={200: s.WebhookSubscriptionSerializer},
+    ),
+    destroy=extend_schema(
+        summary="Unsubscribe",
+        description="Ends the subscription: nothing more is sent, and it cannot be resumed. "
+        "It is not deleted: it stays, with `ended_at` and its deliveries, as the record of "
+        "what was sent. Ending it again changes nothing.",
+        request=None,
+        responses={200: s.WebhookSubscriptionSerializer},
+    ),
     create=extend_schema(
         summary="Subscribe to the change feed",
         description="Batches of change-feed events are POSTed to `url` as "
@@ -945,7 +961,12 @@ class WebhookSubscriptionViewSet(
     serializer_class = s.WebhookSubscriptionSerializer
     pagination_class = PagePagination
     permission_classes = [StaffReadModelWrite]
-    action_permissions = {"resume": "letters.change_webhooksubscription"}
+    action_permissions = {
+        "resume": "letters.change_webhooksubscription",
+        "pause": "letters.change_webhooksubscription",
+        # Nothing is deleted: unsubscribing changes the subscription.
+        "destroy": "letters.change_webhooksubscription",
+    }
     lookup_value_regex = _ID
 
     def _detail(self, subscription: WebhookSubscription, serializer=None, **extra) -> dict:
@@ -967,6 +988,33 @@ class WebhookSubscriptionViewSet(
             )
 
         return idempotent(request, create)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = s.WebhookSubscriptionWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        subscription = webhooks.webhook_subscription_update(
+            subscription=self.get_object(), **serializer.validated_data
+        )
+        return Response(self._detail(subscription))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        subscription = webhooks.webhook_subscription_end(
+            subscription=self.get_object(), by=request.user
+        )
+        return Response(self._detail(subscription))
+
+    @extend_schema(
+        summary="Pause a subscription",
+        description="Nothing is sent until it is resumed; then the events it missed go first.",
+        request=None,
+        responses={200: s.WebhookSubscriptionSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str) -> Response:
+        subscription = webhooks.webhook_subscription_pause(
+            subscription=self.get_object(), by=request.user
+        )
+        return Response(self._detail(subscription))
 
     @extend_schema(
         summary="Resume a paused subscription",

@@ -1,5 +1,6 @@
 """The webhook subscriptions on the API: staff only, the secret shown once, the
-deliveries' log, resume, and the lists' query budgets."""
+deliveries' log, changing, pausing, resuming and ending one, and the lists' query
+budgets."""
 
 from __future__ import annotations
 
@@ -44,7 +45,13 @@ def test_anonymous_callers_and_accounts_without_staff_are_refused(anon, reader):
     assert reader.get("/api/webhooks/").status_code == 403
     assert reader.get(f"/api/webhooks/{subscription.pk}/deliveries/").status_code == 403
     assert reader.post("/api/webhooks/", {"url": URL}).status_code == 403
+    detail = f"/api/webhooks/{subscription.pk}/"
+    assert reader.patch(detail, {"url": URL + "/x"}, format="json").status_code == 403
+    assert reader.delete(detail).status_code == 403
+    assert reader.post(f"{detail}pause/").status_code == 403
     assert WebhookSubscription.objects.count() == 1
+    subscription.refresh_from_db()
+    assert (subscription.url, subscription.active, subscription.ended_at) == (URL, True, None)
 
 
 def test_staff_create_a_subscription_and_are_shown_its_secret_once(staff_client):
@@ -167,3 +174,92 @@ def test_the_delivery_list_costs_five_queries_whatever_the_page_size(
 
     assert len(response.json()["results"]) == page_size
     assert response.json()["next"]
+
+
+def test_a_subscription_is_changed_in_place_and_keeps_its_secret_and_position(staff_client):
+    first, second = make_letter(slug="first-letter"), make_letter(slug="second-letter")
+    subscription = _subscription(events=["gone"], letters=[first])
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(last_event_id="c41")
+    detail = f"/api/webhooks/{subscription.pk}/"
+
+    moved = staff_client.patch(detail, {"url": URL + "/v2"}, format="json")
+    refiltered = staff_client.patch(
+        detail, {"events": ["status_changed", "gone"], "letters": [second.slug]}, format="json"
+    )
+
+    assert moved.status_code == 200 and refiltered.status_code == 200
+    data = refiltered.json()
+    assert (data["url"], data["events"], data["letters"]) == (
+        URL + "/v2",
+        ["gone", "status_changed"],
+        [second.slug],
+    )
+    assert "secret" not in data
+    changed = WebhookSubscription.objects.get(pk=subscription.pk)
+    assert (changed.secret, changed.last_event_id, changed.cursor_at) == (
+        subscription.secret,
+        "c41",
+        subscription.cursor_at,
+    )
+
+
+def test_a_change_the_rules_refuse_changes_nothing(staff_client, settings):
+    settings.TRACKER_ALLOW_PRIVATE_SOURCES = False
+    settings.TRACKER_SOURCE_ALLOWED_NETWORKS = []
+    letter = make_letter(slug="kept-letter")
+    subscription = _subscription(events=["gone"], letters=[letter])
+    detail = f"/api/webhooks/{subscription.pk}/"
+
+    private = staff_client.patch(detail, {"url": "http://10.0.0.5/hook"}, format="json")
+    kind = staff_client.patch(detail, {"url": URL + "/v2", "events": ["signed"]}, format="json")
+    unknown = staff_client.patch(detail, {"letters": ["no-such-letter"]}, format="json")
+
+    assert (private.status_code, kind.status_code, unknown.status_code) == (400, 400, 400)
+    assert "10.0.0.5 is a private address" in private.json()["message"]
+    kept = WebhookSubscription.objects.get(pk=subscription.pk)
+    assert (kept.url, kept.events, [letter.slug for letter in kept.letters.all()]) == (
+        URL,
+        ["gone"],
+        ["kept-letter"],
+    )
+
+
+def test_a_subscription_is_paused_on_request_and_resumed(staff_client):
+    subscription = _subscription()
+    detail = f"/api/webhooks/{subscription.pk}/"
+
+    paused = staff_client.post(f"{detail}pause/")
+
+    assert paused.status_code == 200
+    assert (paused.json()["active"], paused.json()["paused_reason"]) == (False, "Paused by staff.")
+    assert paused.json()["paused_at"]
+    assert staff_client.post(f"{detail}resume/").json()["active"] is True
+
+
+def test_unsubscribing_ends_a_subscription_and_keeps_it_with_its_deliveries(staff_client):
+    subscription = _subscription()
+    _delivery(subscription, 1)
+    detail = f"/api/webhooks/{subscription.pk}/"
+
+    ended = staff_client.delete(detail)
+    again = staff_client.delete(detail)
+
+    assert ended.status_code == 200
+    data = ended.json()
+    assert (data["active"], data["paused_reason"]) == (False, "Ended by staff.")
+    assert data["ended_at"] and again.json()["ended_at"] == data["ended_at"]
+    assert staff_client.get(detail).json()["ended_at"] == data["ended_at"]
+    assert [row["id"] for row in staff_client.get("/api/webhooks/").json()["results"]] == [
+        subscription.pk
+    ]
+    assert staff_client.get(f"{detail}deliveries/").json()["count"] == 1
+    # An ended subscription is not resumed, paused or changed: subscribe again instead.
+    for refused in (
+        staff_client.post(f"{detail}resume/"),
+        staff_client.post(f"{detail}pause/"),
+        staff_client.patch(detail, {"url": URL + "/v2"}, format="json"),
+    ):
+        assert refused.status_code == 409
+        assert "ended" in refused.json()["message"]
+    kept = WebhookSubscription.objects.get(pk=subscription.pk)
+    assert (kept.active, kept.url) == (False, URL)

@@ -1,6 +1,6 @@
 """Webhook subscriptions in the admin: added through the service with the
 secret shown once, never on their pages after, deliveries shown read-only under
-their subscription, and paused ones resumed."""
+their subscription, and subscriptions paused, resumed and ended by actions."""
 
 from __future__ import annotations
 
@@ -96,3 +96,27 @@ def test_the_resume_action_resumes_paused_subscriptions(admin_client_staff):
 
     subscription.refresh_from_db()
     assert subscription.active and subscription.paused_reason == ""
+
+
+def test_the_actions_pause_and_end_subscriptions_and_an_ended_one_is_not_resumed(
+    admin_client_staff,
+):
+    paused, _ = webhook_subscription_create(url=URL)
+    ended, _ = webhook_subscription_create(url=URL + "/2")
+    changelist = reverse("admin:letters_webhooksubscription_changelist")
+
+    admin_client_staff.post(changelist, {"action": "pause", "_selected_action": [paused.pk]})
+    admin_client_staff.post(changelist, {"action": "end", "_selected_action": [ended.pk]})
+    admin_client_staff.post(
+        changelist, {"action": "resume", "_selected_action": [paused.pk, ended.pk]}
+    )
+
+    paused.refresh_from_db()
+    ended.refresh_from_db()
+    assert (paused.active, paused.ended_at) == (True, None)
+    assert (ended.active, ended.paused_reason) == (False, "Ended by staff.")
+    assert ended.ended_at is not None
+    page = admin_client_staff.get(
+        reverse("admin:letters_webhooksubscription_change", args=[ended.pk])
+    )
+    assert "Ended by staff." in page.content.decode()

@@ -374,3 +374,21 @@ def test_beat_queues_one_delivery_per_subscription_until_a_worker_begins_it(rece
 
     assert subscription.queued_at is None
     assert len(receiver.received) == 1
+
+
+def test_a_paused_or_ended_subscription_is_not_due_and_is_sent_nothing(receiver):
+    letter = make_letter()
+    paused, _ = subscribe(receiver.url())
+    ended, _ = subscribe(receiver.url())
+    make_signature(letter, name="Ron Howard")
+    assert set(webhooks.webhook_subscriptions_due()) == {paused.pk, ended.pk}
+    WebhookSubscription.objects.update(queued_at=None)
+
+    webhooks.webhook_subscription_pause(subscription=paused)
+    webhooks.webhook_subscription_end(subscription=ended)
+
+    assert webhooks.webhook_subscriptions_due() == []
+    assert (deliver(paused), deliver(ended)) == (None, None)
+    assert receiver.received == []
+    webhooks.webhook_subscription_resume(subscription=paused)
+    assert webhooks.webhook_subscriptions_due() == [paused.pk]
