@@ -272,6 +272,21 @@ class Prepared:
     def __len__(self) -> int:
         return len(self.records)
 
+    def members(self, name: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """The codes of a padded matrix (``"orgs"``, ``"letters"``...) as one
+        sorted array of ``record * span + code``, each record's count of codes,
+        and ``span``: to ask whether a record holds a code by binary search,
+        whatever the widest record (made once per matrix)."""
+        cache = self.__dict__.setdefault("_members", {})
+        if name not in cache:
+            matrix = getattr(self, name)
+            present = matrix >= 0
+            span = int(matrix.max(initial=0)) + 1
+            rows, columns = np.nonzero(present)
+            keys = np.sort(rows.astype(np.int64) * span + matrix[rows, columns])
+            cache[name] = (keys, present.sum(axis=1), span)
+        return cache[name]
+
     def rows_of(self) -> tuple[np.ndarray, np.ndarray]:
         """Where each record's rows start, and how many it has."""
         counts = np.bincount(self.row_record, minlength=len(self.records))

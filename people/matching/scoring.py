@@ -450,12 +450,24 @@ def _double_family_names(p: Prepared, ri, rj, family: np.ndarray, has_family: np
         family[other[jw < 0.85]] = Family.SECOND_DIFFERS
 
 
-def _overlap(matrix: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    left, right = matrix[a], matrix[b]
+def _overlap(p: Prepared, name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether records ``a[k]`` and ``b[k]`` share a code of the matrix ``name``:
+    each code of the side with fewer is looked up among the other's, so the
+    cost follows the smaller sets, not the widest record (a person on forty
+    letters made every pair pay for forty by forty comparisons)."""
+    keys, counts, span = p.members(name)
+    matrix = getattr(p, name)
     hit = np.zeros(len(a), dtype=bool)
-    for column in range(right.shape[1]):
-        values = right[:, column : column + 1]
-        hit |= ((left == values) & (values >= 0)).any(axis=1)
+    if not len(a) or not len(keys):
+        return hit
+    fewer = counts[a] <= counts[b]
+    small, big = np.where(fewer, a, b), np.where(fewer, b, a)
+    width = np.minimum(counts[a], counts[b])
+    for column in range(int(width.max())):
+        at = np.flatnonzero(width > column)
+        wanted = big[at] * span + matrix[small[at], column]
+        found = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        hit[at] |= keys[found] == wanted
     return hit
 
 
@@ -536,16 +548,16 @@ def _score_chunk(p: Prepared, a, b, w: Weights, keep_all: bool, identifiers: boo
 
     org = np.full(len(a), Org.NONE, dtype=np.int64)
     both = _present(p.orgs, a) & _present(p.orgs, b)
-    agree = both & _overlap(p.orgs, a, b)
+    agree = both & _overlap(p, "orgs", a, b)
     org[agree] = Org.AGREE
     org[both & ~agree] = Org.DISAGREE
     field_level = np.full(len(a), Field.NONE, dtype=np.int64)
     both = _present(p.fields, a) & _present(p.fields, b)
-    agree = both & _overlap(p.fields, a, b)
+    agree = both & _overlap(p, "fields", a, b)
     field_level[agree] = Field.AGREE
     field_level[both & ~agree] = Field.DISAGREE
-    same_list = _overlap(p.listings, a, b)
-    letters = _overlap(p.letters, a, b) & ~same_list
+    same_list = _overlap(p, "listings", a, b)
+    letters = _overlap(p, "letters", a, b) & ~same_list
     identifier = (
         _identifier_levels(p, a, b)
         if identifiers
