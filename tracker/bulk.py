@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import DatabaseDefault, RawSQL
 from django.utils import timezone
@@ -157,10 +157,12 @@ def upsert_objects(
     objects: Sequence[models.Model], *, unique_fields: Sequence[str], update_fields: Sequence[str]
 ) -> list[models.Model]:
     """``bulk_create(update_conflicts=True)`` for rows by the thousand: on
-    PostgreSQL one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO
-    UPDATE`` per chunk, one array a column rather than a placeholder a value;
-    each instance gets the id of its row, new or updated. ``auto_now`` fields
-    get one time for all."""
+    PostgreSQL the rows go by binary COPY into a temporary table, then one
+    ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (the driver builds no
+    arrays of values in Python); each instance gets the id of its row, new or
+    updated. Two instances with the same unique values end as the last one
+    says, as one upsert after another would. ``auto_now`` fields get one time
+    for all."""
     if not objects:
         return []
     model = type(objects[0])
@@ -174,37 +176,38 @@ def upsert_objects(
         )
     meta = model._meta
     fields = _written_fields(objects)
+    key_of = [meta.get_field(name).attname for name in unique_fields]
+    # The last instance of each unique key is what the table ends with.
+    last = {tuple(getattr(obj, name) for name in key_of): obj for obj in objects}
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    is_json = [isinstance(field, models.JSONField) for field in fields]
-    arrays = ", ".join(
-        "%s::text[]" if json_ else f"%s::{field.db_type(connection)}[]"
-        for field, json_ in zip(fields, is_json, strict=True)
-    )
-    names = ", ".join(f"v{i}" for i in range(len(fields)))
-    values = ", ".join(f"u.v{i}" + ("::jsonb" if json_ else "") for i, json_ in enumerate(is_json))
     keys = ", ".join(quote(meta.get_field(name).column) for name in unique_fields)
     updates = ", ".join(
         f"{quote(meta.get_field(name).column)} = EXCLUDED.{quote(meta.get_field(name).column)}"
         for name in update_fields
     )
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 - names are ours
-        f"SELECT {values} FROM unnest({arrays}) AS u({names}) "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {updates} RETURNING id, {keys}"
-    )
+    temporary = quote(f"upsert_{meta.db_table}"[:63])
     ids: dict[tuple, int] = {}
-    with connection.cursor() as cursor:
-        for part in chunked(objects):
-            columns_of = [[getattr(obj, field.attname) for obj in part] for field in fields]
-            for i, json_ in enumerate(is_json):
-                if json_:
-                    columns_of[i] = [json.dumps(value) for value in columns_of[i]]
-            cursor.execute(sql, columns_of)
-            for row in cursor.fetchall():
-                ids[tuple(row[1:])] = row[0]
+    # In a transaction, so that the staging table is dropped even if this fails.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {temporary} AS "  # noqa: S608 - names are ours
+            f"SELECT {columns} FROM {quote(meta.db_table)} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {temporary} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_copy_type(model, field.name) for field in fields])
+            for obj in last.values():
+                copy.write_row([getattr(obj, field.attname) for field in fields])
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608 - names are ours
+            f"SELECT {columns} FROM {temporary} "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates} RETURNING id, {keys}"
+        )
+        for row in cursor.fetchall():
+            ids[tuple(row[1:])] = row[0]
+        cursor.execute(f"DROP TABLE {temporary}")
     for obj in objects:
-        obj.pk = ids[tuple(getattr(obj, meta.get_field(name).attname) for name in unique_fields)]
+        obj.pk = ids[tuple(getattr(obj, name) for name in key_of)]
         obj._state.adding = False
     return list(objects)
 

@@ -85,3 +85,26 @@ def test_chunked_covers_every_item_once():
     items = list(range(25))
     assert [x for chunk in chunked(items, 10) for x in chunk] == items
     assert [len(chunk) for chunk in chunked(items, 10)] == [10, 10, 5]
+
+
+def test_an_upsert_naming_one_row_twice_ends_as_the_last_says():
+    a, b = (person_create(name=name) for name in ("Lana Wachowski", "Lilly Wachowski"))
+    rows = upsert_objects(
+        [
+            MatchJudgement(person_a=a, person_b=b, score=0.4, explanation={"first": True}),
+            MatchJudgement(person_a=a, person_b=b, score=0.8, explanation={"second": True}),
+        ],
+        unique_fields=["person_a", "person_b"],
+        update_fields=["score", "explanation", "updated_at"],
+    )
+    stored = MatchJudgement.objects.get()
+    assert rows[0].pk == rows[1].pk == stored.pk
+    assert (stored.score, stored.explanation) == (0.8, {"second": True})
+    # Twice in one transaction: the rows' staging table of the first call is gone.
+    again = upsert_objects(
+        [MatchJudgement(person_a=a, person_b=b, score=0.9)],
+        unique_fields=["person_a", "person_b"],
+        update_fields=["score", "updated_at"],
+    )
+    assert again[0].pk == stored.pk
+    assert MatchJudgement.objects.get().score == 0.9

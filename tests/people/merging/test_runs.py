@@ -432,7 +432,7 @@ def rows_of(state: dict, people: set[int]) -> dict:
     }
 
 
-COMBINE_QUERIES = 33
+COMBINE_QUERIES = 36
 
 
 @pytest.mark.parametrize("count", [3, 12])
@@ -448,9 +448,10 @@ def test_applying_a_run_takes_the_same_number_of_queries_however_many_clusters(d
     assert run.merged == 2 * count
     # 5 to read: the run, its blocks' results, "different" judgements, then the
     # people lock and editors' decisions on these people under it.
-    # 22 to merge every cluster: survivors, the people lock, their letters'
+    # 25 to merge every cluster: survivors, the people lock, their letters'
     # locks, locks, everyone merged into them, "different" judgements between
-    # them, "same" judgements written; their
+    # them, "same" judgements written (4: a staging table, its COPY, the upsert
+    # from it, dropping it); their
     # signatures, names, affiliations, the names' sources' ranks and the folded
     # signatures' sightings;
     # then one statement per change: signatures folded, signatures kept,
