@@ -15,6 +15,7 @@ an editor can read why a pair scored as it did; ``explain`` spells it out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 
@@ -747,6 +748,9 @@ def decide(
     return decision
 
 
+_LOG2_99 = math.log2(99.0)
+
+
 def probability(bits: float | np.ndarray, w: Weights = DEFAULT_WEIGHTS):
     """The score as a probability, 0.99 at the merge threshold."""
     return 1.0 / (1.0 + np.exp2(-(np.asarray(bits) - w.merge_at + np.log2(99.0))))
@@ -788,7 +792,15 @@ def explain(scored: Scored, index: int, w: Weights = DEFAULT_WEIGHTS) -> dict:
             field_level,
             {Field.AGREE: w.field_agree, Field.DISAGREE: w.field_disagree}.get(field_level, 0.0),
         ),
-        ("identifier", identifier, float(identifier_bits(np.asarray([identifier]), w)[0])),
+        (
+            "identifier",
+            identifier,
+            {
+                Agreement.BORN: w.born_agree,
+                Agreement.AGREE: w.identifier_agree,
+                Agreement.DISAGREE: w.identifier_disagree,
+            }.get(identifier, 0.0),
+        ),
     ]
     agreed, disagreed = [], []
     for name, level, bits in features:
@@ -809,7 +821,8 @@ def explain(scored: Scored, index: int, w: Weights = DEFAULT_WEIGHTS) -> dict:
     bits = float(scored.bits[index])
     return {
         "bits": round(bits, 2),
-        "probability": round(float(probability(bits, w)), 4),
+        # probability(), without numpy for one number (explain runs once a pair kept).
+        "probability": round(1.0 / (1.0 + 2.0 ** -(bits - w.merge_at + _LOG2_99)), 4),
         "agreed": agreed,
         "disagreed": disagreed,
         "thresholds": {"merge": w.merge_at, "review": w.review_at},
