@@ -36,6 +36,7 @@ from letters.sync.errors import SourceBusy, SyncError, TransientSyncError
 from letters.sync.fetch import content_type_refusal, fetch
 from letters.sync.ingest import Phases, ingest
 from letters.sync.parse import parse
+from letters.sync.rows import row_hashes
 from letters.versions import record_version
 from tracker import resend
 from tracker.bulk import is_postgres
@@ -304,6 +305,8 @@ def _carry_out(
                 declared_encoding=declared,
                 base_url=base_url,
                 rejected=rejected,
+                # Rows read before are left unbuilt (the run checks them again, locked).
+                known=row_hashes(source) if settings.TRACKER_SYNC_SKIP_UNCHANGED else frozenset(),
             )
         phase.report(rows=len(entries))
         _check_rejected(source, run, rejected, len(entries) + len(rejected))
