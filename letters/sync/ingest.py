@@ -102,7 +102,7 @@ def ingest(
     with phase("load"):
         existing = load_existing(source, values=not skip_unchanged)
     with phase("key"):
-        rows, duplicates = rows_by_key(entries, existing, names, source=source)
+        rows, duplicates = rows_by_key(entries, existing, names)
         # The rows hold all that is needed from here; a 100,000-entry list is big.
         entries.clear()
     with phase("compare"):

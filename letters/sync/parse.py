@@ -279,12 +279,12 @@ def _parse_csv(
         for row in reader:
             where = f"Line {last_line + 1}"
             last_line = reader.line_num
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():  # blank: no cell has anything but spaces
                 continue
             if headings is None:
                 headings = [cell.strip().lstrip("\ufeff") for cell in row]
                 fields = _fields_for(headings, options)
-                builder = _EntryBuilder(headings, fields, options)
+                builder = _EntryBuilder(headings, fields, options, texts=True)
                 continue
             if len(row) > len(fields):
                 if any(cell.strip() for cell in row[len(fields) :]):
@@ -333,7 +333,15 @@ def _fields_for(headings: list[str], options: dict[str, Any]) -> list[str]:
 class _EntryBuilder:
     """Turns one row (a list of cells in heading order) into an Entry."""
 
-    def __init__(self, headings: list[str], fields: list[str], options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        headings: list[str],
+        fields: list[str],
+        options: dict[str, Any],
+        *,
+        texts: bool = False,
+    ) -> None:
+        """``texts``: every cell is a text without NUL characters (a CSV file's)."""
         self.headings = headings
         self.fields = fields
         self.index = {name: i for i, name in enumerate(fields) if name in _UNDERSTOOD}
@@ -355,8 +363,9 @@ class _EntryBuilder:
         if code is not None:
             # Everything besides the cells that decides what build() makes of a row.
             self._hasher = hashlib.blake2b(code, digest_size=16)
-            self._hasher.update(repr((headings, fields, self.key_field)).encode())
+            self._hasher.update(repr((headings, fields, self.key_field, texts)).encode())
             self._hasher.update(b"\x00")
+        self._texts = texts
 
     def row_hash(self, row: list[Any]) -> bytes | None:
         """A digest of the row's cells and of all that decides the entry built from
@@ -365,8 +374,9 @@ class _EntryBuilder:
         if self._hasher is None:
             return None
         hasher = self._hasher.copy()
-        # repr tells texts, numbers, true, null and nested values apart, unambiguously.
-        hasher.update(repr(row).encode(errors="surrogatepass"))
+        # Texts without NUL are told apart joined by NUL; repr tells texts, numbers,
+        # true, null and nested values apart.
+        hasher.update(("\x00".join(row) if self._texts else repr(row)).encode())
         return hasher.digest()
 
     def read(

@@ -40,6 +40,7 @@ from letters.sync.rows import row_hashes
 from letters.versions import record_version
 from tracker import resend
 from tracker.bulk import is_postgres
+from tracker.collector import cycle_collector_paused
 from tracker.errors import DomainError, NotFound
 from tracker.locks import source_lock
 
@@ -206,7 +207,8 @@ def _sync_new(
         run = _insert_pending(source, outcome=SyncRun.Outcome.RUNNING, trigger=trigger, by=by)
         if run is None:
             return _record_skipped(source, trigger, by)
-        return _carry_out(source, run, content=content, format=format)
+        with cycle_collector_paused():
+            return _carry_out(source, run, content=content, format=format)
 
 
 def _sync_queued(source: Source, *, run_id: int, may_retry: bool) -> SyncRun:
@@ -229,7 +231,8 @@ def _sync_queued(source: Source, *, run_id: int, may_retry: bool) -> SyncRun:
         run.refresh_from_db()
         if not claimed:
             return run
-        return _carry_out(source, run, may_retry=may_retry)
+        with cycle_collector_paused():
+            return _carry_out(source, run, may_retry=may_retry)
 
 
 def _fail_dead_runs(source: Source) -> None:
