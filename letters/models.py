@@ -510,6 +510,15 @@ class Sighting(models.Model):
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    row_hash = models.BinaryField(
+        max_length=16,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A digest of the row its values were read from, with what decided how it was "
+        "read (letters.sync.parse); a sync recognises a row listed exactly as before by it. "
+        "Empty when its values came another way.",
+    )
 
     class Meta:
         ordering = ["source", "position", "id"]

@@ -321,6 +321,8 @@ class Entry:
     extra: dict[str, Any] = field(default_factory=dict)
     key: str = ""
     position: int | None = None
+    # A digest of the row it was read from (letters.sync.parse), kept on its sighting.
+    row_hash: bytes | None = field(default=None, compare=False, repr=False)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -504,6 +506,8 @@ def signature_record(
             )
             for name in differing:
                 setattr(sighting, name, values[name])
+            # Its values are no longer those of the row a sync read.
+            sighting.row_hash = None
             changed = True
             renamed = "name" in differing
         if not sighting.present:

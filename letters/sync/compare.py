@@ -31,6 +31,9 @@ class Comparison:
     gone: list[Existing] = field(default_factory=list)
     # Every entry that has a sighting: seen by this run.
     seen: list[tuple[Row, Existing]] = field(default_factory=list)
+    # Entries read from other rows than their sightings were (another row hash)
+    # into the same values: only the hash is written.
+    rehashed: list[tuple[Row, Existing]] = field(default_factory=list)
 
 
 def compare(rows: dict[str, Row], existing: dict[str, Existing]) -> Comparison:
@@ -43,9 +46,13 @@ def compare(rows: dict[str, Row], existing: dict[str, Existing]) -> Comparison:
             result.added.append(row)
             continue
         result.seen.append((row, sighting))
+        if row.unchanged:  # read exactly as its sighting was written, and present
+            continue
         differing = _differing(sighting, row)
         if differing:
             result.changed.append((row, sighting, differing))
+        elif row.row_hash != sighting.row_hash:
+            result.rehashed.append((row, sighting))
         if not sighting.present:
             result.back.append((row, sighting))
     result.gone = [s for key, s in existing.items() if s.present and key not in rows]

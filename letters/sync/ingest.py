@@ -12,6 +12,11 @@ was seen since, and every reader of "last seen" takes it from there
 (``letters.selectors.sighting_seen_at`` and ``signature_seen_at``). Rewriting
 100,000 unchanged rows and their signatures cost seconds on every run.
 
+Nor is such an entry built, loaded or compared: a row read exactly as before (its
+row hash, see rows.py) stands for the values its sighting holds, so that what a
+run reads and compares is proportional to what changed too, with the same
+outcome as reading every row (``TRACKER_SYNC_SKIP_UNCHANGED=0`` reads them all).
+
 Each phase has its module: rows.py keys the entries and loads the sightings,
 names.py parses the names, compare.py sorts rows into added, changed, back and
 gone, and write.py writes them.
@@ -26,12 +31,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from letters.models import Source, SyncRun
 from letters.services import Entry
 from letters.sync import write
 from letters.sync.compare import Comparison, before_after, compare
 from letters.sync.names import Names
-from letters.sync.rows import load_existing, rows_by_key
+from letters.sync.parse import UnbuiltEntry
+from letters.sync.rows import load_existing, load_values, rows_by_key
 from people.selectors import organization_resolver
 from tracker import locks
 from tracker.progress import progress_report
@@ -76,7 +84,9 @@ class Phases:
             self.timings[name] = round(time.perf_counter() - started, 3)
 
 
-def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) -> IngestResult:
+def ingest(
+    *, source: Source, run: SyncRun, entries: list[Entry | UnbuiltEntry], at: datetime
+) -> IngestResult:
     """Upsert the sightings of ``entries``, resolve new ones to people and
     signatures, mark the missing ones gone; return counts and the diff.
 
@@ -88,13 +98,16 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
     timings: dict[str, float] = {}
     phase = Phases(timings, run_id=run.pk)
     names = Names()
+    skip_unchanged = settings.TRACKER_SYNC_SKIP_UNCHANGED
     with phase("load"):
-        existing = load_existing(source)
+        existing = load_existing(source, values=not skip_unchanged)
     with phase("key"):
         rows, duplicates = rows_by_key(entries, existing, names)
         # The rows hold all that is needed from here; a 100,000-entry list is big.
         entries.clear()
     with phase("compare"):
+        if skip_unchanged:
+            load_values(rows, existing)
         found = compare(rows, existing)
 
     names_to_add: list[tuple[int, str]] = []  # (signature id, name as written)
@@ -106,6 +119,7 @@ def ingest(*, source: Source, run: SyncRun, entries: list[Entry], at: datetime) 
         write.change(run, found.changed, at, names_to_add, resolve)
         write.back(run, found.back, at)
         write.gone(source, run, found.gone, at)
+        write.row_hashes(found.rehashed)
     with phase("names"):
         people |= write.person_names(source, names_to_add, names, at)
 

@@ -23,21 +23,28 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 import json
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Container
 from datetime import date
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import django
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
+import letters.services
 from letters.models import SourceFormat
 from letters.services import Entry
 from letters.sync.errors import ParseError, RowError
+from people.matching import normalize
 from people.matching.normalize import clean_whitespace, fold
 from tracker.errors import DomainError
 
@@ -185,7 +192,8 @@ def parse(
     declared_encoding: str | None = None,
     base_url: str = "",
     rejected: list[dict[str, Any]] | None = None,
-) -> list[Entry]:
+    known: Container[bytes] = frozenset(),
+) -> list[Entry | UnbuiltEntry]:
     """Read a signatory list. Raises ParseError saying where and why it cannot.
 
     ``base_url`` is where the content came from, against which an HTML page's
@@ -193,6 +201,11 @@ def parse(
     be read (no name, a wrong shape) in a file that can is left out and
     appended to it as ``{"line", "where", "reason"}`` (the line of a CSV file,
     the item of a JSON list, the entry of a page); without, it fails the read.
+
+    Every entry has the ``row_hash`` of its row (see ``_EntryBuilder.row_hash``). A
+    row whose hash is in ``known`` (those of the source's sightings) was read
+    before into the values its sighting holds: it is left as an ``UnbuiltEntry``,
+    built only when needed.
     """
     options = options or {}
 
@@ -201,10 +214,12 @@ def parse(
             raise error
         rejected.append({"line": error.number, "where": error.where, "reason": error.reason})
 
-    readers: dict[str, Callable[[str, dict[str, Any]], list[Entry]]] = {
-        SourceFormat.CSV: lambda text, options: _parse_csv(text, options, reject),
-        SourceFormat.JSON: lambda text, options: _parse_json(text, options, reject),
-        SourceFormat.HTML: lambda text, options: _parse_html(text, options, base_url, reject),
+    readers: dict[str, Callable[[str, dict[str, Any]], list[Entry | UnbuiltEntry]]] = {
+        SourceFormat.CSV: lambda text, options: _parse_csv(text, options, reject, known),
+        SourceFormat.JSON: lambda text, options: _parse_json(text, options, reject, known),
+        SourceFormat.HTML: lambda text, options: _parse_html(
+            text, options, base_url, reject, known
+        ),
     }
     if format not in readers:
         raise ParseError(f"A source of format {format!r} has nothing to read.")
@@ -248,25 +263,28 @@ def row_error(where: str, reason: str) -> RowError:
 
 
 def _parse_csv(
-    text: str, options: dict[str, Any], reject: Callable[[RowError], None]
-) -> list[Entry]:
+    text: str,
+    options: dict[str, Any],
+    reject: Callable[[RowError], None],
+    known: Container[bytes],
+) -> list[Entry | UnbuiltEntry]:
     delimiter = options.get("delimiter") or _guess_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     headings: list[str] | None = None
     fields: list[str] = []
-    entries: list[Entry] = []
+    entries: list[Entry | UnbuiltEntry] = []
     builder: _EntryBuilder | None = None
     last_line = 0
     try:
         for row in reader:
             where = f"Line {last_line + 1}"
             last_line = reader.line_num
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():  # blank: no cell has anything but spaces
                 continue
             if headings is None:
                 headings = [cell.strip().lstrip("\ufeff") for cell in row]
                 fields = _fields_for(headings, options)
-                builder = _EntryBuilder(headings, fields, options)
+                builder = _EntryBuilder(headings, fields, options, texts=True)
                 continue
             if len(row) > len(fields):
                 if any(cell.strip() for cell in row[len(fields) :]):
@@ -277,7 +295,9 @@ def _parse_csv(
                 row = row[: len(fields)]
             assert builder is not None
             try:
-                entries.append(builder.build(row, position=len(entries) + 1, where=where))
+                entries.append(
+                    builder.read(row, position=len(entries) + 1, where=where, known=known)
+                )
             except RowError as error:
                 reject(error)
     except csv.Error as exc:
@@ -313,7 +333,15 @@ def _fields_for(headings: list[str], options: dict[str, Any]) -> list[str]:
 class _EntryBuilder:
     """Turns one row (a list of cells in heading order) into an Entry."""
 
-    def __init__(self, headings: list[str], fields: list[str], options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        headings: list[str],
+        fields: list[str],
+        options: dict[str, Any],
+        *,
+        texts: bool = False,
+    ) -> None:
+        """``texts``: every cell is a text without NUL characters (a CSV file's)."""
         self.headings = headings
         self.fields = fields
         self.index = {name: i for i, name in enumerate(fields) if name in _UNDERSTOOD}
@@ -330,6 +358,46 @@ class _EntryBuilder:
             for i, (heading, name) in enumerate(zip(headings, fields, strict=True))
             if name not in _UNDERSTOOD
         ]
+        self._hasher = None
+        code = _reading_code_digest()
+        if code is not None:
+            # Everything besides the cells that decides what build() makes of a row.
+            self._hasher = hashlib.blake2b(code, digest_size=16)
+            self._hasher.update(repr((headings, fields, self.key_field, texts)).encode())
+            self._hasher.update(b"\x00")
+        self._texts = texts
+
+    def row_hash(self, row: list[Any]) -> bytes | None:
+        """A digest of the row's cells and of all that decides the entry built from
+        them: two rows of one hash are read into the same values and key. None when
+        the reading code cannot be told apart from another version's."""
+        if self._hasher is None:
+            return None
+        hasher = self._hasher.copy()
+        # Texts without NUL are told apart joined by NUL; repr tells texts, numbers,
+        # true, null and nested values apart.
+        hasher.update(("\x00".join(row) if self._texts else repr(row)).encode())
+        return hasher.digest()
+
+    def read(
+        self, row: list[Any], *, position: int, where: str, known: Container[bytes]
+    ) -> Entry | UnbuiltEntry:
+        """The row's entry, or, when its hash is ``known``, the row left to build later."""
+        row_hash = self.row_hash(row)
+        if row_hash is not None and row_hash in known:
+            return UnbuiltEntry(self, row, position, where, row_hash)
+        entry = self.build(row, position=position, where=where)
+        entry.row_hash = row_hash
+        return entry
+
+    def key_of(self, row: list[Any]) -> str:
+        """The key the source gives the row's entry, or "" (keyed by its name)."""
+        if not self.key_field:
+            return ""
+        i = self.fields.index(self.key_field)
+        value = row[i] if i < len(row) else ""
+        value = clean_whitespace(str(value)) if value not in (None, "") else ""
+        return f"{self.key_field}:{value}"[:400] if value else ""
 
     def build(self, row: list[Any], *, position: int, where: str) -> Entry:
         def cell(name: str) -> Any:
@@ -365,13 +433,7 @@ class _EntryBuilder:
                 signed_on = None
             if signed_on is None:
                 extra["signed_at"] = signed_at
-        key = ""
-        if self.key_field:
-            i = self.fields.index(self.key_field)
-            value = row[i] if i < len(row) else ""
-            value = clean_whitespace(str(value)) if value not in (None, "") else ""
-            if value:
-                key = f"{self.key_field}:{value}"[:400]
+        key = self.key_of(row)
         return Entry(
             name=name,
             title=_text(cell("title"), "title", where),
@@ -383,6 +445,40 @@ class _EntryBuilder:
             key=key,
             position=position,
         )
+
+
+class UnbuiltEntry:
+    """A row read before into the values a sighting holds (its hash says so), not
+    built into an Entry unless something needs its values."""
+
+    __slots__ = ("_builder", "_row", "key", "position", "row_hash", "_where")
+
+    def __init__(
+        self, builder: _EntryBuilder, row: list[Any], position: int, where: str, row_hash: bytes
+    ) -> None:
+        self._builder, self._row, self._where = builder, row, where
+        self.position, self.row_hash = position, row_hash
+        self.key = builder.key_of(row)
+
+    def build(self) -> Entry:
+        entry = self._builder.build(self._row, position=self.position, where=self._where)
+        entry.row_hash = self.row_hash
+        return entry
+
+
+@cache
+def _reading_code_digest() -> bytes | None:
+    """The code that turns cells into values (this module, Entry.values and the
+    text normalisation, the URL validator's Django, Unicode's tables), so that a
+    row hash written by one version of it is never taken for another's."""
+    hasher = hashlib.blake2b(digest_size=16)
+    try:
+        for path in (__file__, letters.services.__file__, normalize.__file__):
+            hasher.update(Path(path or "").read_bytes())
+    except OSError:
+        return None
+    hasher.update(f"{django.__version__} {unicodedata.unidata_version}".encode())
+    return hasher.digest()
 
 
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -410,8 +506,11 @@ def _text(value: Any, name: str, where: str) -> str:
 
 
 def _parse_json(
-    text: str, options: dict[str, Any], reject: Callable[[RowError], None]
-) -> list[Entry]:
+    text: str,
+    options: dict[str, Any],
+    reject: Callable[[RowError], None],
+    known: Container[bytes],
+) -> list[Entry | UnbuiltEntry]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -443,14 +542,15 @@ def _parse_json(
         return []
     fields = _fields_for(headings, options)
     builder = _EntryBuilder(headings, fields, options)
-    entries = []
+    entries: list[Entry | UnbuiltEntry] = []
     for number, record in records:
         try:
             entries.append(
-                builder.build(
+                builder.read(
                     [record.get(heading, "") for heading in headings],
                     position=number,
                     where=f"Item {number}",
+                    known=known,
                 )
             )
         except RowError as error:
@@ -518,8 +618,12 @@ def _check_html_depth(text: str) -> None:
 
 
 def _parse_html(
-    text: str, options: dict[str, Any], base_url: str, reject: Callable[[RowError], None]
-) -> list[Entry]:
+    text: str,
+    options: dict[str, Any],
+    base_url: str,
+    reject: Callable[[RowError], None],
+    known: Container[bytes],
+) -> list[Entry | UnbuiltEntry]:
     selectors = options.get("selectors") or {}
     if not selectors.get("entry"):
         raise ParseError('The source has no entry selector (options "selectors": {"entry": ...}).')
@@ -539,7 +643,7 @@ def _parse_html(
     headings = ["name", "affiliation", "title", "country", "url"]
     fields = _fields_for(headings, {})
     builder = _EntryBuilder(headings, fields, {"key": options["key"]} if options.get("key") else {})
-    entries = []
+    entries: list[Entry | UnbuiltEntry] = []
     for number, node in enumerate(nodes, start=1):
         where = f"Entry {number}"
         row = [
@@ -550,7 +654,7 @@ def _parse_html(
             _select_href(node, selectors.get("url"), where, base_url),
         ]
         try:
-            entries.append(builder.build(row, position=number, where=where))
+            entries.append(builder.read(row, position=number, where=where, known=known))
         except RowError as error:
             reject(error)
     return entries

@@ -36,9 +36,11 @@ from letters.sync.errors import SourceBusy, SyncError, TransientSyncError
 from letters.sync.fetch import content_type_refusal, fetch
 from letters.sync.ingest import Phases, ingest
 from letters.sync.parse import parse
+from letters.sync.rows import row_hashes
 from letters.versions import record_version
 from tracker import resend
 from tracker.bulk import is_postgres
+from tracker.collector import cycle_collector_paused
 from tracker.errors import DomainError, NotFound
 from tracker.locks import source_lock
 
@@ -205,7 +207,8 @@ def _sync_new(
         run = _insert_pending(source, outcome=SyncRun.Outcome.RUNNING, trigger=trigger, by=by)
         if run is None:
             return _record_skipped(source, trigger, by)
-        return _carry_out(source, run, content=content, format=format)
+        with cycle_collector_paused():
+            return _carry_out(source, run, content=content, format=format)
 
 
 def _sync_queued(source: Source, *, run_id: int, may_retry: bool) -> SyncRun:
@@ -228,7 +231,8 @@ def _sync_queued(source: Source, *, run_id: int, may_retry: bool) -> SyncRun:
         run.refresh_from_db()
         if not claimed:
             return run
-        return _carry_out(source, run, may_retry=may_retry)
+        with cycle_collector_paused():
+            return _carry_out(source, run, may_retry=may_retry)
 
 
 def _fail_dead_runs(source: Source) -> None:
@@ -304,6 +308,8 @@ def _carry_out(
                 declared_encoding=declared,
                 base_url=base_url,
                 rejected=rejected,
+                # Rows read before are left unbuilt (the run checks them again, locked).
+                known=row_hashes(source) if settings.TRACKER_SYNC_SKIP_UNCHANGED else frozenset(),
             )
         phase.report(rows=len(entries))
         _check_rejected(source, run, rejected, len(entries) + len(rejected))

@@ -247,6 +247,7 @@ def add(
             "last_seen_at",
             "first_run_id",
             "last_run_id",
+            "row_hash",
         ],
         (
             (
@@ -260,6 +261,7 @@ def add(
                 at,
                 run.pk,
                 run.pk,
+                row.row_hash,
             )
             for row, signature in zip(rows, row_signature, strict=True)
         ),
@@ -311,7 +313,7 @@ def change(
     )
     update_rows(
         Sighting,
-        ["key", *VALUE_FIELDS, "position", "last_seen_at", "last_run_id"],
+        ["key", *VALUE_FIELDS, "position", "last_seen_at", "last_run_id", "row_hash"],
         [
             (
                 sighting.id,
@@ -320,6 +322,7 @@ def change(
                 row.position,
                 at,
                 run.pk,
+                row.row_hash,
             )
             for row, sighting, _ in changed
         ],
@@ -336,6 +339,13 @@ def change(
         at=at,
         resolve=resolve,
     )
+
+
+def row_hashes(rehashed: list[tuple[Row, Existing]]) -> None:
+    """The row hash of entries read into their sightings' values from other rows
+    (such as other spacing), or first read since sightings had hashes: the next
+    run recognises them."""
+    update_rows(Sighting, ["row_hash"], [(sighting.id, row.row_hash) for row, sighting in rehashed])
 
 
 def back(run: SyncRun, back: list[tuple[Row, Existing]], at: datetime) -> None:

@@ -347,6 +347,9 @@ TRACKER_SYNC_CONNECT_TIMEOUT = env_int("TRACKER_SYNC_CONNECT_TIMEOUT", 10, minim
 TRACKER_SYNC_READ_TIMEOUT = env_int("TRACKER_SYNC_READ_TIMEOUT", 60, minimum=1)
 # From this many new names in one run, names are parsed by one process per core.
 TRACKER_SYNC_PARALLEL_PARSE_MIN = env_int("TRACKER_SYNC_PARALLEL_PARSE_MIN", 20_000, minimum=1)
+# A sync recognises rows listed exactly as before by their hash and reads only the others;
+# off, it reads and compares every row (the same outcome, slower).
+TRACKER_SYNC_SKIP_UNCHANGED = env_bool("TRACKER_SYNC_SKIP_UNCHANGED", default=True)
 
 # How the service's own address is written in what it sends out (webhook bodies' links).
 TRACKER_PUBLIC_URL = (env_str("TRACKER_PUBLIC_URL", "http://127.0.0.1:8000") or "").rstrip("/")
