@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('letters', '0010_drop_indexes_led_by_composites'),
+        ('letters', '0011_sighting_row_hash'),
     ]
 
     operations = [
