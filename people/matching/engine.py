@@ -102,9 +102,12 @@ def combine(
     orgs: Sequence[frozenset] | None = None,
     identifiers: Sequence[frozenset] | None = None,
     weights: Weights = DEFAULT_WEIGHTS,
+    population: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decide the scored pairs of all blocks together: cluster the pairs to
     merge, queue the middle band, and count what stored judgements blocked.
+    ``population`` is how many records the run matched among (``size`` when
+    None: the records of the scored pairs may be only some of them).
 
     Returns the outcome of each scored pair and the cluster label of each record.
     """
@@ -166,6 +169,16 @@ def combine(
         if ambiguous.any():
             auto = auto[~(ambiguous[scored.a[auto]] | ambiguous[scored.b[auto]])]
             clustering = clustered(auto)
+    if not weights.org_veto and len(auto):
+        # Another organisation weighed as evidence: such a pair merges only
+        # when one person is likely enough given all it states, with the odds
+        # that two records of this run are one person as the prior.
+        unlikely = (scored.org[auto] == Org.DISAGREE) & ~likely(
+            scored.bits[auto], prior_bits(clustering.labels, population)
+        )
+        if unlikely.any():
+            auto = auto[~unlikely]
+            clustering = clustered(auto)
     outcome = np.full(len(scored), Outcome.NONE, dtype=np.int64)
     for k, result in zip(auto.tolist(), clustering.outcome, strict=True):
         outcome[k] = {
@@ -191,6 +204,32 @@ def combine(
                 continue
             outcome[k] = Outcome.BLOCKED if y in hard.get(x, ()) else Outcome.QUEUED
     return outcome, labels
+
+
+# A merge against other organisations needs this posterior of one person.
+MERGE_POSTERIOR = 0.99
+
+
+def prior_bits(labels: np.ndarray, population: int | None = None) -> float:
+    """log2 of the odds that two records drawn at random from ``population``
+    records (``len(labels)`` when None) are one person, the people being the
+    clusters found (``labels``; records outside them are alone).
+
+    The bits of a score are log2(m/u) with ``u`` counted on random pairs
+    (``people.matching.learning``), so this prior and a score add up to the
+    posterior odds of one person (Fellegi and Sunter)."""
+    size = max(len(labels), population or 0)
+    if size < 2:
+        return 0.0
+    counts = np.unique(labels, return_counts=True)[1].astype(float)
+    same = max(float((counts * (counts - 1) / 2).sum()), 1.0)
+    every = size * (size - 1) / 2
+    return float(np.log2(same / max(every - same, 1.0)))
+
+
+def likely(bits: np.ndarray, prior: float, posterior: float = MERGE_POSTERIOR) -> np.ndarray:
+    """Pairs whose score, after the prior, gives one person at least ``posterior``."""
+    return bits + prior >= np.log2(posterior / (1.0 - posterior))
 
 
 def contextless_records(prepared: Prepared) -> np.ndarray:

@@ -727,6 +727,7 @@ def run_combine(run_id: int) -> MatchRun:
         judged_apart=judged,
         contextless=contextless,
         weights=weights,
+        population=run.people_considered or None,
         **context,
     )
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from people.matching.blocking import candidate_pairs
-from people.matching.engine import Outcome, match
+from people.matching.engine import Outcome, combine, likely, match, prior_bits
 from people.matching.learning import fit_weights, weights_from_params
 from people.matching.records import Prepared, Record
-from people.matching.scoring import DEFAULT_WEIGHTS, explain
+from people.matching.scoring import DEFAULT_WEIGHTS, Decision, Org, explain, score_pairs
 from tests.people.matching.samples import variants
 
 GIVEN = [
@@ -177,7 +177,7 @@ def test_learned_weights_say_what_the_data_says(learned):
     assert weights_from_params(params) == w
 
 
-def test_another_organisation_is_evidence_that_a_rare_name_can_outweigh(learned):
+def test_another_organisation_is_weighed_and_a_rare_name_goes_to_an_editor(learned):
     background, _truth, _prepared, _candidates = learned
     rare = [
         Record(8001, ("Wilhelmina Quispe-Valdivia",), orgs=("University of Lindqvist",)),
@@ -192,9 +192,16 @@ def test_another_organisation_is_evidence_that_a_rare_name_can_outweigh(learned)
     records = background + rare + common
     learned_result = match(records, learn=True)
     assert learned_result.weights.org_disagree < 0
-    merged = set(learned_result.pairs(Outcome.MERGED))
-    assert (8001, 8002) in merged
-    assert (8003, 8004) not in merged
+    rare_pair = np.flatnonzero(
+        np.isin(learned_result.ids[learned_result.scored.a], [8001, 8002])
+        & np.isin(learned_result.ids[learned_result.scored.b], [8001, 8002])
+    )
+    # The rare name outweighs the other organisation in the score...
+    assert learned_result.scored.decision[rare_pair].tolist() == [Decision.AUTO]
+    # ...but among 2,100 records, one person at two organisations is not 0.99
+    # likely even for a name written nowhere else: an editor decides.
+    assert (8001, 8002) in set(learned_result.pairs(Outcome.QUEUED))
+    assert (8003, 8004) not in set(learned_result.pairs(Outcome.MERGED))
     # With the set weights another organisation is a veto: an editor is asked.
     set_result = match(records)
     assert (8001, 8002) not in set(set_result.pairs(Outcome.MERGED))
@@ -262,3 +269,40 @@ def test_the_explanation_adds_up_to_the_learned_score(learned):
     assert org_items
     assert {item["weight"] for item in org_items} == {round(result.weights.org_disagree, 2)}
     assert result.weights.org_disagree != DEFAULT_WEIGHTS.org_disagree
+
+
+def test_the_prior_is_the_share_of_pairs_of_records_found_one_person():
+    labels = np.asarray([0, 0, 1, 2])  # one pair of six is one person
+    assert prior_bits(labels) == pytest.approx(np.log2(1 / 5))
+    # Among more records (the rest alone), the same pair is a smaller share.
+    assert prior_bits(labels, population=100) == pytest.approx(np.log2(1 / 4949))
+    assert likely(np.asarray([10.0, 9.0]), prior=-3.0).tolist() == [True, False]
+
+
+def test_a_merge_against_another_organisation_needs_the_posterior_of_one_person(learned):
+    records, _truth, _prepared, _candidates = learned
+    weights = match(records, learn=True).weights
+    assert not weights.org_veto
+    pair = [
+        Record(1, ("Wilhelmina Quispe-Valdivia",), orgs=("University of Lindqvist",)),
+        Record(2, ("Wilhelmina Quispe-Valdivia",), orgs=("Institute of Morkaeau",)),
+        Record(3, ("Wilhelmina Quispe-Valdivia",), orgs=("Institute of Morkaeau",)),
+    ]
+    # Scored with the crowd's name frequencies: a name it never writes.
+    prepared = Prepared(pair, frequencies=Prepared(records + pair).frequencies)
+    scored = score_pairs(prepared, np.asarray([0, 1]), np.asarray([1, 2]), weights)
+    assert scored.org.tolist() == [Org.DISAGREE, Org.AGREE]
+    assert (scored.decision == Decision.AUTO).all()
+    orgs = [frozenset(keys) for keys in prepared.org_texts]
+
+    def outcome(population):
+        return combine(3, scored, orgs=orgs, weights=weights, population=population)[0].tolist()
+
+    # Among three records, one person is likely enough: both pairs merge.
+    assert outcome(None) == [Outcome.MERGED, Outcome.MERGED]
+    # Among a billion, the same score against another organisation is not:
+    # that pair goes to an editor, while the pair whose organisations agree merges.
+    assert outcome(10**9) == [Outcome.QUEUED, Outcome.MERGED]
+    # With the set weights another organisation is a veto, however few the records.
+    set_scored = score_pairs(prepared, np.asarray([0, 1]), np.asarray([1, 2]))
+    assert combine(3, set_scored, orgs=orgs)[0].tolist()[0] != Outcome.MERGED
