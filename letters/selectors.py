@@ -352,14 +352,17 @@ def public_status() -> Case:
 
 def signature_public_status(signature: Signature) -> str:
     """``public_status`` of one signature whose sightings are at hand."""
-    sightings = list(signature.sightings.all())
-    if (
-        signature.status == Signature.Status.LISTED
-        and sightings
-        and not any(sighting.present for sighting in sightings)
-    ):
+    return public_status_of(
+        signature.status, [sighting.present for sighting in signature.sightings.all()]
+    )
+
+
+def public_status_of(status: str, present: Sequence[bool]) -> str:
+    """``public_status`` of a signature with this status whose sightings are
+    ``present`` or not, one flag each."""
+    if status == Signature.Status.LISTED and present and not any(present):
         return UNLISTED
-    return signature.status
+    return status
 
 
 def signatures_as_of(signatures: QuerySet, at: datetime) -> QuerySet:
@@ -393,10 +396,11 @@ def _as_of(signatures: QuerySet) -> bool:
 
 
 def signature_values(signatures: QuerySet) -> QuerySet:
+    """The values of a list's rows; ``attach_sightings`` completes them. When each
+    was last seen and its public status are read from its sightings there, not by
+    sub-queries per row over the same sightings."""
     then = ["status_then"] if _as_of(signatures) else []
-    values = signatures.values(*SIGNATURE_VALUES, *then).annotate(
-        seen_at=signature_seen_at(), public_status=public_status()
-    )
+    values = signatures.values(*SIGNATURE_VALUES, "last_seen_at", *then)
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -416,20 +420,34 @@ def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]
 
 
 def attach_sightings(rows: list[dict]) -> list[dict]:
-    """Make sure each row has its sightings: PostgreSQL gave them with the
-    page; elsewhere one more query reads them for the whole page. A list as it
-    stood at a time (``signatures_as_of``) shows the statuses of then."""
-    for row in rows:
-        if "status_then" in row:
-            row["status"] = row["public_status"] = row.pop("status_then")
+    """Give each row its sightings (PostgreSQL gave them with the page; elsewhere
+    one more query reads them for the whole page), when it was last seen
+    (``signature_seen_at``) and its ``public_status``. A list as it stood at a
+    time (``signatures_as_of``) shows the statuses of then."""
     if _sightings_inline():
         for row in rows:
             row["sightings"] = row["sightings"] or []
-        return rows
-    grouped = sightings_by_signature(row["id"] for row in rows)
+    else:
+        grouped = sightings_by_signature(row["id"] for row in rows)
+        for row in rows:
+            row["sightings"] = grouped.get(row["id"], [])
     for row in rows:
-        row["sightings"] = grouped.get(row["id"], [])
+        sightings = row["sightings"]
+        row["seen_at"] = max(
+            (_datetime(sighting["last_seen"]) for sighting in sightings),
+            default=row["last_seen_at"],
+        )
+        row["public_status"] = public_status_of(
+            row["status"], [sighting["present"] for sighting in sightings]
+        )
+        if "status_then" in row:
+            row["status"] = row["public_status"] = row.pop("status_then")
     return rows
+
+
+def _datetime(value: datetime | str) -> datetime:
+    """A time read from the database, or written by PostgreSQL as text inside JSON."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def signature_rows(*, ids: list[int]) -> list[dict]:

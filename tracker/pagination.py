@@ -43,6 +43,9 @@ class KeysetPagination(BasePagination):
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
     invalid_cursor_message = "This cursor is not one the API gave; start again without it."
+    # What ``count`` counts when it is not the queryset paged: the same rows without
+    # the joins that only read their columns (set by the view, per request).
+    counted: QuerySet | None = None
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -116,7 +119,8 @@ class KeysetPagination(BasePagination):
         self.page_size_value = self.get_page_size(request)
         raw_cursor = request.query_params.get(self.cursor_query_param)
         reverse = False
-        self.count = queryset.order_by().count()
+        counted = queryset if self.counted is None else self.counted
+        self.count = counted.order_by().count()
         if raw_cursor:
             values, reverse = self._decode(raw_cursor)
             queryset = queryset.filter(self._after(values, reverse))

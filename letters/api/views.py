@@ -358,6 +358,8 @@ class _SignatureListMixin(ExportListMixin):
             return csv_response(
                 self._csv_name(), selectors.CSV_HEADER, records, bom=bom, written=True
             )
+        # The count needs no join to the letter and the person, which read columns.
+        self.paginator.counted = signatures
         page = self.paginate_queryset(selectors.signature_values(signatures))
         rows = selectors.attach_sightings(page)
         return self.get_paginated_response(s.SignatureSerializer(rows, many=True).data)
