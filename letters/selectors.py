@@ -8,8 +8,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.contrib.postgres.aggregates import StringAgg
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -40,8 +39,15 @@ from letters.models import (
 )
 from people.models import Affiliation, Merge, Person, PersonRename, Split
 from people.selectors import queryset_search
-from tracker.csv import neutralise
-from tracker.db import LoadedJSON, Neutralised, UTCText
+from tracker.csv import csv_records, neutralise
+from tracker.db import (
+    FORMULA_QUOTED,
+    FORMULA_START,
+    LoadedJSON,
+    Neutralised,
+    UTCText,
+    csv_copy,
+)
 from tracker.fields import iso_datetime
 
 STANDING_STATUSES = (
@@ -346,14 +352,17 @@ def public_status() -> Case:
 
 def signature_public_status(signature: Signature) -> str:
     """``public_status`` of one signature whose sightings are at hand."""
-    sightings = list(signature.sightings.all())
-    if (
-        signature.status == Signature.Status.LISTED
-        and sightings
-        and not any(sighting.present for sighting in sightings)
-    ):
+    return public_status_of(
+        signature.status, [sighting.present for sighting in signature.sightings.all()]
+    )
+
+
+def public_status_of(status: str, present: Sequence[bool]) -> str:
+    """``public_status`` of a signature with this status whose sightings are
+    ``present`` or not, one flag each."""
+    if status == Signature.Status.LISTED and present and not any(present):
         return UNLISTED
-    return signature.status
+    return status
 
 
 def signatures_as_of(signatures: QuerySet, at: datetime) -> QuerySet:
@@ -387,10 +396,11 @@ def _as_of(signatures: QuerySet) -> bool:
 
 
 def signature_values(signatures: QuerySet) -> QuerySet:
+    """The values of a list's rows; ``attach_sightings`` completes them. When each
+    was last seen and its public status are read from its sightings there, not by
+    sub-queries per row over the same sightings."""
     then = ["status_then"] if _as_of(signatures) else []
-    values = signatures.values(*SIGNATURE_VALUES, *then).annotate(
-        seen_at=signature_seen_at(), public_status=public_status()
-    )
+    values = signatures.values(*SIGNATURE_VALUES, "last_seen_at", *then)
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -410,20 +420,34 @@ def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]
 
 
 def attach_sightings(rows: list[dict]) -> list[dict]:
-    """Make sure each row has its sightings: PostgreSQL gave them with the
-    page; elsewhere one more query reads them for the whole page. A list as it
-    stood at a time (``signatures_as_of``) shows the statuses of then."""
-    for row in rows:
-        if "status_then" in row:
-            row["status"] = row["public_status"] = row.pop("status_then")
+    """Give each row its sightings (PostgreSQL gave them with the page; elsewhere
+    one more query reads them for the whole page), when it was last seen
+    (``signature_seen_at``) and its ``public_status``. A list as it stood at a
+    time (``signatures_as_of``) shows the statuses of then."""
     if _sightings_inline():
         for row in rows:
             row["sightings"] = row["sightings"] or []
-        return rows
-    grouped = sightings_by_signature(row["id"] for row in rows)
+    else:
+        grouped = sightings_by_signature(row["id"] for row in rows)
+        for row in rows:
+            row["sightings"] = grouped.get(row["id"], [])
     for row in rows:
-        row["sightings"] = grouped.get(row["id"], [])
+        sightings = row["sightings"]
+        row["seen_at"] = max(
+            (_datetime(sighting["last_seen"]) for sighting in sightings),
+            default=row["last_seen_at"],
+        )
+        row["public_status"] = public_status_of(
+            row["status"], [sighting["present"] for sighting in sightings]
+        )
+        if "status_then" in row:
+            row["status"] = row["public_status"] = row.pop("status_then")
     return rows
+
+
+def _datetime(value: datetime | str) -> datetime:
+    """A time read from the database, or written by PostgreSQL as text inside JSON."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def signature_rows(*, ids: list[int]) -> list[dict]:
@@ -464,71 +488,84 @@ CSV_HEADER = [
 ]
 
 
-def _distinct_sighting_texts(field: str) -> Subquery:
-    """The distinct values of a sighting field for each signature, joined by "; "."""
-    return Subquery(
-        Sighting.objects.filter(signature=OuterRef("pk"))
-        .order_by()
-        .values("signature")
-        .annotate(text=StringAgg(field, delimiter="; ", distinct=True, order_by=field))
-        .values("text")
-    )
+# The export on PostgreSQL: the signatures' own columns (``{signatures}``, compiled by the
+# ORM with the list's filters) and what their sightings say, read in one pass over each
+# signature's sightings (a LATERAL join) rather than five sub-queries per row over the
+# same index entries (last seen, sources, spellings and public_status's two EXISTS).
+# Empty text is NULL (``tracker.db.csv_copy``). Written as SQL: the ORM has no LATERAL.
+_CSV_COPY_SQL = (
+    "SELECT b.id, NULLIF(b.shown_letter, ''), b.person_id, NULLIF(b.shown_name, ''), "  # noqa: S608 - no input in the SQL
+    "{status}, NULLIF(b.shown_title, ''), NULLIF(b.shown_affiliation, ''), b.first_seen, "
+    "{last_seen}, NULLIF(regexp_replace(a.sources, %s, %s), ''), "
+    "NULLIF(regexp_replace(a.names, %s, %s), ''), {public_status} "
+    "FROM ({signatures}) b CROSS JOIN LATERAL ("
+    f"SELECT max({SIGHTING_SEEN_SQL}) AS seen_at, "
+    "string_agg(DISTINCT src.name, '; ' ORDER BY src.name) AS sources, "
+    "string_agg(DISTINCT g.name, '; ' ORDER BY g.name) AS names, "
+    "count(*) AS sightings, bool_or(g.present) AS present "
+    f'FROM "{Sighting._meta.db_table}" g JOIN "{Source._meta.db_table}" src '
+    "ON src.id = g.source_id WHERE g.signature_id = b.id) a "
+    "ORDER BY {ordering}"
+)
+# ``public_status()`` over the pass's count of sightings and whether any is present.
+_CSV_PUBLIC_STATUS_SQL = (
+    f"CASE WHEN b.status = '{Signature.Status.LISTED}' AND a.sightings > 0 AND NOT a.present "
+    f"THEN '{UNLISTED}' ELSE b.status END"
+)
 
 
-def _with_status_then(rows: Iterable[tuple]) -> Iterator[tuple]:
-    for row in rows:
-        *values, _public, then = row
-        values[4] = then
-        yield (*values, then)
-
-
-def signature_csv_rows(signatures: QuerySet, *, ordering: tuple[str, ...]) -> Iterator[list]:
-    """The rows of a CSV export, their formulas neutralised (``tracker.csv``: for
-    ``csv_response(..., neutralised=True)``), read through a server-side cursor in chunks, so
-    memory holds a chunk, never the export. On PostgreSQL each row comes with its
-    sources and spellings already joined, and the cursor lives in a transaction
-    so that rows are produced as they are read rather than all at first; elsewhere
-    one query per chunk reads the sightings."""
+def signature_csv_records(signatures: QuerySet, *, ordering: tuple[str, ...]) -> Iterator[bytes]:
+    """The records of a CSV export (``CSV_HEADER``), their formulas neutralised, for
+    ``csv_response(..., written=True)``. On PostgreSQL the database writes them
+    (``tracker.db.csv_copy``), streamed as it reads the rows; elsewhere they are read
+    through a server-side cursor in chunks, one query per chunk reading the sightings.
+    Memory holds a chunk, never the export."""
     then = _as_of(signatures)
-    signatures = signatures.order_by(*ordering)
     if not _sightings_inline():
-        rows = signature_values(signatures).iterator(chunk_size=CSV_CHUNK)
-        while chunk := list(islice(rows, CSV_CHUNK)):
-            for row in attach_sightings(chunk):
-                sightings = row["sightings"]
-                yield [
-                    neutralise(value)
-                    for value in (
-                        *(row[name] for name in SIGNATURE_VALUES[:7]),
-                        iso_datetime(row["first_seen_at"]),
-                        iso_datetime(row["seen_at"]),
-                        "; ".join(sorted({sighting["source"] for sighting in sightings})),
-                        "; ".join(sorted({sighting["name"] for sighting in sightings})),
-                        row["public_status"],
-                    )
-                ]
+        yield from csv_records(_signature_csv_rows(signatures.order_by(*ordering)))
         return
-    rows = signatures.values_list("id").annotate(
+    sort = {f"sort_{index}": F(name.lstrip("-")) for index, name in enumerate(ordering)}
+    columns = signatures.order_by().values_list("id", "person_id", "status", "last_seen_at")
+    columns = columns.annotate(
         shown_letter=Neutralised("letter__slug"),
-        shown_person=F("person_id"),
         shown_name=Neutralised("person__display_name"),
-        shown_as=F("status"),
         shown_title=Neutralised("title"),
         shown_affiliation=Neutralised("affiliation"),
         first_seen=UTCText("first_seen_at"),
-        last_seen=UTCText(signature_seen_at()),
-        sources=Neutralised(_distinct_sighting_texts("source__name")),
-        names=Neutralised(_distinct_sighting_texts("name")),
-        shown_status=public_status(),
         **({"shown_then": F("status_then")} if then else {}),
+        **sort,
     )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # The estimated cost of the whole export makes PostgreSQL compile the
-            # query first (JIT), which took longer than running it.
-            cursor.execute("SET LOCAL jit = off")
-        read = rows.iterator(chunk_size=CSV_CHUNK)
-        yield from _with_status_then(read) if then else read
+    inner, inner_params = columns.query.sql_with_params()
+    sql = _CSV_COPY_SQL.format(
+        signatures=inner,
+        status="b.shown_then" if then else "b.status",
+        last_seen=UTCText.template % {"expressions": "COALESCE(a.seen_at, b.last_seen_at)"},
+        public_status="b.shown_then" if then else _CSV_PUBLIC_STATUS_SQL,
+        ordering=", ".join(
+            f"b.{key} {'DESC' if name.startswith('-') else 'ASC'}"
+            for key, name in zip(sort, ordering, strict=True)
+        ),
+    )
+    params = [FORMULA_START, FORMULA_QUOTED, FORMULA_START, FORMULA_QUOTED, *inner_params]
+    yield from csv_copy(sql, params)
+
+
+def _signature_csv_rows(signatures: QuerySet) -> Iterator[list]:
+    rows = signature_values(signatures).iterator(chunk_size=CSV_CHUNK)
+    while chunk := list(islice(rows, CSV_CHUNK)):
+        for row in attach_sightings(chunk):
+            sightings = row["sightings"]
+            yield [
+                neutralise(value)
+                for value in (
+                    *(row[name] for name in SIGNATURE_VALUES[:7]),
+                    iso_datetime(row["first_seen_at"]),
+                    iso_datetime(row["seen_at"]),
+                    "; ".join(sorted({sighting["source"] for sighting in sightings})),
+                    "; ".join(sorted({sighting["name"] for sighting in sightings})),
+                    row["public_status"],
+                )
+            ]
 
 
 # --- Sources and runs ---------------------------------------------------------

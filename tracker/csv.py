@@ -46,19 +46,14 @@ def csv_bom(request: Any) -> bool:
     raise ValidationError({"bom": ["Give 1 (start the CSV with a byte order mark) or 0."]})
 
 
-def csv_chunks(
-    header: list[str], rows: Iterable[list], *, bom: bool = False, neutralised: bool = False
-) -> Iterator[str]:
-    """The CSV text of ``rows`` in chunks of ``ROWS_PER_CHUNK``; ``neutralised``
-    rows had their formulas quoted already (by ``tracker.db.Neutralised``)."""
+def csv_chunks(header: list[str], rows: Iterable[list], *, bom: bool = False) -> Iterator[str]:
+    """The CSV text of ``rows``, their formulas neutralised, in chunks of ``ROWS_PER_CHUNK``."""
     buffer = io.StringIO()
     if bom:
         buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(header)
-    if not neutralised:
-        rows = ([neutralise(value) for value in row] for row in rows)
-    rows = iter(rows)
+    rows = iter([neutralise(value) for value in row] for row in rows)
     while True:
         before = buffer.tell()
         writer.writerows(islice(rows, ROWS_PER_CHUNK))
@@ -70,18 +65,46 @@ def csv_chunks(
     yield buffer.getvalue()
 
 
+def csv_records(rows: Iterable[list]) -> Iterator[bytes]:
+    """Each of ``rows`` as one CSV record, written by ``csv.writer``, as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _record_chunks(header: list[str], records: Iterable[bytes], *, bom: bool) -> Iterator[bytes]:
+    """The header, then ``records`` already written (``csv_records``,
+    ``tracker.db.csv_copy``) ``ROWS_PER_CHUNK`` at a time."""
+    head = io.StringIO()
+    if bom:
+        head.write(BOM)
+    csv.writer(head).writerow(header)
+    first = head.getvalue().encode()
+    records = iter(records)
+    while chunk := b"".join(islice(records, ROWS_PER_CHUNK)):
+        yield first + chunk
+        first = b""
+    if first:
+        yield first
+
+
 def csv_response(
     filename: str,
     header: list[str],
-    rows: Iterable[list],
+    rows: Iterable,
     *,
     bom: bool = False,
-    neutralised: bool = False,
+    written: bool = False,
 ) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        csv_chunks(header, rows, bom=bom, neutralised=neutralised),
-        content_type="text/csv; charset=utf-8",
-    )
+    """A streamed CSV download of ``rows``: lists of values, or with ``written`` CSV
+    records already written, their formulas neutralised (``csv_records``,
+    ``tracker.db.csv_copy``)."""
+    chunks = _record_chunks(header, rows, bom=bom) if written else csv_chunks(header, rows, bom=bom)
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet, Window
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination, PageNumberPagination
@@ -27,6 +28,37 @@ class PagePagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+# The annotation that carries the count of the whole list on each row of its page.
+_TOTAL = "page_list_total"
+
+
+class _CountedWithPagePaginator(Paginator):
+    """Reads the count with the page (``COUNT(*) OVER ()``): one query, where a
+    separate COUNT would find every row of the list a second time. A page past the
+    end has no row to carry the count, and is counted apart to be refused."""
+
+    def page(self, number: Any) -> Any:
+        try:
+            start = (int(number) - 1) * self.per_page
+        except (TypeError, ValueError):
+            return super().page(number)
+        if start < 0:
+            return super().page(number)
+        counted = self.object_list.annotate(**{_TOTAL: Window(Count("*"))})
+        rows = list(counted[start : start + self.per_page])
+        if not rows and start > 0:
+            return super().page(number)
+        self.count = getattr(rows[0], _TOTAL) if rows else 0
+        return self._get_page(rows, self.validate_number(number), self)
+
+
+class SearchPagePagination(PagePagination):
+    """Numbered pages of a search, counted with the page: finding the matches
+    (a trigram index scan and a recheck of each) is most of a search's cost."""
+
+    django_paginator_class = _CountedWithPagePaginator
 
 
 class KeysetPagination(BasePagination):
@@ -43,6 +75,9 @@ class KeysetPagination(BasePagination):
     cursor_query_param = "cursor"
     page_size_query_param = "page_size"
     invalid_cursor_message = "This cursor is not one the API gave; start again without it."
+    # What ``count`` counts when it is not the queryset paged: the same rows without
+    # the joins that only read their columns (set by the view, per request).
+    counted: QuerySet | None = None
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -116,7 +151,8 @@ class KeysetPagination(BasePagination):
         self.page_size_value = self.get_page_size(request)
         raw_cursor = request.query_params.get(self.cursor_query_param)
         reverse = False
-        self.count = queryset.order_by().count()
+        counted = queryset if self.counted is None else self.counted
+        self.count = counted.order_by().count()
         if raw_cursor:
             values, reverse = self._decode(raw_cursor)
             queryset = queryset.filter(self._after(values, reverse))

@@ -354,10 +354,12 @@ class _SignatureListMixin(ExportListMixin):
         signatures = self.filter_queryset(self._signatures())
         if self.export_format() == "csv":
             bom = csv_bom(request)
-            rows = selectors.signature_csv_rows(signatures, ordering=self.paginator.ordering)
+            records = selectors.signature_csv_records(signatures, ordering=self.paginator.ordering)
             return csv_response(
-                self._csv_name(), selectors.CSV_HEADER, rows, bom=bom, neutralised=True
+                self._csv_name(), selectors.CSV_HEADER, records, bom=bom, written=True
             )
+        # The count needs no join to the letter and the person, which read columns.
+        self.paginator.counted = signatures
         page = self.paginate_queryset(selectors.signature_values(signatures))
         rows = selectors.attach_sightings(page)
         return self.get_paginated_response(s.SignatureSerializer(rows, many=True).data)

@@ -37,7 +37,7 @@ from tracker.csv import CSVRenderer, ExportListMixin, NDJSONRenderer, export_res
 from tracker.filters import FiltersOnListMixin
 from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.ordering import OrderedListMixin, ordering_parameter
-from tracker.pagination import KeysetPagination, PagePagination
+from tracker.pagination import KeysetPagination, PagePagination, SearchPagePagination
 from tracker.permissions import StaffReadModelWrite
 
 _ID = r"[0-9]{1,19}"
@@ -181,6 +181,15 @@ class PersonViewSet(
         if self.request.query_params.get("search"):
             return None  # the best matches first
         return super().default_ordering()
+
+    @property
+    def paginator(self):
+        # A search is counted with its page; other lists walk an index for the page
+        # and would read every row to count them that way.
+        if not hasattr(self, "_paginator"):
+            search = self.request.query_params.get("search")
+            self._paginator = SearchPagePagination() if search else self.pagination_class()
+        return self._paginator
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         export = self.export_format()

@@ -185,18 +185,53 @@ def test_it_answers_an_id_beyond_any_integer_with_a_404_not_a_500(anon):
 
 
 @pytest.mark.parametrize("page_size", [2, 6])
+def test_a_search_of_people_costs_one_query_whatever_the_page_size(
+    anon, django_assert_num_queries, page_size
+):
+    for n in range(6):
+        make_person(f"Person Number{n}")
+
+    # 1. the page of people, ranked by the search, each row carrying the count of
+    # the people found
+    with django_assert_num_queries(1):
+        response = anon.get("/api/people/", {"page_size": page_size, "search": "person"})
+
+    assert len(response.json()["results"]) == page_size
+    assert response.json()["count"] == 6
+
+
+@pytest.mark.parametrize("page_size", [2, 6])
 def test_the_people_list_costs_two_queries_whatever_the_page_size(
     anon, django_assert_num_queries, page_size
 ):
     for n in range(6):
         make_person(f"Person Number{n}")
 
-    # 1. the count of the people found, 2. the page of people, ranked by the
-    # search in the same query
+    # 1. the count of the people, 2. the page of people
     with django_assert_num_queries(2):
-        response = anon.get("/api/people/", {"page_size": page_size, "search": "person"})
+        response = anon.get("/api/people/", {"page_size": page_size})
 
     assert len(response.json()["results"]) == page_size
+
+
+def test_a_search_counts_every_match_on_every_page_and_refuses_a_page_past_the_end(anon):
+    for n in range(5):
+        make_person(f"Person Number{n}")
+    make_person("Cate Blanchett")
+
+    pages = [
+        anon.get("/api/people/", {"page_size": 2, "search": "person", "page": page})
+        for page in (1, 2, 3, "last", 4)
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200, 200, 200, 404]
+    assert {page.json()["count"] for page in pages[:4]} == {5}
+    assert [len(page.json()["results"]) for page in pages[:4]] == [2, 2, 1, 1]
+    assert pages[2].json()["next"] is None
+    names = [row["name"] for page in pages[:3] for row in page.json()["results"]]
+    assert sorted(names) == [f"Person Number{n}" for n in range(5)]
+    empty = anon.get("/api/people/", {"search": "zzzzqqq"}).json()
+    assert (empty["count"], empty["results"]) == (0, [])
 
 
 def test_the_person_detail_costs_four_queries(anon, django_assert_num_queries):

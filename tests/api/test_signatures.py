@@ -14,6 +14,7 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from letters import selectors as letter_selectors
 from letters import services as letter_services
 from letters.models import Sighting, Signature, Source
 from people import services as people_services
@@ -32,8 +33,11 @@ def _record(letter, source, name, **entry):
 
 def _csv(response) -> list[dict]:
     assert isinstance(response, StreamingHttpResponse)
-    text = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(text)))
+    return _csv_text(b"".join(response.streaming_content).decode())
+
+
+def _csv_text(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 # --- Listing ------------------------------------------------------------------
@@ -513,6 +517,38 @@ def test_it_neutralises_formulas_in_every_text_column_of_the_export_and_nothing_
     assert by_name["Ann O'Neil"]["sources"] == "Site"
 
 
+def test_it_writes_the_export_byte_for_byte_as_the_csv_module_does(anon):
+    letter = make_letter()
+    press = make_source(letter, name='Press, "Daily"')
+    quoted = _record(letter, press, "Ann O'Neil")
+    broken = _record(letter, press, "Ava DuVernay")
+    _record(letter, press, "Alfonso Cuarón", affiliation="=1+1")
+    # Cells as an editor may leave them: commas, quotes, line breaks, nothing.
+    Signature.objects.filter(pk=quoted.pk).update(title="Director,\nWriter", affiliation="")
+    Signature.objects.filter(pk=broken.pk).update(title="one\r\ntwo", affiliation="a\rb")
+    Sighting.objects.filter(signature=quoted).update(name='Ann "Nan" O\'Neil')
+
+    body = b"".join(
+        anon.get(f"/api/letters/{letter.slug}/signatures/?format=csv").streaming_content
+    )
+
+    text = body.decode()
+    rewritten = io.StringIO()
+    csv.writer(rewritten).writerows(csv.reader(io.StringIO(text, newline="")))
+    assert text == rewritten.getvalue()
+    rows = {row["signature_id"]: row for row in _csv_text(text)}
+    assert len(rows) == 3
+    assert rows[str(quoted.pk)]["title"] == "Director,\nWriter"
+    assert rows[str(quoted.pk)]["affiliation"] == ""
+    assert rows[str(quoted.pk)]["names_as_written"] == 'Ann "Nan" O\'Neil'
+    assert (rows[str(broken.pk)]["title"], rows[str(broken.pk)]["affiliation"]) == (
+        "one\r\ntwo",
+        "a\rb",
+    )
+    assert {row["affiliation"] for row in rows.values()} == {"", "a\rb", "'=1+1"}
+    assert {row["sources"] for row in rows.values()} == {'Press, "Daily"'}
+
+
 def test_it_streams_the_export_in_pieces_from_one_query(anon, monkeypatch):
     letter = make_letter()
     for n in range(7):
@@ -530,6 +566,20 @@ def test_it_streams_the_export_in_pieces_from_one_query(anon, monkeypatch):
     ]
     assert len(reads) == 1
     assert [piece.count(b"\n") for piece in pieces] == [4, 3, 1]
+
+
+def test_an_export_left_half_read_leaves_the_connection_usable():
+    letter = make_letter()
+    for n in range(7):
+        make_signature(letter, f"Person {n}")
+    signatures = letter_selectors.signature_queryset(letter=letter, include_removed=False)
+    records = letter_selectors.signature_csv_records(signatures, ordering=("first_seen_at", "id"))
+
+    first = next(records)
+    records.close()  # the client went away
+
+    assert first.startswith(b"%d," % signatures.order_by("first_seen_at", "id")[0].pk)
+    assert Signature.objects.filter(letter=letter).count() == 7
 
 
 def test_it_keeps_removed_signatures_out_of_a_public_export(anon, staff_client):

@@ -1,12 +1,17 @@
-"""tracker.db: a queryset compiled once and run with another value bound."""
+"""tracker.db: a queryset compiled once and run with another value bound; CSV written
+by PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
+from django.db import connection
 
 from people.models import Person
 from tests.factories import make_person
-from tracker.db import CompiledQuery
+from tracker.db import CompiledQuery, csv_copy
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +38,32 @@ def test_a_query_that_does_not_use_its_value_is_refused():
 
     with pytest.raises(ValueError, match="does not use the value"):
         query.rows(1)
+
+
+def test_csv_written_by_postgresql_is_what_the_csv_module_writes():
+    rows = [
+        (1, "plain", None, 'say "hi"'),
+        (2, "a,b", "line\nbreak", "cr\ronly"),
+        (3, "Cuarón", "", "\\."),
+    ]
+    row = "(%s::int, %s::text, %s::text, %s::text)"
+    sql = "SELECT n, a, NULLIF(b, ''), c FROM (VALUES {0}, {0}, {0}) v(n, a, b, c) ORDER BY n"
+    sql = sql.format(row)
+
+    records = list(csv_copy(sql, [value for row in rows for value in row]))
+
+    written = io.StringIO()
+    csv.writer(written).writerows(rows)
+    assert b"".join(records).decode() == written.getvalue()
+    assert len(records) == 3
+
+
+def test_a_csv_copy_left_half_read_leaves_the_connection_usable():
+    records = csv_copy("SELECT n, repeat('x', 200) FROM generate_series(1, %s) n", [200_000])
+
+    assert next(records) == b"1," + b"x" * 200 + b"\r\n"
+    records.close()  # the reader went away with most rows unsent
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
