@@ -103,6 +103,11 @@ def webhook_subscription_create(
     return subscription, secret
 
 
+def _by(user) -> str:
+    """ " by <username>" for a reason written by an account, "" otherwise."""
+    return f" by {user.get_username()}" if getattr(user, "pk", None) else ""
+
+
 def _locked(subscription: WebhookSubscription) -> WebhookSubscription:
     """The subscription under its row lock, refused once it has ended."""
     locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
@@ -144,10 +149,9 @@ def webhook_subscription_pause(
     """Stop sending until resumed; what happens meanwhile is sent then."""
     locked = _locked(subscription)
     if locked.active:
-        who = f" by {by.get_username()}" if getattr(by, "pk", None) else ""
         locked.active = False
         locked.paused_at = timezone.now()
-        locked.paused_reason = f"Paused{who}."
+        locked.paused_reason = f"Paused{_by(by)}."
         locked.save(update_fields=["active", "paused_at", "paused_reason"])
     return locked
 
@@ -170,11 +174,10 @@ def webhook_subscription_end(*, subscription: WebhookSubscription, by=None) -> W
     deliveries, as the record of what was sent; ending it again changes nothing."""
     locked = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
     if locked.ended_at is None:
-        who = f" by {by.get_username()}" if getattr(by, "pk", None) else ""
         locked.active = False
         locked.ended_at = timezone.now()
         locked.paused_at = locked.paused_at or locked.ended_at
-        locked.paused_reason = f"Ended{who}."
+        locked.paused_reason = f"Ended{_by(by)}."
         locked.save(update_fields=["active", "ended_at", "paused_at", "paused_reason"])
     return locked
 
