@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
+import resource
 import sys
 import time
 from pathlib import Path
@@ -31,6 +33,8 @@ os.environ["TEST_DATABASE_URL"] = os.environ.get(
 )
 
 import django  # noqa: E402
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 django.setup()
 
@@ -131,9 +135,6 @@ def load(entries) -> list[int]:
             "pk", "letter_id", "person_id"
         )
     }
-    had_sightings = set(
-        Sighting.objects.filter(signature__person_id__in=touched).values_list("source_id", "key")
-    )
     names, signatures, sightings = {}, {}, {}
     for e in entries:
         key = parse_name(e.name).key
@@ -165,6 +166,7 @@ def load(entries) -> list[int]:
     signatures = {k: s for k, s in signatures.items() if k not in signature_id}
     insert_objects(list(signatures.values()))
     signature_id.update((k, s.pk) for k, s in signatures.items())
+    sightings, suffixed = sighting_keys(sightings)
     insert_objects(
         [
             Sighting(
@@ -178,14 +180,129 @@ def load(entries) -> list[int]:
                 last_seen_at=now,
             )
             for (source, key), (e, letter, person) in sightings.items()
-            if (source, key) not in had_sightings
         ]
     )
+    if suffixed:
+        print(f"{suffixed:,} new entries keyed name:...#2 (their name's key was another's)")
     # As autovacuum does after a load this size: without statistics the planner
     # reads the context through the wrong index (seconds a chunk of people).
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return [p.pk for p in created]
+
+
+def sighting_keys(sightings: dict) -> tuple[dict, int]:
+    """The sightings to write, keyed as a sync keys them: an entry whose key a
+    sighting of its source already has is that sighting when the sighting is its
+    person's (listed again: nothing to write), and otherwise a second entry of one
+    name, ``key#2`` (or the next number free), as ``letters.sync.rows`` keys one.
+    A person merged away leaves its sightings' keys to the person it went to, so
+    a new entry folding to such a key is a new person's with a ``#2`` key. Returns
+    the sightings and how many were keyed with a number."""
+    taken: dict[tuple[int, str], int] = {}
+    bases = sorted({key for _, key in sightings})
+    for start in range(0, len(bases), 10_000):
+        chunk = bases[start : start + 10_000]
+        taken.update(
+            ((source, key), person)
+            for source, key, person in Sighting.objects.filter(key__in=chunk).values_list(
+                "source_id", "key", "signature__person_id"
+            )
+        )
+    collided = [k for k, (_, _, person) in sightings.items() if k in taken and taken[k] != person]
+    if collided:
+        # The numbered keys already there, for the few names that need one.
+        numbered = [f"{key[:396]}#{n}" for _, key in collided for n in range(2, 100)]
+        taken.update(
+            ((source, key), person)
+            for source, key, person in Sighting.objects.filter(key__in=numbered).values_list(
+                "source_id", "key", "signature__person_id"
+            )
+        )
+    written = {}
+    for (source, key), row in sightings.items():
+        if (source, key) not in taken:
+            written[(source, key)] = row
+        elif taken[(source, key)] != row[2]:
+            n = 2
+            while (source, f"{key[:396]}#{n}") in taken or (
+                source,
+                f"{key[:396]}#{n}",
+            ) in written:
+                n += 1
+            written[(source, f"{key[:396]}#{n}")] = row
+    return written, len(collided)
+
+
+def check_loader() -> None:
+    """The loader against the case that broke it at 1,000,000: a person merged
+    away keeps nothing of its key, so a new entry of the same source folding to
+    its name is a new person's entry, keyed ``#2`` beside the sighting that went
+    to the survivor; an entry listed again is written once."""
+    from bench.matching_data import Entry
+    from people.merging.merge import person_merge
+
+    empty()
+    load(
+        [
+            Entry(1, "Lillah Keninsen", "Poet", "", letter=1, source=0),
+            Entry(2, "Lilah Keninsen", "Poet", "", letter=1, source=0),
+        ]
+    )
+    first, second = Person.objects.order_by("pk")
+    person_merge(survivor=second, merged=first)
+    # "LILLAH KENINSEN" folds to the merged person's key; the other is listed again.
+    new = load(
+        [
+            Entry(3, "LILLAH KENINSEN", "Poet", "", letter=1, source=0),
+            Entry(2, "Lilah Keninsen", "Poet", "", letter=1, source=0),
+        ]
+    )
+    keys = sorted(Sighting.objects.values_list("key", "signature__person_id"))
+    key, other = parse_name("Lillah Keninsen").key, parse_name("Lilah Keninsen").key
+    expected = sorted(
+        [(f"name:{key}", second.pk), (f"name:{key}#2", new[0]), (f"name:{other}", second.pk)]
+    )
+    assert len(new) == 1 and keys == expected, keys
+    print("loader: a merged person's key taken again is keyed #2; one listed again written once")
+
+
+def snapshot_save(name: str, new_entries) -> None:
+    """The database as the full run left it, with the entries still to add,
+    copied to database ``name`` (for ``--from-snapshot``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_new_entries")
+        cursor.execute("CREATE TABLE bench_new_entries (data bytea)")
+        cursor.execute("INSERT INTO bench_new_entries VALUES (%s)", [pickle.dumps(new_entries)])
+    _copy_database(connection.settings_dict["NAME"], name)
+
+
+def snapshot_restore(name: str):
+    """The benchmark's database made again from the copy ``name``; returns the
+    entries still to add."""
+    _copy_database(name, connection.settings_dict["NAME"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM bench_new_entries")
+        return pickle.loads(bytes(cursor.fetchone()[0]))  # noqa: S301 (our own copy)
+
+
+def _copy_database(source: str, target: str) -> None:
+    connection.close()
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or None,
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as server:
+        server.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target)))
+        server.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(target), sql.Identifier(source)
+            )
+        )
 
 
 def main() -> None:
@@ -196,35 +313,62 @@ def main() -> None:
         action="store_true",
         help="Empty the kept names before the incremental run, so it reads every name.",
     )
+    parser.add_argument(
+        "--snapshot",
+        metavar="DATABASE",
+        help="After the full run, copy the database (and the entries still to add) to DATABASE.",
+    )
+    parser.add_argument(
+        "--from-snapshot",
+        metavar="DATABASE",
+        help="Skip loading and the full run: start from a copy made by --snapshot and time "
+        "only the incremental run.",
+    )
+    parser.add_argument(
+        "--check-loader", action="store_true", help="Check the loader on a case it must key."
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    empty()
-    entries = generate(args.size + args.size // 100, seed=11)
+    if args.check_loader:
+        check_loader()
+        return
+    if args.from_snapshot:
+        new_entries = snapshot_restore(args.from_snapshot)
+    else:
+        empty()
+        entries = generate(args.size + args.size // 100, seed=11)
+        new_entries = entries[args.size :]
+        started = time.perf_counter()
+        load(entries[: args.size])
+        print(
+            f"loaded {args.size:,} entries as {Person.objects.count():,} people in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        started = time.perf_counter()
+        run = runs.run_now(full=True)
+        total = time.perf_counter() - started
+        print(
+            f"full run: {total:.1f} s ({run.details}); {run.people_considered:,} people, "
+            f"{run.candidates:,} candidate pairs, {run.blocks} blocks, "
+            f"{run.pairs_scored:,} scored, {run.merged:,} merged, {run.queued:,} queued",
+            flush=True,
+        )
+        if args.snapshot:
+            snapshot_save(args.snapshot, new_entries)
     started = time.perf_counter()
-    load(entries[: args.size])
-    print(
-        f"loaded {args.size:,} entries as {Person.objects.count():,} people in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
-    started = time.perf_counter()
-    run = runs.run_now(full=True)
-    total = time.perf_counter() - started
-    print(
-        f"full run: {total:.1f} s ({run.details}); {run.people_considered:,} people, "
-        f"{run.candidates:,} candidate pairs, {run.blocks} blocks, {run.pairs_scored:,} scored, "
-        f"{run.merged:,} merged, {run.queued:,} queued"
-    )
-    new_people = load(entries[args.size :])
+    new_people = load(new_entries)
+    print(f"loaded {len(new_entries):,} new entries in {time.perf_counter() - started:.1f} s")
     if args.forget_names:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE people_namekey")
     started = time.perf_counter()
     run = runs.run_now(full=False, person_ids=new_people)
     print(
-        f"incremental run for {len(entries) - args.size:,} new entries "
+        f"incremental run for {len(new_entries):,} new entries "
         f"({len(new_people):,} new people): {time.perf_counter() - started:.1f} s "
         f"({run.details}); {run.merged:,} merged, {run.queued:,} queued"
     )
+    print(f"peak resident {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
 
 
 if __name__ == "__main__":
