@@ -25,6 +25,9 @@ from letters.sync.parse import UnbuiltEntry
 from people.matching.identity import same_entry
 from tracker.bulk import chunked
 
+# The longest key a sighting holds (its column).
+KEY_LENGTH = Sighting._meta.get_field("key").max_length
+
 VALUE_FIELDS = ("name", "title", "affiliation", "country", "signed_on", "url", "extra")
 
 
@@ -239,9 +242,17 @@ def rows_by_key(
                 duplicates.append({"name": values["name"], "position": entry.position})
                 continue
             seen_values.append(values)
-            key = f"{key}#{len(seen_values)}"
+            key = numbered(key, len(seen_values))
         rows[key] = Row(key=key, values=values, position=entry.position, row_hash=entry.row_hash)
     return rows, duplicates
+
+
+def numbered(key: str, n: int) -> str:
+    """The key of the ``n``-th entry of one key in one file: ``key#n``, the
+    number taking the key's last characters when it would not fit the column
+    (a key its source gives may be as long as the column holds)."""
+    suffix = f"#{n}"
+    return f"{key[: KEY_LENGTH - len(suffix)]}{suffix}"
 
 
 def row_hashes(source: Source) -> set[bytes]:

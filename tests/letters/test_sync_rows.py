@@ -66,6 +66,24 @@ def test_it_keeps_spelling_fixes_in_one_sighting_when_the_source_gives_ids(lette
     ]
 
 
+def test_a_second_entry_of_a_long_key_its_source_gives_is_numbered_within_the_column(letter, feeds):
+    # A key the source gives, as long as the column holds: its second entry's
+    # number takes the key's last characters, not a place past the column's end.
+    long_id = "x" * 420
+    body = f"id,name,affiliation\n{long_id},Chris Evans,Marvel\n{long_id},Chris Evans,Senate\n"
+    source = source_for(letter, feeds, body.encode(), options={"key": "id"})
+
+    run = sync(source)
+
+    first = f"id:{long_id}"[:400]
+    assert (run.seen, run.added) == (2, 2)
+    assert list(source.sightings.order_by("position").values_list("key", "affiliation")) == [
+        (first, "Marvel"),
+        (f"{first[:398]}#2", "Senate"),
+    ]
+    assert sync(source).outcome == "unchanged"
+
+
 def test_an_entry_is_keyed_by_its_normalised_name_or_the_key_its_source_gives():
     entries = [
         Entry(name="McCartney, Sir Paul", position=1),
