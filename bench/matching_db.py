@@ -328,13 +328,13 @@ def main() -> None:
         "--check-loader", action="store_true", help="Check the loader on a case it must key."
     )
     args = parser.parse_args()
+    if args.from_snapshot:
+        new_entries = snapshot_restore(args.from_snapshot)
     call_command("migrate", verbosity=0)
     if args.check_loader:
         check_loader()
         return
-    if args.from_snapshot:
-        new_entries = snapshot_restore(args.from_snapshot)
-    else:
+    if not args.from_snapshot:
         empty()
         entries = generate(args.size + args.size // 100, seed=11)
         new_entries = entries[args.size :]
