@@ -31,6 +31,7 @@ compared whatever their names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -110,18 +111,28 @@ def _key_rows(prepared: Prepared, keys: tuple[str, ...]) -> tuple[list[str], lis
 
     Names read through a ``NameIndex`` bring the keys it keeps; the others are
     keyed here."""
-    texts: list[str] = []
-    names: list[int] = []
-    secondary: list[str] = []
     wanted = {_KEY_MARKS[key] for key in keys}
     every = wanted >= set(_KEY_MARKS.values())
     kept = prepared.name_keys
-    for number, form in enumerate(prepared.forms):
-        rows = kept[number] if kept is not None else None
-        if rows is None:
-            rows = name_keys(form, prepared.given_meta[number], prepared.family_meta[number])
+    given_meta, family_meta = prepared.given_meta, prepared.family_meta
+    per_name = [
+        rows
+        if (rows := kept[number] if kept is not None else None) is not None
+        else name_keys(form, given_meta[number], family_meta[number])
+        for number, form in enumerate(prepared.forms)
+    ]
+    if every:
+        # Every key of every name, flattened in C: the same rows in the same order.
+        flat = list(chain.from_iterable(per_name))
+        counts = np.fromiter(map(len, per_name), dtype=np.int64, count=len(per_name))
+        names = np.repeat(np.arange(len(per_name), dtype=np.int64), counts).tolist()
+        return [text for text, _ in flat], names, [order for _, order in flat]
+    texts: list[str] = []
+    names = []
+    secondary: list[str] = []
+    for number, rows in enumerate(per_name):
         for text, order in rows:
-            if every or text[0] in wanted:
+            if text[0] in wanted:
                 texts.append(text)
                 names.append(number)
                 secondary.append(order)
@@ -199,15 +210,17 @@ def candidate_pairs(
     windows = [np.empty(0, np.int64)] * 3
     one_pair = np.zeros(0, dtype=bool)
     if key_names:
-        key_codes = Vocabulary().encode(texts)
+        key_codes, distinct = _first_seen_codes(texts)
         secondary_codes = _sort_codes(secondary)
         key_names_arr = np.asarray(key_names, dtype=np.int64)
         key_order = np.lexsort((key_names_arr, secondary_codes, key_codes))
-        wholeable = np.fromiter(
-            (text[0] in WHOLE_KEYS for text in texts), dtype=bool, count=len(texts)
+        # Whether a key's names are all compared, per distinct key (code 0 is none).
+        one_pair = np.fromiter(
+            (False, *(text[0] in WHOLE_KEYS for text in distinct)),
+            dtype=bool,
+            count=len(distinct) + 1,
         )
-        one_pair = np.zeros(int(key_codes.max()) + 1, dtype=bool)
-        one_pair[key_codes[wholeable]] = True
+        wholeable = one_pair[key_codes]
         windows = list(
             _windows(
                 key_codes[key_order],
@@ -323,6 +336,15 @@ def _identifier_pairs(prepared: Prepared, window: int, offset: int):
     order = np.lexsort((records_arr, codes))
     first, second, group = _windows(codes[order], records_arr[order], window)
     return first, second, group + offset
+
+
+def _first_seen_codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Codes 1, 2... in the order values are first seen (as a fresh ``Vocabulary``
+    gives non-empty values), and the distinct values in that order."""
+    codes: dict[str, int] = dict.fromkeys(values)  # type: ignore[arg-type]
+    distinct = list(codes)
+    codes.update(zip(distinct, range(1, len(distinct) + 1), strict=True))
+    return np.fromiter(map(codes.__getitem__, values), dtype=np.int64, count=len(values)), distinct
 
 
 def _sort_codes(values: list[str]) -> np.ndarray:

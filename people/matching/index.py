@@ -133,11 +133,11 @@ class NameIndex:
         entries: dict[str, PreparedName] = {}
         for row in rows:
             written, *parts, given_meta, family_meta, keys = row
+            # Each line is one key, a tab and its ordering text (neither holds a
+            # tab): split at both at once, then taken two by two.
+            texts = iter(keys.replace(_ROW, _FIELD).split(_FIELD)) if keys else iter(())
             entries[written] = PreparedName(
-                NameForm(*parts),
-                given_meta,
-                family_meta,
-                tuple(tuple(line.split(_FIELD, 1)) for line in keys.split(_ROW)) if keys else (),
+                NameForm(*parts), given_meta, family_meta, tuple(zip(texts, texts, strict=True))
             )
         return cls(entries)
 

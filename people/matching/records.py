@@ -134,7 +134,8 @@ class Prepared:
     Names are compared once per pair of distinct names, however many records
     carry them: a million entries hold far fewer distinct spellings. With an
     ``index``, written names are read from it (and those it lacks are added to
-    it) instead of being parsed, sounded and keyed again.
+    it) instead of being parsed, sounded and keyed again. With ``scoring`` off,
+    only what blocking needs: no codes or frequencies of the names to score by.
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class Prepared:
         *,
         frequencies: Frequencies | None = None,
         index: NameIndex | None = None,
+        scoring: bool = True,
     ) -> None:
         self.records = records
         self.ids = np.fromiter((r.id for r in records), dtype=np.int64, count=len(records))
@@ -196,6 +198,18 @@ class Prepared:
         self.row_name = np.asarray(row_name, dtype=np.int64)
         self.frequencies = frequencies or Frequencies.of(row_forms)
 
+        phonetic = [
+            (e.given_meta, e.family_meta) if e is not None else _metaphone_pair(f)
+            for f, e in zip(forms, kept, strict=True)
+        ]
+        self.family_meta = np.asarray([p[1] for p in phonetic], dtype=object)
+        self.given_meta = np.asarray([p[0] for p in phonetic], dtype=object)
+        self._context(records)
+        if scoring:
+            self._scoring(forms)
+
+    def _scoring(self, forms: list[NameForm]) -> None:
+        """The codes and frequencies pairs are scored by (not needed to block)."""
         names = Vocabulary()
         self.vocabulary = names
         self.given = np.asarray([f.given for f in forms], dtype=object)
@@ -219,12 +233,6 @@ class Prepared:
         self.second_family = np.asarray([d[1] for d in double], dtype=object)
         self.middle_c = names.encode(f.middle for f in forms)
         self.given_is_initial = np.fromiter((len(f.given) == 1 for f in forms), dtype=bool)
-        phonetic = [
-            (e.given_meta, e.family_meta) if e is not None else _metaphone_pair(f)
-            for f, e in zip(forms, kept, strict=True)
-        ]
-        self.family_meta = np.asarray([p[1] for p in phonetic], dtype=object)
-        self.given_meta = np.asarray([p[0] for p in phonetic], dtype=object)
         self.family_meta_c = names.encode(self.family_meta)
         # How likely two different people share the name, smoothed towards a
         # typical frequency so that a small database does not make every name rare.
@@ -242,6 +250,7 @@ class Prepared:
             dtype=np.float64,
         )
 
+    def _context(self, records: Sequence[Record]) -> None:
         context = Vocabulary()
         self.org_texts = [
             tuple(sorted({org_key(o) for o in r.orgs} - {""})) if r.orgs else () for r in records

@@ -426,7 +426,8 @@ def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
         if index is None:
             index = load_name_index()
         kept = len(index)
-        prepared = Prepared(records, index=index)
+        # Planning blocks the names: nothing here is scored.
+        prepared = Prepared(records, index=index, scoring=False)
         if run.mode == MatchRun.Mode.INCREMENTAL:
             focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
         candidates = candidate_pairs(prepared, focus=focus)

@@ -27,6 +27,20 @@ def test_blocking_on_kept_names_proposes_the_same_pairs_and_keys():
         assert np.array_equal(a.group, b.group)
 
 
+def test_records_prepared_only_to_block_propose_the_same_pairs_and_counts():
+    records = variants()
+    focus = np.zeros(len(records), dtype=bool)
+    focus[::3] = True
+    blocking_only = Prepared(records, index=kept_names(records[::2]), scoring=False)
+    whole = Prepared(records, index=kept_names(records[::2]))
+    assert not hasattr(blocking_only, "given_c") and hasattr(whole, "given_c")
+    assert blocking_only.frequencies == whole.frequencies
+    for chosen in (None, focus):
+        a, b = candidate_pairs(blocking_only, focus=chosen), candidate_pairs(whole, focus=chosen)
+        assert len(a) and np.array_equal(a.a, b.a) and np.array_equal(a.b, b.b)
+        assert np.array_equal(a.group, b.group)
+
+
 def test_a_changed_spelling_is_read_afresh_never_given_the_keys_of_the_old_one():
     index = kept_names([Record(1, ("Maggie Gyllenhaal", "Paul McCartney"))])
     old = index.entries["Maggie Gyllenhaal"]
