@@ -211,9 +211,7 @@ def candidate_pairs(
     one_pair = np.zeros(0, dtype=bool)
     if key_names:
         key_codes, distinct = _first_seen_codes(texts)
-        secondary_codes = _sort_codes(secondary)
         key_names_arr = np.asarray(key_names, dtype=np.int64)
-        key_order = np.lexsort((key_names_arr, secondary_codes, key_codes))
         # Whether a key's names are all compared, per distinct key (code 0 is none).
         one_pair = np.fromiter(
             (False, *(text[0] in WHOLE_KEYS for text in distinct)),
@@ -221,31 +219,48 @@ def candidate_pairs(
             count=len(distinct) + 1,
         )
         wholeable = one_pair[key_codes]
-        windows = list(
-            _windows(
-                key_codes[key_order],
-                key_names_arr[key_order],
-                window,
-                whole_block,
-                wholeable[key_order],
+        secondary_sortable = _sortable(secondary)
+
+        def neighbours(names: np.ndarray | None) -> list[np.ndarray]:
+            """The window pairs of every key, or, given a mask of names, of the
+            keys those names have: each such key with all its names, sorted as
+            among every key, so its pairs are those blocking every key finds."""
+            if names is None:
+                chosen = np.arange(len(key_codes))
+            else:
+                keys_of = np.zeros(len(one_pair), dtype=bool)
+                keys_of[key_codes[names[key_names_arr]]] = True
+                chosen = np.flatnonzero(keys_of[key_codes])
+            codes = key_codes[chosen]
+            order = chosen[np.lexsort((key_names_arr[chosen], secondary_sortable(chosen), codes))]
+            return list(
+                _windows(
+                    key_codes[order], key_names_arr[order], window, whole_block, wholeable[order]
+                )
             )
-        )
+
     if focus is not None and narrow:
         # A pair touching a focused record is between a focused record's name and
         # that name or one compared with it; a pair between two records such
         # pairs reach is between any names of those records. Pairs between other
-        # names are never built.
+        # names are never built, and only the keys of the names involved sorted.
         involved = np.zeros(n_names, dtype=bool)
         involved[row_name[focus[row_record]]] = True
+        if key_names:
+            windows = neighbours(involved)
         touching = involved[windows[0]] | involved[windows[1]]
         involved[windows[0][touching]] = True
         involved[windows[1][touching]] = True
         reachable = np.zeros(n_records, dtype=bool)
         reachable[row_record[involved[row_name]]] = True
         involved[row_name[reachable[row_record]]] = True
+        if key_names:
+            windows = neighbours(involved)
         windows = [part[involved[windows[0]] & involved[windows[1]]] for part in windows]
         rows = involved[row_name]
         row_record, row_name = row_record[rows], row_name[rows]
+    elif key_names:
+        windows = neighbours(None)
 
     context = prepared.context_c[row_record]
     unfocused = (
@@ -345,6 +360,20 @@ def _first_seen_codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
     distinct = list(codes)
     codes.update(zip(distinct, range(1, len(distinct) + 1), strict=True))
     return np.fromiter(map(codes.__getitem__, values), dtype=np.int64, count=len(values)), distinct
+
+
+def _sortable(values: list[str]):
+    """A function of positions giving codes that sort like the values at them."""
+    if values:
+        try:
+            # Folded names are ASCII: sorted as bytes, in C, they sort the same.
+            as_bytes = np.array(values, dtype=np.bytes_)
+        except UnicodeEncodeError:
+            pass
+        else:
+            return lambda chosen: np.unique(as_bytes[chosen], return_inverse=True)[1].reshape(-1)
+    codes = _sort_codes(values)
+    return lambda chosen: codes[chosen]
 
 
 def _sort_codes(values: list[str]) -> np.ndarray:
