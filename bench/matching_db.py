@@ -361,12 +361,14 @@ def main() -> None:
     if args.forget_names:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE people_namekey")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     run = runs.run_now(full=False, person_ids=new_people)
     print(
         f"incremental run for {len(new_entries):,} new entries "
-        f"({len(new_people):,} new people): {time.perf_counter() - started:.1f} s "
-        f"({run.details}); {run.merged:,} merged, {run.queued:,} queued"
+        f"({len(new_people):,} new people): {time.perf_counter() - started:.1f} s, "
+        f"{time.process_time() - cpu:.1f} s of this process's CPU "
+        f"({run.details}); {run.candidates:,} candidate pairs, {run.merged:,} merged, "
+        f"{run.queued:,} queued"
     )
     print(f"peak resident {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
 
