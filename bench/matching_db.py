@@ -13,6 +13,11 @@ every merge with its history (all of a run's merges at once, through
 ``person_merge_many``). Then times an incremental run for 1% new entries, which
 reads the existing names as the full run kept them (``people_namekey``), or
 with ``--forget-names`` reads every name again. The database is emptied first.
+
+``--snapshot DB`` copies the database as the full run left it (with the entries
+still to add) to ``DB``; ``--from-snapshot DB`` starts from such a copy and times
+only the incremental run, so that two versions of the code run it on the same data.
+``--check-loader`` checks the loader's keys on a small case built for it.
 """
 
 from __future__ import annotations
