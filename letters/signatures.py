@@ -22,7 +22,7 @@ from letters.models import Sighting, SightingEvent, Signature, SignatureStatusCh
 from letters.versions import record_versions_later
 from people.matching.identifiers import identifier_key, written_keys
 from people.merging.followers import Context, Entry, Join, SplitMove
-from tracker.bulk import among, chunked, insert_rows, is_postgres, update_rows
+from tracker.bulk import among, chunked, insert_objects, insert_rows, is_postgres, update_rows
 from tracker.errors import DomainError
 from tracker.locks import letter_locks_from
 
@@ -241,8 +241,9 @@ def fold_signatures(
         [(pk, *(kept[f] for f in KEPT_FIELDS), at) for pk, kept in changed_kept.items()],
     )
     update_rows(Sighting, ["signature_id"], list(sighting_at.items()))
-    SightingEvent.objects.bulk_create(events, batch_size=2000)
-    SignatureStatusChange.objects.bulk_create(status_changes, batch_size=2000)
+    # The moves' history by COPY: nothing points at these rows.
+    insert_objects(events, ids=False)
+    insert_objects(status_changes, ids=False)
     return moves
 
 

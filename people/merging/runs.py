@@ -57,7 +57,7 @@ from people.models import (
 from people.services import person_survivor_ids
 from people.weights import learned_latest, run_weights, weights_of_run
 from tracker import resend
-from tracker.bulk import among, chunked, is_postgres, upsert_objects
+from tracker.bulk import among, chunked, is_postgres, upsert_rows
 from tracker.env import env_int
 from tracker.locks import match_run_step_live, match_run_step_lock, people_lock
 
@@ -153,11 +153,10 @@ def save_name_index(index: NameIndex) -> int:
     current = version()
     added = index.added
     # A first run writes every name: COPY and one upsert (``upsert_objects``).
-    upsert_objects(
-        [
-            NameKey(**dict(zip(ROW_FIELDS, row, strict=True)), version=current)
-            for row in index.rows(added)
-        ],
+    upsert_rows(
+        NameKey,
+        [*ROW_FIELDS, "version"],
+        ((*row, current) for row in index.rows(added)),
         unique_fields=["name"],
         update_fields=[*ROW_FIELDS[1:], "version"],
     )
@@ -739,7 +738,7 @@ def run_combine(run_id: int) -> MatchRun:
         people_lock(exclusive=True)
         decided = _human_decisions(ids)
         to_merge: list[MergePair] = []
-        to_queue: list[MatchJudgement] = []
+        to_queue: list[tuple] = []  # pending judgements, as rows
         now = timezone.now()
         order = np.lexsort((scored.b, scored.a, -scored.bits))
         outcomes = outcome.tolist()
@@ -771,14 +770,14 @@ def run_combine(run_id: int) -> MatchRun:
                 )
             elif pair not in decided:
                 to_queue.append(
-                    MatchJudgement(
-                        person_a_id=pair[0],
-                        person_b_id=pair[1],
-                        score=float(probability(scored.bits[k], weights)),
-                        explanation=_explanation(scored, k, weights, learned),
-                        decision=MatchJudgement.Decision.PENDING,
-                        automatic=True,
-                        run=run,
+                    (
+                        pair[0],
+                        pair[1],
+                        float(probability(scored.bits[k], weights)),
+                        _explanation(scored, k, weights, learned),
+                        MatchJudgement.Decision.PENDING,
+                        True,
+                        run.pk,
                     )
                 )
         # All of the run's merges at once, in the order of their scores: the
@@ -791,7 +790,9 @@ def run_combine(run_id: int) -> MatchRun:
             smaller_survives=True,
             strict=False,
         )
-        upsert_objects(
+        upsert_rows(
+            MatchJudgement,
+            _QUEUED_FIELDS,
             to_queue,
             unique_fields=["person_a", "person_b"],
             update_fields=["score", "explanation", "decision", "automatic", "run", "updated_at"],
@@ -812,6 +813,18 @@ def run_combine(run_id: int) -> MatchRun:
         )
     run.refresh_from_db()
     return run
+
+
+# A pending judgement's columns, in the order of the rows ``run_combine`` queues.
+_QUEUED_FIELDS = (
+    "person_a_id",
+    "person_b_id",
+    "score",
+    "explanation",
+    "decision",
+    "automatic",
+    "run_id",
+)
 
 
 def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
