@@ -41,8 +41,13 @@ def among(model: type[models.Model], field: str, ids: Sequence[int]) -> Q | RawS
         return Q(**{f"{field}__in": list(ids)})
     quote = connection.ops.quote_name
     column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(field).column)}"
-    # The column names are ours; the ids go as a parameter.
-    return RawSQL(f"{column} = ANY(%s)", (list(ids),), output_field=BooleanField())  # noqa: S611
+    ids = list(ids)
+    if all(type(pk) is int for pk in ids):
+        # The column names are ours; the ids go as one parameter, the text of an
+        # array that the server parses (``_array_literal``), not a value each.
+        sql = f"{column} = ANY(%s::bigint[])"
+        return RawSQL(sql, (array_of(ids),), output_field=BooleanField())  # noqa: S611
+    return RawSQL(f"{column} = ANY(%s)", (ids,), output_field=BooleanField())  # noqa: S611
 
 
 def _field(model: type[models.Model], name: str) -> models.Field:
@@ -214,18 +219,20 @@ def upsert_rows(
     *,
     unique_fields: Sequence[str],
     update_fields: Sequence[str],
-) -> int:
+    ids: bool = False,
+) -> dict[tuple, int]:
     """``upsert_objects`` of plain rows (values in the order of ``fields``, by
     attribute name), without making an instance per row: the other fields take
-    the model's defaults (``auto_now`` ones one time for all), the ids are not
-    read back. Returns how many rows went in."""
+    the model's defaults (``auto_now`` ones one time for all). With ``ids``,
+    returns the id of each row by its unique values."""
     rows = list(rows)
     if not rows:
-        return 0
+        return {}
     if not is_postgres():
         objects = [model(**dict(zip(fields, row, strict=True))) for row in rows]
         upsert_objects(objects, unique_fields=unique_fields, update_fields=update_fields)
-        return len(rows)
+        key_of = [model._meta.get_field(name).attname for name in unique_fields]
+        return {tuple(getattr(obj, name) for name in key_of): obj.pk for obj in objects}
     meta = model._meta
     now = timezone.now()
     given = {name: i for i, name in enumerate(fields)}
@@ -247,15 +254,14 @@ def upsert_rows(
     key_at = [given[meta.get_field(name).attname] for name in unique_fields]
     # The last row of each unique key is what the table ends with.
     last = {tuple(row[i] for i in key_at): row for row in rows}
-    _upsert_staged(
+    return _upsert_staged(
         model,
         columns,
         ([row[i] if i is not None else value for i, value in sources] for row in last.values()),
         unique_fields=unique_fields,
         update_fields=update_fields,
-        returning=False,
+        returning=ids,
     )
-    return len(last)
 
 
 def _upsert_staged(
@@ -379,3 +385,10 @@ def _array_literal(values: list[Any]) -> str | list[Any]:
 
 
 _LITERAL_TYPES = (int, float, bool, str, datetime.datetime, datetime.date)
+
+
+def array_of(ids: Sequence[int]) -> str:
+    """Integer ids as the text of one array parameter (``%s::bigint[]``), for
+    PostgreSQL: ``{1,2,3}``, which the server parses, instead of a list psycopg
+    adapts id by id."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
