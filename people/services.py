@@ -33,7 +33,7 @@ from people.models import (
     PersonName,
     PersonRename,
 )
-from tracker.bulk import among, chunked, insert_rows, update_rows
+from tracker.bulk import among, chunked, insert_objects, insert_rows, update_rows
 from tracker.errors import Conflict, DomainError
 from tracker.locks import organization_tree_lock
 
@@ -384,17 +384,21 @@ def person_renames_record(
     "change" to the same name is none."""
     by = by if getattr(by, "pk", None) else None
     at = at or timezone.now()
-    PersonRename.objects.bulk_create(
-        PersonRename(
-            person_id=pk,
-            before=_fit(before, PersonRename, "before"),
-            after=_fit(after, PersonRename, "after"),
-            cause=cause,
-            by=by,
-            created_at=at,
-        )
-        for pk, before, after in renames
-        if before != after
+    # By COPY (a run renames people by the thousand); nothing points at these rows.
+    insert_objects(
+        [
+            PersonRename(
+                person_id=pk,
+                before=_fit(before, PersonRename, "before"),
+                after=_fit(after, PersonRename, "after"),
+                cause=cause,
+                by=by,
+                created_at=at,
+            )
+            for pk, before, after in renames
+            if before != after
+        ],
+        ids=False,
     )
 
 

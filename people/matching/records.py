@@ -103,9 +103,14 @@ class Vocabulary:
         self.codes: dict[str, int] = {"": 0}
 
     def encode(self, values: Iterable[str]) -> np.ndarray:
+        values = values if isinstance(values, list) else list(values)
         codes = self.codes
-        setdefault = codes.setdefault
-        return np.fromiter((setdefault(v, len(codes)) for v in values), dtype=np.int64)
+        # New values numbered in the order first seen, each distinct one once;
+        # then every value looked up without a Python call per value.
+        for value in dict.fromkeys(values):
+            if value not in codes:
+                codes[value] = len(codes)
+        return np.fromiter(map(codes.__getitem__, values), dtype=np.int64, count=len(values))
 
 
 def _padded(sets: Sequence[Iterable], vocabulary: Vocabulary) -> np.ndarray:

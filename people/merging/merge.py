@@ -46,7 +46,7 @@ from people.services import (
     person_renames_record,
     person_survivor_ids,
 )
-from tracker.bulk import among, chunked, insert_objects, update_rows, upsert_objects
+from tracker.bulk import among, chunked, insert_objects, update_rows, upsert_rows
 from tracker.errors import Conflict, NotFound
 from tracker.locks import people_lock
 
@@ -289,17 +289,32 @@ def _record_same(
         if pairs[i].same is not None
     }
     if decided:
+        fields = sorted({name for row in decided.values() for name in pairs[row].same})
+        columns = [MatchJudgement._meta.get_field(name) for name in fields]
+        # As rows (a run records thousands): a field a pair leaves out takes its
+        # default, a related row its id.
         rows = [
-            MatchJudgement(person_a_id=a, person_b_id=b, **pairs[i].same)
+            (a, b, *(_value(column, pairs[i].same) for column in columns))
             for (a, b), i in decided.items()
         ]
-        fields = sorted({name for row in decided.values() for name in pairs[row].same})
-        upsert_objects(
-            rows, unique_fields=["person_a", "person_b"], update_fields=[*fields, "updated_at"]
+        ids = upsert_rows(
+            MatchJudgement,
+            ["person_a_id", "person_b_id", *(column.attname for column in columns)],
+            rows,
+            unique_fields=["person_a", "person_b"],
+            update_fields=[*fields, "updated_at"],
+            ids=True,
         )
-        for row, i in zip(rows, decided.values(), strict=True):
-            judgement_of[i] = row.pk
+        for pair, i in decided.items():
+            judgement_of[i] = ids[pair]
     return judgement_of
+
+
+def _value(column: Any, given: dict[str, Any]) -> Any:
+    if column.name not in given:
+        return column.get_default()
+    value = given[column.name]
+    return value.pk if column.is_relation and value is not None else value
 
 
 # --- 5. Moving what the people hold ----------------------------------------------------------

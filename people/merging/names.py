@@ -29,11 +29,11 @@ def best_spelling(
     def rank_of(source: int | None) -> tuple:
         return _BY_HAND if source is None else rank.get(source, _BY_HAND)
 
-    current = max(
-        (rank_of(source) for name, source in names if parse_name(name).display == display_name),
-        default=None,
-    )
-    best = max(rank_of(source) for _name, source in names)
-    if current is not None and best <= current:
+    ranks = [rank_of(source) for _name, source in names]
+    best = max(ranks)
+    # The current name stays when a spelling of it ranks as high as any: only
+    # the names of the best rank are parsed, and no further than the first.
+    tops = [name for (name, _source), r in zip(names, ranks, strict=True) if r == best]
+    if any(parse_name(name).display == display_name for name in tops):
         return None
-    return next(name for name, source in names if rank_of(source) == best)
+    return tops[0]

@@ -40,7 +40,13 @@ from people.matching.engine import Outcome, combine, contextless_records, split_
 from people.matching.index import ROW_FIELDS, NameIndex, version
 from people.matching.learning import fit_weights
 from people.matching.records import Frequencies, Prepared, Record, collection_paused
-from people.matching.scoring import Scored, Weights, explain, probability, score_pairs
+from people.matching.scoring import (
+    Scored,
+    Weights,
+    explain_many,
+    probability,
+    score_pairs,
+)
 from people.merging import followers
 from people.merging.merge import MergePair, person_merge_many
 from people.models import (
@@ -57,7 +63,7 @@ from people.models import (
 from people.services import person_survivor_ids
 from people.weights import learned_latest, run_weights, weights_of_run
 from tracker import resend
-from tracker.bulk import among, chunked, is_postgres, upsert_objects
+from tracker.bulk import among, chunked, is_postgres, upsert_rows
 from tracker.env import env_int
 from tracker.locks import match_run_step_live, match_run_step_lock, people_lock
 
@@ -95,13 +101,27 @@ def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
     ]
 
 
-def load_records(person_ids: Iterable[int]) -> list[Record]:
+def load_records(
+    person_ids: Iterable[int], *, known: dict[int, Record] | None = None
+) -> list[Record]:
     """People with their names and context: organisations and stated
     affiliations, stated titles and roles, letters signed, and the sources
     listing them (the last three from the followers of people, see
     ``people.merging.followers``), and strong identifiers: the person's
-    external ids and those their entries state (a date of birth, an ORCID)."""
-    ids = sorted(set(person_ids))
+    external ids and those their entries state (a date of birth, an ORCID).
+
+    ``known``: records already read in this run (``run_now``); only the others
+    are read, and added to it."""
+    wanted = sorted(set(person_ids))
+    if known is None:
+        return _read_records(wanted)
+    known.update(
+        (record.id, record) for record in _read_records([pk for pk in wanted if pk not in known])
+    )
+    return [known[pk] for pk in wanted]
+
+
+def _read_records(ids: list[int]) -> list[Record]:
     names: dict[int, list[str]] = defaultdict(list)
     orgs: dict[int, set[str]] = defaultdict(set)
     titles: dict[int, set[str]] = defaultdict(set)
@@ -153,11 +173,10 @@ def save_name_index(index: NameIndex) -> int:
     current = version()
     added = index.added
     # A first run writes every name: COPY and one upsert (``upsert_objects``).
-    upsert_objects(
-        [
-            NameKey(**dict(zip(ROW_FIELDS, row, strict=True)), version=current)
-            for row in index.rows(added)
-        ],
+    upsert_rows(
+        NameKey,
+        [*ROW_FIELDS, "version"],
+        ((*row, current) for row in index.rows(added)),
         unique_fields=["name"],
         update_fields=[*ROW_FIELDS[1:], "version"],
     )
@@ -386,10 +405,14 @@ def run_now(*, full: bool = True, by: Any = None, person_ids: Iterable[int] = ()
         return run_skipped(mode=mode, by=by, focus=focus)
     try:
         with match_run_step_lock(run.pk):
-            # The kept names read once, for planning and scoring alike.
+            # The kept names read once, for planning and scoring alike, and each
+            # person's context once: learning reads most people, and the blocks
+            # take them from it (what a person states is read at planning).
             index = load_name_index()
-            run_plan(run.pk, index=index)
-            blocks_score_together(run.pk, index=index)
+            known: dict[int, Record] = {}
+            run_plan(run.pk, index=index, known=known)
+            blocks_score_together(run.pk, index=index, known=known)
+            del known
             run_combine(run.pk)
     except Exception as exc:
         run_fail(run.pk, exc)
@@ -407,9 +430,12 @@ def run_fail(run_id: int, exc: BaseException) -> None:
 # --- Step 1: plan --------------------------------------------------------------------
 
 
-def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
+def run_plan(
+    run_id: int, *, index: NameIndex | None = None, known: dict[int, Record] | None = None
+) -> list[int]:
     """Block everyone's names and write the run's independent blocks; ``index``
-    is the kept names when the caller already read them.
+    is the kept names when the caller already read them, ``known`` the records
+    read in this run so far (``load_records``).
 
     Returns the block numbers (the same on a repeat: planning twice is a no-op).
     """
@@ -431,7 +457,7 @@ def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
         if run.mode == MatchRun.Mode.INCREMENTAL:
             focus = np.isin(prepared.ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
         candidates = candidate_pairs(prepared, focus=focus)
-        learned = _learn(prepared, candidates, index, incremental=focus is not None)
+        learned = _learn(prepared, candidates, index, incremental=focus is not None, known=known)
     wanted_blocks = min(MAX_BLOCKS, max(1, -(-len(candidates) // PAIRS_PER_BLOCK)))
     parts = split_blocks(candidates, wanted_blocks)
     blocks = []
@@ -474,7 +500,14 @@ def run_plan(run_id: int, *, index: NameIndex | None = None) -> list[int]:
 LEARN_AT_LEAST = 1_000  # candidate pairs a run needs to learn weights of its own
 
 
-def _learn(prepared: Prepared, candidates, index: NameIndex, *, incremental: bool) -> dict:
+def _learn(
+    prepared: Prepared,
+    candidates,
+    index: NameIndex,
+    *,
+    incremental: bool,
+    known: dict[int, Record] | None = None,
+) -> dict:
     """The weights this run learns (``people.matching.learning``), as stored on it.
 
     From a sample of the candidate pairs and as many people drawn at random,
@@ -505,7 +538,7 @@ def _learn(prepared: Prepared, candidates, index: NameIndex, *, incremental: boo
     a, b = candidates.a[chosen], candidates.b[chosen]
     people = np.unique(np.concatenate([a, b, drawn]))
     context = Prepared(
-        load_records(prepared.ids[people].tolist()),
+        load_records(prepared.ids[people].tolist(), known=known),
         frequencies=prepared.frequencies,
         index=index,
     )
@@ -546,11 +579,14 @@ def block_score(run_id: int, number: int, *, queue_combine: bool = True) -> None
         _queue_combine_when_done(run_id)
 
 
-def blocks_score_together(run_id: int, *, index: NameIndex | None = None) -> None:
+def blocks_score_together(
+    run_id: int, *, index: NameIndex | None = None, known: dict[int, Record] | None = None
+) -> None:
     """Every unfinished block of a run scored in this process, as ``block_score``
     scores each (the same pairs, frequencies and results), with the people's
-    context read once for all of them and their names from the kept index
-    (``index``, when the caller already read it)."""
+    context read once for all of them (those ``known`` already read in this run
+    not again) and their names from the kept index (``index``, when the caller
+    already read it)."""
     blocks = list(MatchRunBlock.objects.filter(run_id=run_id, finished_at__isnull=True))
     if not blocks:
         return
@@ -569,7 +605,7 @@ def blocks_score_together(run_id: int, *, index: NameIndex | None = None) -> Non
     people = np.unique(np.concatenate([pairs.ravel() for pairs in pairs_of.values()]))
     with collection_paused():
         prepared = Prepared(
-            load_records(people.tolist()),
+            load_records(people.tolist(), known=known),
             frequencies=frequencies,
             index=index if index is not None else load_name_index(),
         )
@@ -740,12 +776,13 @@ def run_combine(run_id: int) -> MatchRun:
         people_lock(exclusive=True)
         decided = _human_decisions(ids)
         to_merge: list[MergePair] = []
-        to_queue: list[MatchJudgement] = []
+        to_queue: list[tuple] = []  # pending judgements, as rows
         now = timezone.now()
         order = np.lexsort((scored.b, scored.a, -scored.bits))
         outcomes = outcome.tolist()
         first, second = ids[scored.a].tolist(), ids[scored.b].tolist()
         merged, queued = int(Outcome.MERGED), int(Outcome.QUEUED)
+        kept: list[tuple[int, tuple[int, int], bool]] = []  # (pair, its ids, merged)
         for k in order.tolist():
             if outcomes[k] != merged and outcomes[k] != queued:
                 continue  # most scored pairs: below the review band, or kept apart
@@ -754,13 +791,24 @@ def run_combine(run_id: int) -> MatchRun:
             if outcomes[k] == merged:
                 if decided.get(pair) == MatchJudgement.Decision.UNSURE:
                     continue  # an editor left it open; the matcher does not overrule
+                kept.append((k, pair, True))
+            elif pair not in decided:
+                kept.append((k, pair, False))
+        # The kept pairs' scores and explanations at once, not a pair at a time.
+        chosen = [k for k, _pair, _merged in kept]
+        scores = probability(scored.bits[chosen], weights).tolist()
+        explanations = _explanations(scored, chosen, weights, learned)
+        for (_k, pair, is_merged), score, explanation in zip(
+            kept, scores, explanations, strict=True
+        ):
+            if is_merged:
                 to_merge.append(
                     MergePair(
                         pair[0],
                         pair[1],
                         same={
-                            "score": float(probability(scored.bits[k], weights)),
-                            "explanation": _explanation(scored, k, weights, learned),
+                            "score": score,
+                            "explanation": explanation,
                             "decision": MatchJudgement.Decision.SAME,
                             "automatic": True,
                             "decided_at": now,
@@ -770,16 +818,16 @@ def run_combine(run_id: int) -> MatchRun:
                         },
                     )
                 )
-            elif pair not in decided:
+            else:
                 to_queue.append(
-                    MatchJudgement(
-                        person_a_id=pair[0],
-                        person_b_id=pair[1],
-                        score=float(probability(scored.bits[k], weights)),
-                        explanation=_explanation(scored, k, weights, learned),
-                        decision=MatchJudgement.Decision.PENDING,
-                        automatic=True,
-                        run=run,
+                    (
+                        pair[0],
+                        pair[1],
+                        score,
+                        explanation,
+                        MatchJudgement.Decision.PENDING,
+                        True,
+                        run.pk,
                     )
                 )
         # All of the run's merges at once, in the order of their scores: the
@@ -792,7 +840,9 @@ def run_combine(run_id: int) -> MatchRun:
             smaller_survives=True,
             strict=False,
         )
-        upsert_objects(
+        upsert_rows(
+            MatchJudgement,
+            _QUEUED_FIELDS,
             to_queue,
             unique_fields=["person_a", "person_b"],
             update_fields=["score", "explanation", "decision", "automatic", "run", "updated_at"],
@@ -815,6 +865,18 @@ def run_combine(run_id: int) -> MatchRun:
     return run
 
 
+# A pending judgement's columns, in the order of the rows ``run_combine`` queues.
+_QUEUED_FIELDS = (
+    "person_a_id",
+    "person_b_id",
+    "score",
+    "explanation",
+    "decision",
+    "automatic",
+    "run_id",
+)
+
+
 def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
     """Pairs an editor already decided (or left unsure), which the run leaves alone."""
     if not len(ids):
@@ -831,10 +893,14 @@ def _human_decisions(ids: np.ndarray) -> dict[tuple[int, int], str]:
     return decided
 
 
-def _explanation(scored: Scored, k: int, weights: Weights, learned: bool = False) -> dict:
-    """What agreed and disagreed, in the bits of the weights the run scored with
-    (``learned``: those it learned, stored on it as ``details["weights"]``)."""
-    return {**explain(scored, k, weights), "weights": "learned" if learned else "set"}
+def _explanations(
+    scored: Scored, indexes: list[int], weights: Weights, learned: bool = False
+) -> list[dict]:
+    """What agreed and disagreed in each pair, in the bits of the weights the
+    run scored with (``learned``: those it learned, stored on it as
+    ``details["weights"]``), all at once (``explain_many``)."""
+    which = "learned" if learned else "set"
+    return [{**found, "weights": which} for found in explain_many(scored, indexes, weights)]
 
 
 # --- Steps the broker could not take, or lost ---------------------------------------------

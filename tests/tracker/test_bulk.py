@@ -1,10 +1,21 @@
 """Set-based writes."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from people.models import MatchJudgement, Person, PersonName
 from people.services import person_create
-from tracker.bulk import among, chunked, insert_objects, insert_rows, update_rows, upsert_objects
+from tracker.bulk import (
+    among,
+    chunked,
+    insert_objects,
+    insert_rows,
+    update_rows,
+    upsert_objects,
+    upsert_rows,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +119,61 @@ def test_an_upsert_naming_one_row_twice_ends_as_the_last_says():
     )
     assert again[0].pk == stored.pk
     assert MatchJudgement.objects.get().score == 0.9
+
+
+def test_it_updates_text_that_looks_like_array_syntax_times_and_nulls_as_given():
+    first, second = person_create(name="Ava DuVernay"), person_create(name="Eva Mendes")
+    awkward = 'Said "no", then {yes}; a \\ back\\slash, NULL, and , commas'
+    moment = timezone.now() - timedelta(days=3, microseconds=7)
+    update_rows(
+        Person,
+        ["notes", "merged_at", "sort_name"],
+        [(first.pk, awkward, moment, "NULL"), (second.pk, "", None, " spaced ")],
+    )
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.notes, first.merged_at, first.sort_name) == (awkward, moment, "NULL")
+    assert (second.notes, second.merged_at, second.sort_name) == ("", None, " spaced ")
+    judgement = MatchJudgement.objects.create(person_a=first, person_b=second, score=0.5)
+    update_rows(MatchJudgement, ["score", "automatic"], [(judgement.pk, 0.1 + 0.2, True)])
+    judgement.refresh_from_db()
+    assert (judgement.score, judgement.automatic) == (0.1 + 0.2, True)
+
+
+def test_it_upserts_plain_rows_with_the_models_defaults_and_gives_ids_by_key():
+    a, b, c = (person_create(name=name) for name in ("Lana Wachowski", "Lilly Wachowski", "X Y"))
+    old = MatchJudgement.objects.create(person_a=a, person_b=b, score=0.5, reason="By hand.")
+    ids = upsert_rows(
+        MatchJudgement,
+        ["person_a_id", "person_b_id", "score", "explanation"],
+        [(a.pk, b.pk, 0.9, {"x": 1}), (a.pk, c.pk, 0.7, {}), (a.pk, c.pk, 0.75, {"last": 1})],
+        unique_fields=["person_a", "person_b"],
+        update_fields=["score", "explanation", "updated_at"],
+        ids=True,
+    )
+    old.refresh_from_db()
+    assert ids[(a.pk, b.pk)] == old.pk
+    assert (old.score, old.reason, old.explanation) == (0.9, "By hand.", {"x": 1})
+    new = MatchJudgement.objects.get(pk=ids[(a.pk, c.pk)])
+    assert (new.score, new.explanation, new.reason, new.decision) == (
+        0.75,
+        {"last": 1},
+        "",
+        MatchJudgement.Decision.PENDING,
+    )
+    assert new.created_at is not None and MatchJudgement.objects.count() == 2
+
+
+def test_it_inserts_rows_nothing_points_at_without_reading_ids():
+    person = person_create(name="Cate Blanchett")
+    before = PersonName.objects.count()
+    assert (
+        insert_rows(
+            PersonName,
+            ["person_id", "name", "name_key", "first_seen_at"],
+            [(person.pk, "Blanchett, Cate", "cate blanchett", person.created_at)],
+            ids=False,
+        )
+        == []
+    )
+    assert PersonName.objects.count() == before + 1
+    assert PersonName.objects.filter(name="Blanchett, Cate", person=person).exists()

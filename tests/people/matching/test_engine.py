@@ -1,10 +1,12 @@
 """The matcher on records in memory: decisions and clusters."""
 
+from dataclasses import replace
+
 import pytest
 
 from people.matching.engine import Outcome, match
 from people.matching.records import Record
-from people.matching.scoring import explain
+from people.matching.scoring import DEFAULT_WEIGHTS, explain, explain_many
 from tests.people.matching.samples import kept as kept_names
 from tests.people.matching.samples import variants
 
@@ -159,3 +161,30 @@ def test_an_incremental_run_on_kept_names_decides_exactly_as_one_reading_every_n
         assert kept.pairs(outcome) == fresh.pairs(outcome)
     assert kept.clusters() == fresh.clusters() != []
     assert sorted(kept.scored.bits.tolist()) == sorted(fresh.scored.bits.tolist())
+
+
+def test_explaining_many_pairs_at_once_says_what_explaining_each_says():
+    extra = [
+        Record(200, ("Maggie R. Gyllenhaal",), letters=(1,), listings=(100,)),
+        Record(201, ("Maggie T. Gyllenhaal",), identifiers=(("orcid", "0000-0002-1825-0097"),)),
+        Record(202, ("Gyllenhaal Maggie",), identifiers=(("orcid", "0000-0002-1825-0097"),)),
+        Record(203, ("Maggie Gyllenhaal",), titles=("Physicist",), orgs=("CERN",)),
+    ]
+    scored = match(variants() + extra).scored
+    everyone = list(range(len(scored.a)))
+    heavier = replace(DEFAULT_WEIGHTS, org_agree=7.12519, middle_conflict=-4.2208, same_list=-3.0)
+    for weights in (DEFAULT_WEIGHTS, heavier):
+        assert explain_many(scored, everyone, weights) == [
+            explain(scored, k, weights) for k in everyone
+        ]
+    said = {
+        (item["feature"], item["level"])
+        for found in explain_many(scored, everyone)
+        for item in found["agreed"] + found["disagreed"]
+    }
+    # The pairs say enough for the comparison to mean something.
+    assert {"family name", "given name", "organisation", "letters", "sources"} <= {
+        feature for feature, _level in said
+    }
+    assert len(said) >= 8
+    assert explain_many(scored, []) == []
