@@ -7,7 +7,8 @@ febrl3 (5,000 records of 2,000 people, deduplication) and febrl4 (two files of
 matched on names only, then on names and one more field: date of birth (given
 to this project as a strong identifier, as a person's or an entry's date of
 birth is), then suburb (a context value compared for agreement, as it compares
-organisations). Pairwise
+organisations), then both (this project only: the peers are set up with one
+field). Pairwise
 precision, recall and F1 against the true pairs; seconds are the median of
 ``--repeat`` runs.
 
@@ -57,15 +58,22 @@ def true_pairs(index: pd.Index) -> set[tuple[int, int]]:
     return {pair for group in people.values() for pair in itertools.combinations(group, 2)}
 
 
-def ours(data: pd.DataFrame, files: list[int] | None, context: str | None):
+def fields_of(context: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    return (context,) if isinstance(context, str) else tuple(context or ())
+
+
+def label_of(context: str | tuple[str, ...] | None) -> str:
+    return " + ".join(fields_of(context)) or "names only"
+
+
+def ours(data: pd.DataFrame, files: list[int] | None, context: str | tuple[str, ...] | None):
+    fields = fields_of(context)
     records = [
         Record(
             i,
             (name_form_from_parts(given, family),),
-            orgs=(value,) if context in ORG_LIKE and (value := row[context]) else (),
-            identifiers=((context, value),)
-            if context in IDENTIFIERS and (value := row[context])
-            else (),
+            orgs=tuple(v for f in fields if f in ORG_LIKE and (v := row[f])),
+            identifiers=tuple((f, v) for f in fields if f in IDENTIFIERS and (v := row[f])),
             listings=(files[i],) if files else (),
         )
         for i, (given, family, row) in enumerate(
@@ -79,7 +87,13 @@ def ours(data: pd.DataFrame, files: list[int] | None, context: str | None):
     return pairs, elapsed, records
 
 
-def measure(name: str, frames: list[pd.DataFrame], context: str | None, repeat: int) -> list:
+def measure(
+    name: str,
+    frames: list[pd.DataFrame],
+    context: str | tuple[str, ...] | None,
+    repeat: int,
+    peers: bool = True,
+) -> list:
     link = len(frames) > 1
     data = pd.concat(frames).fillna("")
     truth = true_pairs(data.index)
@@ -88,35 +102,39 @@ def measure(name: str, frames: list[pd.DataFrame], context: str | None, repeat: 
     def across(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
         return {(a, b) for a, b in pairs if not link or files[a] != files[b]}
 
-    columns = ["given_name", "surname"] + ([context] if context else [])
+    columns = ["given_name", "surname"] + list(fields_of(context))
     peer_frames, offset = [], 0
     for f in frames:
         rows = f.fillna("")[columns].to_dict("records")
         peer_frames.append(frame(rows, offset))
         offset += len(f)
 
+    runs = [("this project", lambda: ours(data, files, context)[:2])]
+    if peers and len(fields_of(context)) <= 1:
+        # The peers are set up with one context field at most.
+        single = fields_of(context)[0] if context else None
+        runs += [
+            ("Splink", lambda: run_splink(peer_frames, context=single, link=link)[:2]),
+            (
+                "recordlinkage",
+                lambda: run_recordlinkage(peer_frames, context=single, link=link)[:2],
+            ),
+        ]
     rows = []
-    for label, run in (
-        ("this project", lambda: ours(data, files, context)[:2]),
-        ("Splink", lambda: run_splink(peer_frames, context=context, link=link)[:2]),
-        (
-            "recordlinkage",
-            lambda: run_recordlinkage(peer_frames, context=context, link=link)[:2],
-        ),
-    ):
+    for label, run in runs:
         seconds, scores = [], None
         for _ in range(repeat):
             pairs, elapsed = run()
             seconds.append(elapsed)
             scores = f1(across(pairs), truth)
-        rows.append((name, context or "names only", label, scores, statistics.median(seconds)))
+        rows.append((name, label_of(context), label, scores, statistics.median(seconds)))
 
     _pairs, _elapsed, records = ours(data, files, context)
     candidates = candidate_pairs(Prepared(records))
     recall = blocking_recall(candidates, truth)
     connected = blocking_recall(candidates, truth, connected=True)
     print(
-        f"  {name} {context or 'names only'}: blocking proposed {len(candidates):,} pairs, "
+        f"  {name} {label_of(context)}: blocking proposed {len(candidates):,} pairs, "
         f"recall {recall:.4f} (pairs in a common block), {connected:.4f} (joined through "
         "true pairs in blocks)"
     )
@@ -132,14 +150,19 @@ def main() -> None:
         default=os.environ.get("BENCH_WEIGHTS", "learned"),
         help="This project's weights: learned from each data set, or the set ones.",
     )
+    parser.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="Only this project's matcher (no Splink, recordlinkage).",
+    )
     args = parser.parse_args()
     os.environ["BENCH_WEIGHTS"] = args.weights
     febrl3 = load_febrl3()
     febrl4 = list(load_febrl4())
     results = []
-    for context in (None, *CONTEXTS):
-        results += measure("febrl3", [febrl3], context, args.repeat)
-        results += measure("febrl4", febrl4, context, args.repeat)
+    for context in (None, *CONTEXTS, CONTEXTS):
+        results += measure("febrl3", [febrl3], context, args.repeat, peers=not args.no_peers)
+        results += measure("febrl4", febrl4, context, args.repeat, peers=not args.no_peers)
     print()
     print("| data set | fields | matcher | precision | recall | F1 | seconds (median) |")
     print("|---|---|---|---|---|---|---|")
@@ -152,6 +175,8 @@ def main() -> None:
     for name, fields in dict.fromkeys((r[0], r[1]) for r in results):
         group = {r[2]: r for r in results if r[0] == name and r[1] == fields}
         mine = group["this project"]
+        if len(group) == 1:
+            continue
         ratios = "; ".join(
             f"F1 {mine[3]['f1'] - group[p][3]['f1']:+.4f} against {p}, which took "
             f"{group[p][4] / mine[4]:.1f} times as long"
