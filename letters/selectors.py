@@ -47,6 +47,7 @@ from tracker.db import (
     Neutralised,
     UTCText,
     csv_copy,
+    utc_iso_sql,
 )
 from tracker.fields import iso_datetime
 
@@ -311,15 +312,16 @@ def signatures_matching(signatures: QuerySet, text: str) -> QuerySet:
 
 def _sightings_json() -> RawSQL:
     """Each signature's sightings as one JSON array, built by PostgreSQL in the
-    page's own query: one round trip, and no row-by-row conversion in Python.
+    page's own query: one round trip, and no row-by-row conversion in Python (the
+    times come written as the API writes them).
     Written as SQL because composing it with the ORM cost more than running it."""
     sighting, source = Sighting._meta.db_table, Source._meta.db_table
     signature = Signature._meta.db_table
     sql = (
         "SELECT json_agg(json_build_object("  # noqa: S608 - the table names are ours
         "'source', src.name, 'name', g.name, 'title', g.title, 'affiliation', g.affiliation, "
-        "'present', g.present, 'first_seen', g.first_seen_at, 'last_seen', "
-        f"{SIGHTING_SEEN_SQL}"
+        "'present', g.present, 'first_seen', "
+        f"{utc_iso_sql('g.first_seen_at')}, 'last_seen', {utc_iso_sql(SIGHTING_SEEN_SQL)}"
         ") ORDER BY g.first_seen_at, g.id) "
         f'FROM "{sighting}" g JOIN "{source}" src ON src.id = g.source_id '
         f'WHERE g.signature_id = "{signature}".id'

@@ -26,6 +26,19 @@ class UTCText(Func):
     output_field = TextField()
 
 
+def utc_iso_sql(expression: str) -> str:
+    """SQL writing a timestamp as ``tracker.fields.iso_datetime`` writes it: UTC with
+    a Z, the microseconds only when there are some ("2025-03-17T09:12:00Z",
+    "2025-03-17T09:12:00.500000Z"), so that Python need not read and write it again.
+    (``mod``, not ``%``, which a query with parameters would take for one.)"""
+    utc = f"({expression}) AT TIME ZONE 'UTC'"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+        f"mod(extract(microseconds FROM {expression})::bigint, 1000000) = 0 THEN '' "
+        f"ELSE to_char({utc}, '.US') END || 'Z'"
+    )
+
+
 # --- Queries compiled once --------------------------------------------------------
 
 # Stands for the value a compiled query is later run with: an integer no id takes.
