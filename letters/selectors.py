@@ -8,7 +8,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import (
     Case,
     CharField,
@@ -43,6 +43,7 @@ from tracker.csv import csv_records, neutralise
 from tracker.db import (
     FORMULA_QUOTED,
     FORMULA_START,
+    CompiledQuery,
     LoadedJSON,
     Neutralised,
     UTCText,
@@ -218,6 +219,20 @@ def letter_list(
     if search:
         letters = queryset_search(letters, search, rank=False)
     return letters
+
+
+# A slug cannot hold a NUL: it stands for the slug while the lookup is compiled.
+_LETTER_REF = CompiledQuery(
+    lambda slug: Letter.objects.filter(slug=slug).values_list("id", "slug")[:1],
+    marker="\x00slug",
+)
+
+
+def letter_ref(slug: str) -> Letter | None:
+    """The letter with this slug, its id and slug only (``only("id", "slug")``), in a
+    query compiled once: every request under /api/letters/{slug}/ reads it."""
+    rows = _LETTER_REF.rows(slug)
+    return Letter.from_db(DEFAULT_DB_ALIAS, ["id", "slug"], rows[0]) if rows else None
 
 
 def letter_ids_by_slug(slugs: Iterable[str]) -> dict[str, int]:
