@@ -8,7 +8,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import (
     Case,
     CharField,
@@ -43,10 +43,12 @@ from tracker.csv import csv_records, neutralise
 from tracker.db import (
     FORMULA_QUOTED,
     FORMULA_START,
+    CompiledQuery,
     LoadedJSON,
     Neutralised,
     UTCText,
     csv_copy,
+    utc_iso_sql,
 )
 from tracker.fields import iso_datetime
 
@@ -219,6 +221,20 @@ def letter_list(
     return letters
 
 
+# A slug cannot hold a NUL: it stands for the slug while the lookup is compiled.
+_LETTER_REF = CompiledQuery(
+    lambda slug: Letter.objects.filter(slug=slug).values_list("id", "slug")[:1],
+    marker="\x00slug",
+)
+
+
+def letter_ref(slug: str) -> Letter | None:
+    """The letter with this slug, its id and slug only (``only("id", "slug")``), in a
+    query compiled once: every request under /api/letters/{slug}/ reads it."""
+    rows = _LETTER_REF.rows(slug)
+    return Letter.from_db(DEFAULT_DB_ALIAS, ["id", "slug"], rows[0]) if rows else None
+
+
 def letter_ids_by_slug(slugs: Iterable[str]) -> dict[str, int]:
     """The ids of the letters with these slugs (those that exist)."""
     wanted = sorted(set(slugs))
@@ -311,15 +327,16 @@ def signatures_matching(signatures: QuerySet, text: str) -> QuerySet:
 
 def _sightings_json() -> RawSQL:
     """Each signature's sightings as one JSON array, built by PostgreSQL in the
-    page's own query: one round trip, and no row-by-row conversion in Python.
+    page's own query: one round trip, and no row-by-row conversion in Python (the
+    times come written as the API writes them).
     Written as SQL because composing it with the ORM cost more than running it."""
     sighting, source = Sighting._meta.db_table, Source._meta.db_table
     signature = Signature._meta.db_table
     sql = (
         "SELECT json_agg(json_build_object("  # noqa: S608 - the table names are ours
         "'source', src.name, 'name', g.name, 'title', g.title, 'affiliation', g.affiliation, "
-        "'present', g.present, 'first_seen', g.first_seen_at, 'last_seen', "
-        f"{SIGHTING_SEEN_SQL}"
+        "'present', g.present, 'first_seen', "
+        f"{utc_iso_sql('g.first_seen_at')}, 'last_seen', {utc_iso_sql(SIGHTING_SEEN_SQL)}"
         ") ORDER BY g.first_seen_at, g.id) "
         f'FROM "{sighting}" g JOIN "{source}" src ON src.id = g.source_id '
         f'WHERE g.signature_id = "{signature}".id'

@@ -2,8 +2,8 @@
 
 REST framework's own throttles keep every request's timestamp of the last
 period in the cache and rewrite the whole list on each request, which costs in
-proportion to the rate. Here a request costs one round trip to Redis (set the
-window if absent, count, read its time left) whatever the rate. Rates are read
+proportion to the rate. Here a request costs one round trip to Redis, one script
+(set the window if absent, count, read its time left), whatever the rate. Rates are read
 from the settings on every request, so a change applies at once.
 
 When Redis cannot be reached the API keeps answering, unthrottled: a missing
@@ -49,6 +49,20 @@ def _redis(url: str) -> Any:
     )
 
 
+# Open the window if absent, count, and read its time left: one command, whose
+# sending and reading cost the client less than a pipeline of three.
+_COUNT_SCRIPT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local count = redis.call('INCR', KEYS[1])
+return {count, redis.call('PTTL', KEYS[1])}
+"""
+
+
+@cache
+def _count_script(url: str) -> Any:
+    return _redis(url).register_script(_COUNT_SCRIPT)
+
+
 def _hit_redis(key: str, period: int) -> tuple[int, float] | None:
     """Count in Redis, or None when it cannot be reached."""
     import redis
@@ -57,11 +71,7 @@ def _hit_redis(key: str, period: int) -> tuple[int, float] | None:
     if time.monotonic() < _redis_down_until:
         return None
     try:
-        pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.set(key, 0, ex=period, nx=True)
-        pipe.incr(key)
-        pipe.pttl(key)
-        _, count, left_ms = pipe.execute()
+        count, left_ms = _count_script(settings.REDIS_URL)(keys=[key], args=[period])
     except redis.RedisError as exc:
         _redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
         logger.warning("Throttling is off for %s s: Redis: %s", REDIS_RETRY_AFTER_SECONDS, exc)

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from letters import selectors
 from letters.models import Letter, LetterTarget, Signature, Source, SyncRun
 from people.selectors import organization_and_below
-from tracker.filters import IdFilter, IdOrSlugFilter, IsoDateTimeFilter
+from tracker.filters import FilterSet, IdFilter, IdOrSlugFilter, IsoDateTimeFilter
 
 # An organization named by id or slug stands for itself and those under it.
 _UNDER = (
@@ -23,7 +23,7 @@ _SEARCH_HELP = (
 )
 
 
-class LetterFilter(django_filters.FilterSet):
+class LetterFilter(FilterSet):
     search = django_filters.CharFilter(max_length=200, help_text="Words of the title or slug.")
     status = django_filters.ChoiceFilter(choices=Letter.Status.choices)
     language = django_filters.CharFilter(max_length=16)
@@ -44,7 +44,7 @@ class LetterFilter(django_filters.FilterSet):
         )
 
 
-class SignatureFilter(django_filters.FilterSet):
+class SignatureFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=Signature.Status.choices,
         distinct=False,
@@ -110,7 +110,7 @@ class AllSignatureFilter(SignatureFilter):
     person = IdFilter(field_name="person_id", help_text="The person's id.")
 
 
-class SourceFilter(django_filters.FilterSet):
+class SourceFilter(FilterSet):
     letter = django_filters.CharFilter(max_length=200, help_text="The letter's slug.")
     kind = django_filters.ChoiceFilter(choices=Source.Kind.choices)
     enabled = django_filters.BooleanFilter()
@@ -124,7 +124,7 @@ class SourceFilter(django_filters.FilterSet):
         )
 
 
-class SyncRunFilter(django_filters.FilterSet):
+class SyncRunFilter(FilterSet):
     source = IdFilter()
     letter = django_filters.CharFilter(max_length=200, help_text="The letter's slug.")
     outcome = django_filters.ChoiceFilter(choices=SyncRun.Outcome.choices)

@@ -160,8 +160,10 @@ class SightingSerializer(serializers.Serializer):
 
 
 def sighting_item(sighting: dict[str, Any]) -> dict[str, Any]:
-    sighting["first_seen"] = iso_datetime(sighting["first_seen"])
-    sighting["last_seen"] = iso_datetime(sighting["last_seen"])
+    # Text is already as the API writes it (PostgreSQL wrote it: tracker.db.utc_iso_sql).
+    for key in ("first_seen", "last_seen"):
+        if not isinstance(sighting[key], str):
+            sighting[key] = iso_datetime(sighting[key])
     return sighting
 
 

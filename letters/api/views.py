@@ -382,7 +382,7 @@ class _OfALetter:
     def get_letter(self) -> Letter:
         if not hasattr(self, "_letter"):
             slug = self.kwargs["letter_slug"]
-            self._letter = Letter.objects.only("id", "slug").filter(slug=slug).first()
+            self._letter = selectors.letter_ref(slug)
             if self._letter is None:
                 raise NotFound(f"There is no letter with the slug {slug!r}.")
         return self._letter

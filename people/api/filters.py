@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from people import selectors
 from people.models import MatchJudgement, Organization
-from tracker.filters import IdFilter, IdOrSlugFilter
+from tracker.filters import FilterSet, IdFilter, IdOrSlugFilter
 
 _SEARCH_HELP = (
     "Matches every name a source wrote for the person, ignoring case, accents and "
@@ -18,7 +18,7 @@ _SEARCH_HELP = (
 )
 
 
-class PersonFilter(django_filters.FilterSet):
+class PersonFilter(FilterSet):
     search = django_filters.CharFilter(max_length=200, help_text=_SEARCH_HELP)
     letter = django_filters.CharFilter(
         max_length=200, help_text="Only people who signed the letter with this slug."
@@ -44,7 +44,7 @@ class PersonFilter(django_filters.FilterSet):
         )
 
 
-class OrganizationFilter(django_filters.FilterSet):
+class OrganizationFilter(FilterSet):
     search = django_filters.CharFilter(
         max_length=200,
         help_text="Name or alias, ignoring case and accents and tolerating typos (`ostp`).",
@@ -61,7 +61,7 @@ class OrganizationFilter(django_filters.FilterSet):
         )
 
 
-class JudgementFilter(django_filters.FilterSet):
+class JudgementFilter(FilterSet):
     decision = django_filters.ChoiceFilter(
         choices=MatchJudgement.Decision.choices,
         empty_label=None,
@@ -79,7 +79,7 @@ def _undone_filter(records: str) -> django_filters.BooleanFilter:
     )
 
 
-class UndoableRecordFilter(django_filters.FilterSet):
+class UndoableRecordFilter(FilterSet):
     """Merges and splits, by person and whether undone. A subclass declares
     ``person`` and ``undone`` with its words and lists with its selector."""
 

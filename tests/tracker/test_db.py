@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
 
 from people.models import Person
 from tests.factories import make_person
-from tracker.db import CompiledQuery, csv_copy
+from tracker.db import CompiledQuery, csv_copy, utc_iso_sql
+from tracker.fields import iso_datetime
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +40,25 @@ def test_a_query_that_does_not_use_its_value_is_refused():
 
     with pytest.raises(ValueError, match="does not use the value"):
         query.rows(1)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2025, 3, 17, 9, 12, tzinfo=UTC),
+        datetime(2025, 3, 17, 9, 12, 0, 500000, tzinfo=UTC),
+        datetime(2025, 3, 17, 9, 12, 5, 1, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_a_time_written_by_postgresql_is_what_the_api_writes(moment):
+    with connection.cursor() as cursor:
+        sql = f"SELECT {utc_iso_sql('t')} FROM (SELECT %s::timestamptz AS t) m"  # noqa: S608
+        cursor.execute(sql, [moment])
+        written = cursor.fetchone()[0]
+
+    # The API writes the times it reads from the database, which come in UTC.
+    assert written == iso_datetime(moment.astimezone(UTC))
 
 
 def test_csv_written_by_postgresql_is_what_the_csv_module_writes():
