@@ -107,7 +107,7 @@ def web_server(env: dict[str, str], port: int | None = None):
         log.close()
 
 
-def get(url: str, headers: dict[str, str] | None = None, timeout: float = 10):
+def get(url: str, headers: dict[str, str] | None = None, timeout: float = 60):
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

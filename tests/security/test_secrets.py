@@ -151,7 +151,8 @@ def test_gunicorn_logs_show_no_password_or_token(settings, tmp_path):
         login = httpx.post(
             f"{base}/api/auth/token/",
             json={"username": "writer", "password": WRONG_PASSWORD},
-            timeout=10,
+            # The first request loads the application and hashes a password.
+            timeout=120,
         )
         assert login.status_code == 400
         assert get(f"{base}/api/letters/", {"Authorization": f"Token {BAD_TOKEN}"})[0] == 401

@@ -260,8 +260,10 @@ def gunicorn(
         except TimeoutError:
             raise RuntimeError(Path(log_name).read_text()[-3000:]) from None
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while httpx.get(f"{url}/api/letters/", timeout=30).status_code != 200:
+        # A worker's first request loads the application: on a busy machine
+        # that alone can take tens of seconds.
+        deadline = time.monotonic() + 180
+        while httpx.get(f"{url}/api/letters/", timeout=120).status_code != 200:
             assert time.monotonic() < deadline, Path(log_name).read_text()[-3000:]
             time.sleep(0.5)
         yield url
