@@ -364,18 +364,25 @@ def person_create_many(
         _check_person_key(person_key)
         fields = _person_fields(parsed, person_key)
         display = fields[0]
-        spellings = (
-            [parsed.written[:fit_name]]
-            if not others
-            else list(dict.fromkeys(text[:fit_name] for text in [parsed.written, *others]))
-        )
-        named.append(spellings)
         # The key is the folded display name (see ParsedName.key).
-        folded = (
-            person_key if text == display and parsed.display else fold(text)
-            for text in [display, *sorted(spellings)]
-        )
-        search_text = " | ".join(dict.fromkeys(f for f in folded if f))
+        if not others:
+            # As below for one spelling, without the generators.
+            spellings = [parsed.written[:fit_name]]
+            shown = person_key if parsed.display else fold(display)
+            spelled = person_key if spellings[0] == display and parsed.display else None
+            spelled = fold(spellings[0]) if spelled is None else spelled
+            if spelled == shown or not spelled:
+                search_text = shown
+            else:
+                search_text = f"{shown} | {spelled}" if shown else spelled
+        else:
+            spellings = list(dict.fromkeys(text[:fit_name] for text in [parsed.written, *others]))
+            folded = (
+                person_key if text == display and parsed.display else fold(text)
+                for text in [display, *sorted(spellings)]
+            )
+            search_text = " | ".join(dict.fromkeys(f for f in folded if f))
+        named.append(spellings)
         person_rows.append((*fields, *extra, search_text, at, at))
 
     ids = copies.insert(
