@@ -221,8 +221,11 @@ class Copies:
             return []
         copy = _Copy(model, fields)
         if self._cursor is None:
-            self._cursor = connection.cursor()
-        drawn = copy.draw_ids(self._cursor, len(rows)) if ids else None
+            self._cursor = connection.cursor()  # the thread's alone: a cursor keeps one result
+        drawn = None
+        if ids:
+            with connection.cursor() as cursor:
+                drawn = copy.draw_ids(cursor, len(rows))
         if self._thread is None:
             self._thread = threading.Thread(target=self._work, name="copies", daemon=True)
             self._thread.start()
