@@ -90,9 +90,9 @@ class Person(models.Model):
     family_name = models.CharField(max_length=150, blank=True)
     honorific = models.CharField(max_length=60, blank=True, help_text="Sir, Dame, Dr...")
     suffix = models.CharField(max_length=60, blank=True, help_text="CBE, PhD, Jr...")
+    # Indexed in Meta (a plain b-tree: it is only ever compared whole).
     name_key = models.CharField(
         max_length=300,
-        db_index=True,
         editable=False,
         help_text="Normalised name used to resolve new sightings exactly.",
     )
@@ -121,6 +121,8 @@ class Person(models.Model):
             ),
         ]
         indexes = [
+            # Looked up by equality only (people_for_entries): no LIKE index beside it.
+            models.Index(fields=["name_key"], name="person_name_key_idx"),
             models.Index(
                 fields=["sort_name", "id"],
                 name="person_active_sort_idx",
@@ -146,7 +148,9 @@ class PersonName(models.Model):
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="names")
     name = models.CharField(max_length=300)
-    name_key = models.CharField(max_length=300, db_index=True, editable=False)
+    # Not indexed: no query looks a name up by its key (people are resolved by
+    # Person.name_key); two indexes on it cost every bulk write of names.
+    name_key = models.CharField(max_length=300, editable=False)
     source = models.ForeignKey(
         "letters.Source",
         null=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -33,7 +33,7 @@ from people.models import (
     PersonName,
     PersonRename,
 )
-from tracker.bulk import among, chunked, insert_objects, insert_rows, update_rows
+from tracker.bulk import Copies, among, chunked, insert_objects, update_rows
 from tracker.errors import Conflict, DomainError
 from tracker.locks import organization_tree_lock
 
@@ -258,7 +258,7 @@ PERSON_NAME_FIELDS = _PERSON_NAME_FIELDS
 def person_name_fields(written: str) -> dict[str, str]:
     """A person's name fields (display, sort, parts, key) for a name as written."""
     parsed = parse_name(written)
-    return _person_fields(parsed, parsed.key)
+    return dict(zip(_PERSON_NAME_FIELDS, _person_fields(parsed, parsed.key), strict=True))
 
 
 def person_sort_key(sort_name: str) -> str:
@@ -273,21 +273,34 @@ def person_sort_key(sort_name: str) -> str:
     return " ".join([*words[opening:], *fold(given).split(), *words[:opening]])
 
 
-def _person_fields(parsed: ParsedName, key: str) -> dict[str, str]:
+def _person_fields(parsed: ParsedName, key: str) -> tuple[str, ...]:
     """A new person's name fields from its parsed name (``key`` is
-    ``parsed.key``, which a caller may have at hand), cut to their columns."""
-    fields = {
-        "display_name": parsed.display or parsed.written,
-        "sort_name": parsed.sort_name or parsed.written,
-        "sort_key": person_sort_key(parsed.sort_name or parsed.written),
-        "given_name": parsed.given,
-        "middle_name": parsed.middle,
-        "family_name": parsed.family,
-        "honorific": parsed.honorific,
-        "suffix": parsed.suffix,
-        "name_key": key,
-    }
-    return {field: _fit(text, Person, field) for field, text in fields.items()}
+    ``parsed.key``, which a caller may have at hand), cut to their columns, in
+    the order of ``_PERSON_NAME_FIELDS``."""
+    sort_name = parsed.sort_name or parsed.written
+    return tuple(
+        text[:limit]
+        for text, limit in zip(
+            (
+                parsed.display or parsed.written,
+                sort_name,
+                person_sort_key(sort_name),
+                parsed.given,
+                parsed.middle,
+                parsed.family,
+                parsed.honorific,
+                parsed.suffix,
+                key,
+            ),
+            _person_field_limits(),
+            strict=True,
+        )
+    )
+
+
+@cache
+def _person_field_limits() -> tuple[int, ...]:
+    return tuple(_max_length(Person, field) for field in _PERSON_NAME_FIELDS)
 
 
 def _check_person_key(key: str) -> None:
@@ -307,7 +320,7 @@ def person_create(
     key = parsed.key
     _check_person_key(key)
     person = Person.objects.create(
-        **_person_fields(parsed, key),
+        **dict(zip(_PERSON_NAME_FIELDS, _person_fields(parsed, key), strict=True)),
         external_ids=_clean_external_ids(external_ids),
         notes=notes,
     )
@@ -323,51 +336,71 @@ def person_create_many(
     at: datetime,
     parse: Callable[[str], ParsedName] = parse_name,
     key: Callable[[str], str] = name_key,
+    fold: Callable[[str], str] = fold,
+    copies: Copies | None = None,
 ) -> list[int]:
     """Create one person per ``(name as written, other spellings)``, as
     person_create would one by one, with a few statements whatever their
     number: each is parsed from its name, and has it and the other spellings as
     its names from ``source``. Returns the new ids, in order.
 
-    ``parse`` and ``key`` (``parse(name).key``) may be the caller's cache of
-    parsed names. Whether a person of that name exists is the caller's concern.
+    ``parse``, ``key`` (``parse(name).key``) and ``fold`` may be the caller's
+    caches. With ``copies`` the rows go with the caller's other new rows
+    (``tracker.bulk.Copies``), written by the time its block ends. Whether a
+    person of that name exists is the caller's concern.
     """
-    named: list[list[str]] = []
-
-    def person_rows() -> Iterator[tuple[Any, ...]]:
-        for written, others in people:
-            parsed = parse(written)
-            person_key = key(written)
-            _check_person_key(person_key)
-            fields = _person_fields(parsed, person_key)
-            display = fields["display_name"]
-            spellings = list(
-                dict.fromkeys(_fit(text, PersonName, "name") for text in [parsed.written, *others])
+    if copies is None:
+        with Copies() as own:
+            return person_create_many(
+                people=people, source=source, at=at, parse=parse, key=key, fold=fold, copies=own
             )
-            named.append(spellings)
-            # The key is the folded display name (see ParsedName.key).
+    named: list[list[str]] = []
+    person_rows = []
+    fit_name = _max_length(PersonName, "name")
+    extra = ({}, "")
+    for written, others in people:
+        parsed = parse(written)
+        person_key = key(written)
+        _check_person_key(person_key)
+        fields = _person_fields(parsed, person_key)
+        display = fields[0]
+        # The key is the folded display name (see ParsedName.key).
+        if not others:
+            # As below for one spelling, without the generators.
+            spellings = [parsed.written[:fit_name]]
+            shown = person_key if parsed.display else fold(display)
+            spelled = person_key if spellings[0] == display and parsed.display else None
+            spelled = fold(spellings[0]) if spelled is None else spelled
+            if spelled == shown or not spelled:
+                search_text = shown
+            else:
+                search_text = f"{shown} | {spelled}" if shown else spelled
+        else:
+            spellings = list(dict.fromkeys(text[:fit_name] for text in [parsed.written, *others]))
             folded = (
                 person_key if text == display and parsed.display else fold(text)
                 for text in [display, *sorted(spellings)]
             )
             search_text = " | ".join(dict.fromkeys(f for f in folded if f))
-            yield (*(fields[field] for field in _PERSON_NAME_FIELDS), {}, "", search_text, at, at)
+        named.append(spellings)
+        person_rows.append((*fields, *extra, search_text, at, at))
 
-    ids = insert_rows(
+    ids = copies.insert(
         Person,
         [*_PERSON_NAME_FIELDS, "external_ids", "notes", "search_text", "created_at", "updated_at"],
-        person_rows(),
-        count=len(people),
+        person_rows,
     )
     source_id = getattr(source, "pk", None)
-    insert_rows(
+    fit_key = _max_length(PersonName, "name_key")
+    copies.insert(
         PersonName,
         ["person_id", "name", "name_key", "source_id", "first_seen_at"],
         [
-            (person_id, name, _fit(key(name), PersonName, "name_key"), source_id, at)
+            (person_id, name, key(name)[:fit_key], source_id, at)
             for person_id, spellings in zip(ids, named, strict=True)
             for name in spellings
         ],
+        ids=False,
     )
     return ids
 

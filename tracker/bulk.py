@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -97,34 +99,188 @@ def insert_rows(
         objects = [model(**dict(zip(fields, row, strict=True))) for row in rows]
         model.objects.bulk_create(objects, batch_size=OTHER_CHUNK)
         return [obj.pk for obj in objects] if ids else []
-    table = model._meta.db_table
-    quote = connection.ops.quote_name
-    if not ids:
-        columns = ", ".join(quote(_field(model, name).column) for name in fields)
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.set_types([_copy_type(model, name) for name in fields])
-            for row in rows:
-                copy.write_row(row)
-        return []
-    columns = ", ".join(quote(_field(model, name).column) for name in ["id", *fields])
+    copy = _Copy(model, fields, with_ids=ids)
     with connection.cursor() as cursor:
+        if not ids:
+            copy.write(cursor, None, rows)
+            return []
+    with connection.cursor() as cursor:
+        new = copy.draw_ids(cursor, count)
+        copy.write(cursor, new, rows)
+    return new
+
+
+class _Copy:
+    """The COPY of new rows into one table, its statements made up front (in the
+    calling thread: ``Copies`` carries them out in another)."""
+
+    def __init__(
+        self, model: type[models.Model], fields: Sequence[str], *, with_ids: bool = True
+    ) -> None:
+        quote = connection.ops.quote_name
+        self.table = model._meta.db_table
+        self.quoted_table = quote(self.table)
+        # Without ids the table numbers the rows itself (rows nothing points at).
+        self.with_ids = with_ids
+        names = ["id", *fields] if with_ids else list(fields)
+        columns = ", ".join(quote(_field(model, name).column) for name in names)
+        self.sql = f"COPY {self.quoted_table} ({columns}) FROM STDIN (FORMAT BINARY)"
+        # JSON goes as its binary form, written here (see _jsonb): "bytea" dumps it as is.
+        self.json = [
+            i for i, name in enumerate(fields) if isinstance(_field(model, name), models.JSONField)
+        ]
+        self.types = [_copy_type(model, name) for name in names]
+        for i in self.json:
+            self.types[i + int(with_ids)] = "bytea"
+
+    def draw_ids(self, cursor: Any, count: int) -> list[int]:
         # The sequence looked up once, not once per id (the lookup is most of the cost).
         cursor.execute(
             "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) "
             "SELECT nextval(s.seq) FROM s, generate_series(1, %s)",
-            [table, count],
+            [self.table, count],
         )
-        ids = [row[0] for row in cursor.fetchall()]
+        return [row[0] for row in cursor.fetchall()]
+
+    def write(self, cursor: Any, ids: Sequence[int] | None, rows: Iterable[Sequence[Any]]) -> None:
+        """Write the rows, each after its id (``ids``, when the COPY has ids)."""
         # Binary COPY with the columns' types given: psycopg neither picks a dumper
-        # per value nor writes text that the server parses again (JSON goes as objects).
-        with cursor.copy(f"COPY {quote(table)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([_copy_type(model, name) for name in ["id", *fields]])
-            for id_, row in zip(ids, rows, strict=True):
-                copy.write_row((id_, *row))
-    return ids
+        # per value nor writes text that the server parses again.
+        json_columns = self.json
+        numbered = (
+            rows if ids is None else ((id_, *row) for id_, row in zip(ids, rows, strict=True))
+        )
+        at = int(ids is not None)
+        with cursor.copy(self.sql) as copy:
+            copy.set_types(self.types)
+            if json_columns:
+                for row in numbered:
+                    row = list(row)
+                    for i in json_columns:
+                        row[i + at] = _jsonb(row[i + at])
+                    copy.write_row(row)
+            else:
+                for row in numbered:
+                    copy.write_row(row)
+
+    def check_foreign_keys(self, cursor: Any) -> None:
+        """Check the table's deferred foreign keys now, for the rows written so far,
+        then defer them again for the rest of the transaction."""
+        cursor.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f' AND condeferrable AND condeferred ORDER BY conname",
+            [self.quoted_table],
+        )
+        # The cursor's own connection: this may run in another thread (Copies).
+        quote = cursor.db.ops.quote_name
+        names = ", ".join(quote(name) for (name,) in cursor.fetchall())
+        if names:
+            cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+            cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
+
+
+_EMPTY_JSONB = b"\x01{}"
+
+
+def _jsonb(value: Any) -> bytes:
+    """A value as jsonb's binary form (version 1, then the JSON text): most are {},
+    written once; json.dumps as psycopg's own dumper would call it for the others."""
+    if isinstance(value, dict) and not value:
+        return _EMPTY_JSONB
+    return b"\x01" + json.dumps(value).encode()
+
+
+class Copies:
+    """New rows of several tables of one transaction, written by COPY from a
+    thread of its own while the calling thread goes on, such as building the
+    next table's rows: PostgreSQL's work on one table (its indexes, then its
+    foreign-key checks) overlaps the Python that makes the next.
+
+    One connection and one transaction: the thread uses the caller's cursor,
+    and the connection's lock makes any statement of the caller wait for the
+    COPY in progress, so nothing is ever read before it is written. The COPYs
+    run in the order given. After each one the table's deferred foreign keys
+    are checked (``SET CONSTRAINTS ... IMMEDIATE``, then ``DEFERRED`` again): the
+    same checks that would otherwise all wait for the commit, now beside the
+    caller's work. Leaving the block waits for all of them and raises the
+    first error. Elsewhere than PostgreSQL each insert is made at once."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[_Copy, list[int] | None, list[Sequence[Any]]] | None] = (
+            queue.Queue()
+        )
+        self._thread: threading.Thread | None = None
+        self._cursor: Any = None
+        self._error: BaseException | None = None
+        self._stop = False
+
+    def __enter__(self) -> Copies:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self._stop = True  # the caller failed: what is left need not be written
+        self._finish()
+        if exc_type is None:
+            self._raise()
+
+    def insert(
+        self,
+        model: type[models.Model],
+        fields: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        ids: bool = True,
+    ) -> list[int]:
+        """Queue the rows for their table and return their ids, drawn now (the
+        caller's rows that point at them can be built at once); with ``ids=False``
+        the table numbers them itself and an empty list is returned."""
+        rows = list(rows)
+        if not is_postgres():
+            return insert_rows(model, fields, rows, ids=ids)
+        self._raise()
+        if not rows:
+            return []
+        copy = _Copy(model, fields, with_ids=ids)
+        if self._cursor is None:
+            self._cursor = connection.cursor()  # the thread's alone: a cursor keeps one result
+        drawn = None
+        if ids:
+            with connection.cursor() as cursor:
+                drawn = copy.draw_ids(cursor, len(rows))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="copies", daemon=True)
+            self._thread.start()
+        self._jobs.put((copy, drawn, rows))
+        return drawn or []
+
+    def _work(self) -> None:
+        cursor = self._cursor
+        while (job := self._jobs.get()) is not None:
+            if self._stop or self._error is not None:
+                continue
+            copy, ids, rows = job
+            try:
+                with cursor.db.wrap_database_errors:
+                    copy.write(cursor, ids, rows)
+                    copy.check_foreign_keys(cursor)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                self._error = exc
+
+    def _finish(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._stop = True
+            raise error
 
 
 def _copy_type(model: type[models.Model], name: str) -> str:

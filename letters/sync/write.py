@@ -28,7 +28,7 @@ from people.matching.identity import Known
 from people.models import PersonName
 from people.selectors import organization_resolver
 from people.services import people_for_entries, people_refresh_search_texts, person_create_many
-from tracker.bulk import chunked, insert_rows, update_rows
+from tracker.bulk import Copies, chunked, insert_rows, update_rows
 
 
 @cache
@@ -40,34 +40,43 @@ def _cut(text: str, model: type, name: str) -> str:
     return text[: _max_length(model, name)]
 
 
-def _resolve_people(
-    source: Source, rows: list[Row], names: Names, at: datetime
-) -> tuple[list[int], set[int]]:
-    """Each new row's person, by the identity rules every path follows
+def _found_people(source: Source, rows: list[Row], names: Names) -> list[int | None]:
+    """Each new row's known person, by the identity rules every path follows
     (``people.services.people_for_entries``): a known person only when that is
-    certain, otherwise a person of its own, one per row. Returns the person of
-    each row and the ids of the people created."""
+    certain, otherwise None (a person of its own, one per row)."""
     names.parse_many(row.values["name"] for row in rows)
-    found = people_for_entries(
+    return people_for_entries(
         keys=[names.key(row.values["name"]) for row in rows],
         stated=[
             Known.of(titles=[row.values["title"]], orgs=[row.values["affiliation"]]) for row in rows
         ],
         source_id=source.pk,
     )
+
+
+def _new_people(
+    source: Source,
+    rows: list[Row],
+    found: list[int | None],
+    names: Names,
+    at: datetime,
+    copies: Copies,
+) -> tuple[list[int], set[int]]:
+    """The person of each row: the one found, or a new one made from its name.
+    Returns the person of each row and the ids of the people created."""
     new_rows = [row for row, person_id in zip(rows, found, strict=True) if person_id is None]
-    new_ids = iter(
-        person_create_many(
-            people=[(row.values["name"], []) for row in new_rows],
-            source=source,
-            at=at,
-            parse=names.parse,
-            key=names.key,
-        )
+    created_ids = person_create_many(
+        people=[(row.values["name"], []) for row in new_rows],
+        source=source,
+        at=at,
+        parse=names.parse,
+        key=names.key,
+        fold=names.fold,
+        copies=copies,
     )
+    new_ids = iter(created_ids)
     person_ids = [next(new_ids) if person_id is None else person_id for person_id in found]
-    created = set(person_ids) - {person_id for person_id in found if person_id is not None}
-    return person_ids, created
+    return person_ids, set(created_ids)
 
 
 def add(
@@ -85,12 +94,13 @@ def add(
     if not rows:
         return set()
     resolve = resolve or organization_resolver()
-    person_ids, created = _resolve_people(source, rows, names, at)
+    found = _found_people(source, rows, names)
 
     # The signature each row supports: an existing one (followed through a
     # signature merge) or one made from the first row that names the person.
+    # Read before the new rows are written (Copies), which these reads would wait for.
     signature_of_person: dict[int, dict[str, Any]] = {}
-    known = sorted(set(person_ids) - created)
+    known = sorted({person_id for person_id in found if person_id is not None})
     for chunk in chunked(known):
         for person_id, id_, merged_into_id in Signature.objects.filter(
             letter_id=source.letter_id, person_id__in=chunk
@@ -121,6 +131,41 @@ def add(
             touched=False,
             linkable=organization is None and not by_hand,
         )
+    # New rows go by COPY from another thread, each table's while the next is built.
+    with Copies() as copies:
+        person_ids, created = _new_people(source, rows, found, names, at, copies)
+        to_link, row_signature, new_signatures = _signatures(
+            source, rows, person_ids, signature_of_person, at, resolve
+        )
+        _insert_new(source, run, rows, at, new_signatures, row_signature, copies)
+    update_rows(
+        Signature,
+        ["title", "affiliation", "last_seen_at", "updated_at"],
+        [
+            (s["id"], s["title"], s["affiliation"], s["last_seen_at"], at)
+            for s in signature_of_person.values()
+            if not s["new"] and s["touched"]
+        ],
+    )
+    signatures_link(to_link, at=at, resolve=resolve)
+    # People made by this run have their names already.
+    for row, signature in zip(rows, row_signature, strict=True):
+        if signature["person_id"] not in created:
+            names_to_add.append((signature["id"], row.values["name"]))
+    return set(person_ids)
+
+
+def _signatures(
+    source: Source,
+    rows: list[Row],
+    person_ids: list[int],
+    signature_of_person: dict[int, dict[str, Any]],
+    at: datetime,
+    resolve: Resolve,
+) -> tuple[set[int], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The signature of each row (the person's, or a new one from the first row
+    naming them); returns the stored signatures without an organization that a
+    row names, each row's signature and the new ones."""
     # Signatures stored without an organization that an added entry may name.
     to_link: set[int] = set()
 
@@ -156,7 +201,21 @@ def add(
     for signature in new_signatures:
         stated = organization_stated(signature["affiliation"], signature.pop("stated"), resolve)
         signature["organization_id"], signature["organization_source_id"] = stated or (None, None)
-    ids = insert_rows(
+    return to_link, row_signature, new_signatures
+
+
+def _insert_new(
+    source: Source,
+    run: SyncRun,
+    rows: list[Row],
+    at: datetime,
+    new_signatures: list[dict[str, Any]],
+    row_signature: list[dict[str, Any]],
+    copies: Copies,
+) -> None:
+    """The new signatures with their first status, and the rows' sightings
+    with their "added" events."""
+    ids = copies.insert(
         Signature,
         [
             "letter_id",
@@ -198,7 +257,7 @@ def add(
     )
     for signature, id_ in zip(new_signatures, ids, strict=True):
         signature["id"] = id_
-    insert_rows(
+    copies.insert(
         SignatureStatusChange,
         [
             "signature_id",
@@ -223,18 +282,9 @@ def add(
             )
             for signature in new_signatures
         ],
+        ids=False,
     )
-    update_rows(
-        Signature,
-        ["title", "affiliation", "last_seen_at", "updated_at"],
-        [
-            (s["id"], s["title"], s["affiliation"], s["last_seen_at"], at)
-            for s in signature_of_person.values()
-            if not s["new"] and s["touched"]
-        ],
-    )
-
-    sighting_ids = insert_rows(
+    sighting_ids = copies.insert(
         Sighting,
         [
             "source_id",
@@ -265,23 +315,16 @@ def add(
             )
             for row, signature in zip(rows, row_signature, strict=True)
         ),
-        count=len(rows),
     )
-    insert_rows(
+    copies.insert(
         SightingEvent,
         ["sighting_id", "run_id", "kind", "at", "before", "after"],
         (
             (id_, run.pk, SightingEvent.Kind.ADDED, at, {}, jsonable(row.values))
             for id_, row in zip(sighting_ids, rows, strict=True)
         ),
-        count=len(rows),
+        ids=False,
     )
-    signatures_link(to_link, at=at, resolve=resolve)
-    # People made by this run have their names already.
-    for row, signature in zip(rows, row_signature, strict=True):
-        if signature["person_id"] not in created:
-            names_to_add.append((signature["id"], row.values["name"]))
-    return set(person_ids)
 
 
 def change(

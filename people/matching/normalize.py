@@ -78,7 +78,19 @@ def is_blank(text: str) -> bool:
 
 
 def clean_whitespace(text: str) -> str:
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text or "")).strip()
+    if not text:
+        return ""
+    if len(text) > 100:
+        return _clean_whitespace(text)
+    # Short texts come again and again (the titles, affiliations and countries of a list).
+    return _clean_short(text)
+
+
+def _clean_whitespace(text: str) -> str:
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+_clean_short = lru_cache(maxsize=65_536)(_clean_whitespace)
 
 
 @dataclass(frozen=True)

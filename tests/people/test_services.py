@@ -108,6 +108,42 @@ def test_people_made_many_at_once_are_those_person_create_makes_one_by_one():
     assert person_rows(many) == person_rows(one_by_one)
 
 
+def test_people_made_many_at_once_have_the_search_text_one_by_one_gives_whatever_their_name():
+    # Names whose display name differs from the name as written, is empty (an
+    # honorific alone), is cut to its column, or folds to the same as the name.
+    names = [
+        "DuVernay, Ava",
+        "Ava  DuVernay",
+        "Dr.",
+        "Mr. Jean Dupont",
+        "M. Jean Dupont",
+        "van der Berg, Jan",
+        "O'Brien, Conan",
+        "ÉMILE ZOLA",
+        "Zoë Saldaña",
+    ]
+    source = make_source(make_letter())
+
+    many = person_create_many(
+        people=[(name, []) for name in names], source=source, at=timezone.now()
+    )
+    one_by_one = [person_create(name=name, source=source).pk for name in names]
+
+    assert person_rows(many) == person_rows(one_by_one)
+    # With names longer than their columns too (which person_create refuses): a
+    # name given again as its other spelling takes the path of several spellings.
+    names += ["Zed " + "Longname" * 45, "Longname" * 45 + ", Zed"]
+    one = person_create_many(people=[(name, []) for name in names], at=timezone.now())
+    again = person_create_many(people=[(name, [name]) for name in names], at=timezone.now())
+
+    def search_texts(ids):
+        texts = dict(Person.objects.filter(pk__in=ids).values_list("pk", "search_text"))
+        return [texts[pk] for pk in ids]
+
+    assert search_texts(one) == search_texts(again)
+    assert search_texts(one)[: len(many)] == search_texts(many)
+
+
 def test_people_made_many_at_once_have_every_spelling_as_a_name_and_for_search():
     at = timezone.now()
 

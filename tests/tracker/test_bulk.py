@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from people.models import MatchJudgement, Person, PersonName
 from people.services import person_create
 from tracker.bulk import (
+    Copies,
     among,
     chunked,
     insert_objects,
@@ -177,3 +179,90 @@ def test_it_inserts_rows_nothing_points_at_without_reading_ids():
     )
     assert PersonName.objects.count() == before + 1
     assert PersonName.objects.filter(name="Blanchett, Cate", person=person).exists()
+
+
+PERSON_FIELDS = ["display_name", "sort_name", "sort_key", "given_name", "middle_name"]
+PERSON_FIELDS += ["family_name", "honorific", "suffix", "name_key", "external_ids", "notes"]
+PERSON_DEFAULTS = ["search_text", "created_at", "updated_at"]
+
+
+def person_row(name: str, external_ids: dict) -> tuple:
+    at = timezone.now()
+    key = name.casefold()
+    return (name, name, key, "", "", "", "", "", key, external_ids, "", key, at, at)
+
+
+def test_copies_write_each_table_in_turn_with_ids_for_the_rows_that_point_at_them():
+    at = timezone.now()
+    with Copies() as copies:
+        ids = copies.insert(
+            Person,
+            [*PERSON_FIELDS, *PERSON_DEFAULTS],
+            [person_row("Ava DuVernay", {}), person_row("Søren Kierkegaard", {"viaf": "7392250"})],
+        )
+        assert len(ids) == 2
+        none = copies.insert(
+            PersonName,
+            ["person_id", "name", "name_key", "first_seen_at"],
+            [(ids[0], "DuVernay, Ava", "ava duvernay", at), (ids[1], "S. Kierkegaard", "s k", at)],
+            ids=False,
+        )
+        assert none == []
+    people = {p.pk: p for p in Person.objects.filter(pk__in=ids)}
+    assert [(people[pk].display_name, people[pk].external_ids) for pk in ids] == [
+        ("Ava DuVernay", {}),
+        ("Søren Kierkegaard", {"viaf": "7392250"}),
+    ]
+    assert sorted(PersonName.objects.values_list("person_id", "name")) == [
+        (ids[0], "DuVernay, Ava"),
+        (ids[1], "S. Kierkegaard"),
+    ]
+
+
+def test_a_bad_reference_written_by_copies_still_fails_before_the_block_ends():
+    missing = (Person.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+    at = timezone.now()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with Copies() as copies:
+            copies.insert(
+                PersonName,
+                ["person_id", "name", "name_key", "first_seen_at"],
+                [(missing, "Nobody", "nobody", at)],
+                ids=False,
+            )
+        # Checked by the end of the block, not left to a commit (which a test never reaches).
+        pytest.fail("the reference to a missing person was not checked")
+    assert not PersonName.objects.filter(person_id=missing).exists()
+
+
+def test_foreign_keys_are_deferred_again_after_copies():
+    at = timezone.now()
+    with transaction.atomic():
+        with Copies() as copies:
+            [pk] = copies.insert(
+                Person, [*PERSON_FIELDS, *PERSON_DEFAULTS], [person_row("Cate Blanchett", {})]
+            )
+            copies.insert(
+                PersonName,
+                ["person_id", "name", "name_key", "first_seen_at"],
+                [(pk, "Blanchett, Cate", "cate blanchett", at)],
+                ids=False,
+            )
+        # A name of a person not written yet is allowed until the transaction ends.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence('people_person', 'id'))")
+            [later] = cursor.fetchone()
+        PersonName.objects.create(person_id=later, name="Later", name_key="later")
+        Person.objects.create(pk=later, display_name="Later", sort_name="Later", name_key="later")
+        assert PersonName.objects.filter(person_id=later).exists()
+    assert PersonName.objects.get(name="Later").person_id == later
+
+
+def test_copies_stop_when_the_caller_fails_and_raise_its_error():
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop), transaction.atomic(), Copies() as copies:
+        copies.insert(Person, [*PERSON_FIELDS, *PERSON_DEFAULTS], [person_row("Ron Howard", {})])
+        raise Stop
+    assert not Person.objects.filter(display_name="Ron Howard").exists()
