@@ -364,31 +364,32 @@ def _first_seen_codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
 
 def _sortable(values: list[str]):
     """A function of positions giving codes that sort like the values at them."""
-    if values:
-        try:
-            # Folded names are ASCII: sorted as bytes, in C, they sort the same.
-            as_bytes = np.array(values, dtype=np.bytes_)
-        except UnicodeEncodeError:
-            pass
-        else:
-            return lambda chosen: np.unique(as_bytes[chosen], return_inverse=True)[1].reshape(-1)
+    as_bytes = _ascii_bytes(values)
+    if as_bytes is not None:
+        return lambda chosen: np.unique(as_bytes[chosen], return_inverse=True)[1].reshape(-1)
     codes = _sort_codes(values)
     return lambda chosen: codes[chosen]
 
 
 def _sort_codes(values: list[str]) -> np.ndarray:
     """Codes that sort like the strings."""
-    if values:
-        try:
-            # Folded names are ASCII: sorted as bytes, in C, they sort the same.
-            as_bytes = np.array(values, dtype=np.bytes_)
-        except UnicodeEncodeError:
-            pass
-        else:
-            return np.unique(as_bytes, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    as_bytes = _ascii_bytes(values)
+    if as_bytes is not None:
+        return np.unique(as_bytes, return_inverse=True)[1].astype(np.int64).reshape(-1)
     distinct = sorted(set(values))
     rank = {value: index for index, value in enumerate(distinct)}
     return np.fromiter((rank[v] for v in values), dtype=np.int64, count=len(values))
+
+
+def _ascii_bytes(values: list[str]) -> np.ndarray | None:
+    """The values as a byte array, when they are all ASCII (folded names are):
+    sorted as bytes, in C, they sort as the strings do. None otherwise."""
+    if not values:
+        return None
+    try:
+        return np.array(values, dtype=np.bytes_)
+    except UnicodeEncodeError:
+        return None
 
 
 def blocking_recall(
