@@ -43,6 +43,7 @@ from tracker.csv import csv_records, neutralise
 from tracker.db import (
     FORMULA_QUOTED,
     FORMULA_START,
+    APITime,
     CompiledQuery,
     LoadedJSON,
     Neutralised,
@@ -157,7 +158,6 @@ SIGNATURE_VALUES = (
     "status",
     "title",
     "affiliation",
-    "first_seen_at",
     "person__sort_key",
 )
 SIGHTING_KEYS = ("source", "name", "title", "affiliation", "present", "first_seen", "last_seen")
@@ -417,7 +417,13 @@ def signature_values(signatures: QuerySet) -> QuerySet:
     was last seen and its public status are read from its sightings there, not by
     sub-queries per row over the same sightings."""
     then = ["status_then"] if _as_of(signatures) else []
-    values = signatures.values(*SIGNATURE_VALUES, "last_seen_at", *then)
+    if _sightings_inline():
+        # Written by PostgreSQL as the API writes times, not read into datetimes
+        # and written again row by row.
+        times = {"first_seen": APITime("first_seen_at"), "recorded_seen": APITime("last_seen_at")}
+    else:
+        times = {"first_seen": F("first_seen_at"), "recorded_seen": F("last_seen_at")}
+    values = signatures.values(*SIGNATURE_VALUES, *then, **times)
     if _sightings_inline():
         values = values.annotate(sightings=_sightings_json())
     return values
@@ -439,8 +445,9 @@ def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]
 def attach_sightings(rows: list[dict]) -> list[dict]:
     """Give each row its sightings (PostgreSQL gave them with the page; elsewhere
     one more query reads them for the whole page), when it was last seen
-    (``signature_seen_at``) and its ``public_status``. A list as it stood at a
-    time (``signatures_as_of``) shows the statuses of then."""
+    (``signature_seen_at``: the latest of its sightings' times, as they were read,
+    text or datetime) and its ``public_status``. A list as it stood at a time
+    (``signatures_as_of``) shows the statuses of then."""
     if _sightings_inline():
         for row in rows:
             row["sightings"] = row["sightings"] or []
@@ -451,8 +458,9 @@ def attach_sightings(rows: list[dict]) -> list[dict]:
     for row in rows:
         sightings = row["sightings"]
         row["seen_at"] = max(
-            (_datetime(sighting["last_seen"]) for sighting in sightings),
-            default=row["last_seen_at"],
+            (sighting["last_seen"] for sighting in sightings),
+            key=_datetime,
+            default=row["recorded_seen"],
         )
         row["public_status"] = public_status_of(
             row["status"], [sighting["present"] for sighting in sightings]
@@ -576,7 +584,7 @@ def _signature_csv_rows(signatures: QuerySet) -> Iterator[list]:
                 neutralise(value)
                 for value in (
                     *(row[name] for name in SIGNATURE_VALUES[:7]),
-                    iso_datetime(row["first_seen_at"]),
+                    iso_datetime(row["first_seen"]),
                     iso_datetime(row["seen_at"]),
                     "; ".join(sorted({sighting["source"] for sighting in sightings})),
                     "; ".join(sorted({sighting["name"] for sighting in sightings})),

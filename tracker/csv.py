@@ -14,8 +14,10 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.exceptions import ValidationError
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
+
+from tracker.renderers import JSONRenderer
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_STARTS = frozenset("=+-@\t\r")

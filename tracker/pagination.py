@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,9 @@ class KeysetPagination(BasePagination):
     """
 
     ordering: Sequence[str] = ("id",)
+    # Where a row of values keeps an ordering field under another name (a time
+    # PostgreSQL wrote as text, say): {field: key}.
+    row_keys: Mapping[str, str] = {}
     page_size = 100
     max_page_size = 1000
     cursor_query_param = "cursor"
@@ -172,8 +175,15 @@ class KeysetPagination(BasePagination):
         return rows
 
     def _position(self, row: Any) -> list[Any]:
-        get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-        return [get(name) for name in self._fields()]
+        if not isinstance(row, dict):
+            return [getattr(row, name) for name in self._fields()]
+        position = []
+        for name in self._fields():
+            value = row[self.row_keys.get(name, name)]
+            if name.endswith("_at") and isinstance(value, str):
+                value = datetime.fromisoformat(value)  # a time PostgreSQL wrote as text
+            position.append(value)
+        return position
 
     def _link(self, cursor: str | None) -> str | None:
         url = self.request.build_absolute_uri()

@@ -159,11 +159,15 @@ class SightingSerializer(serializers.Serializer):
     last_seen = serializers.DateTimeField()
 
 
+def _as_written(value: Any) -> str | None:
+    """A time as the API writes it; text already is (PostgreSQL wrote it:
+    ``tracker.db.utc_iso_sql``)."""
+    return value if isinstance(value, str) else iso_datetime(value)
+
+
 def sighting_item(sighting: dict[str, Any]) -> dict[str, Any]:
-    # Text is already as the API writes it (PostgreSQL wrote it: tracker.db.utc_iso_sql).
     for key in ("first_seen", "last_seen"):
-        if not isinstance(sighting[key], str):
-            sighting[key] = iso_datetime(sighting[key])
+        sighting[key] = _as_written(sighting[key])
     return sighting
 
 
@@ -203,8 +207,8 @@ class SignatureSerializer(serializers.Serializer):
             "public_status": row["public_status"],
             "title": row["title"],
             "affiliation": row["affiliation"],
-            "first_seen": iso_datetime(row["first_seen_at"]),
-            "last_seen": iso_datetime(row["seen_at"]),
+            "first_seen": _as_written(row["first_seen"]),
+            "last_seen": _as_written(row["seen_at"]),
             "sightings": [sighting_item(sighting) for sighting in row["sightings"]],
         }
 

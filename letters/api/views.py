@@ -23,7 +23,6 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -57,6 +56,7 @@ from tracker.idempotency import IDEMPOTENCY_KEY, idempotent
 from tracker.ordering import OrderedListMixin, ordering_parameter
 from tracker.pagination import KeysetPagination, PagePagination
 from tracker.permissions import StaffReadModelWrite
+from tracker.renderers import JSONRenderer
 
 _SLUG = r"[-a-zA-Z0-9_]{1,200}"
 _ID = r"[0-9]{1,19}"
@@ -141,6 +141,7 @@ _SHARED_CSV = export_schema(
 
 class SignaturePagination(KeysetPagination):
     ordering = ("first_seen_at", "id")
+    row_keys = {"first_seen_at": "first_seen"}  # as selectors.signature_values names it
     page_size = 100
 
 

@@ -276,6 +276,7 @@ DEMO_QUESTIONS = [
     "/api/letters/hollywood-ai-copyright-ostp-2025/signatures/?as_of=2025-03-20T12:00:00Z"
     "&format=csv",
     "/api/people/?search=cuaroon",
+    "/api/letters/hollywood-ai-copyright-ostp-2025/signatures/?page_size=2",
 ]
 
 
@@ -288,6 +289,7 @@ def demo_answers() -> dict:
 
     client = Client(HTTP_HOST="127.0.0.1")
     answers = {url: client.get(url) for url in DEMO_QUESTIONS}
+    answers["next page"] = client.get(answers[DEMO_QUESTIONS[-1]].json()["next"])
     both = Person.objects.get(display_name="Alfonso Cuarón", merged_into__isnull=True)
     answers["timeline"] = client.get(f"/api/people/{both.pk}/timeline/")
     return {url: [r.status_code, r.getvalue().decode()] for url, r in answers.items()}
@@ -312,3 +314,9 @@ def test_on_sqlite_every_journalist_s_question_is_answered_on_the_demo(tmp_path)
     assert json.loads(body["timeline"])["letters"][1]["letter"]["slug"] == (
         "mipcom-2025-kling-ai-opinion"
     )
+    first, second = (json.loads(body[key])["results"] for key in (DEMO_QUESTIONS[-1], "next page"))
+    assert len(first) == len(second) == 2
+    assert {row["id"] for row in first}.isdisjoint(row["id"] for row in second)
+    times = [(row["first_seen"], row["id"]) for row in first + second]
+    assert times == sorted(times)
+    assert all(row["last_seen"].endswith("Z") for row in first + second)

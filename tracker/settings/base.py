@@ -257,6 +257,11 @@ CELERY_BEAT_SCHEDULE["people-match-full"] = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "tracker.schema.TrackerAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # REST framework's JSON written by orjson (the same bytes), and the browsable API.
+    "DEFAULT_RENDERER_CLASSES": [
+        "tracker.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     # Refuse NUL, lone surrogates, bad form encodings and deep nesting in every body.
     # Multipart only for the browsable API's HTML forms, which REST framework posts
     # so; no endpoint takes files, and a body over the cap is refused unread.
