@@ -105,8 +105,10 @@ def test_an_api_entry_and_an_admin_entry_each_queue_their_person(
     staff_user, admin_client_staff, broker, django_capture_on_commit_callbacks
 ):
     letter = make_letter()
+    before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
         by_api = api_entry(api_client(staff_user), letter, "Ava Du Vernay", title="Film director")
+    after = timezone.now()
     assert queued() == {by_api.pk}
     with django_capture_on_commit_callbacks(execute=True):
         by_hand = admin_entry(admin_client_staff, letter, "Greta Gerwig", title="Director")
@@ -115,8 +117,9 @@ def test_an_api_entry_and_an_admin_entry_each_queue_their_person(
     # The first entry sent the job, due after the debounce; the second found it on its way.
     (job,) = queue_jobs(broker)
     eta = datetime.fromisoformat(job["eta"])
-    due = timezone.now() + timedelta(seconds=django_settings.MATCHING_DEBOUNCE_SECONDS)
-    assert abs((eta - due).total_seconds()) < 5
+    debounce = timedelta(seconds=django_settings.MATCHING_DEBOUNCE_SECONDS)
+    # Due the debounce after the first entry was sent, however long the requests took.
+    assert before + debounce <= eta <= after + debounce
     assert MatchQueueSend.objects.get().sent_at is not None
 
 
@@ -276,8 +279,9 @@ def test_a_duplicate_typed_in_the_admin_is_matched_by_the_run_it_triggers(
         [typed.pk],
     )
     waited = (incremental.started_at - entered).total_seconds()
+    # The run waited out the debounce (how much longer it took is the machine's load:
+    # speed is for the benchmarks, not for this test).
     assert settings.MATCHING_DEBOUNCE_SECONDS - 0.5 <= waited < took
-    assert took < settings.MATCHING_DEBOUNCE_SECONDS + 10, took
     print(f"\nTyped in the admin: the run started after {waited:.1f} s, matched after {took:.1f} s")
 
 
