@@ -417,16 +417,15 @@ def signature_values(signatures: QuerySet) -> QuerySet:
     was last seen and its public status are read from its sightings there, not by
     sub-queries per row over the same sightings."""
     then = ["status_then"] if _as_of(signatures) else []
-    if _sightings_inline():
-        # Written by PostgreSQL as the API writes times, not read into datetimes
-        # and written again row by row.
-        times = {"first_seen": APITime("first_seen_at"), "recorded_seen": APITime("last_seen_at")}
-    else:
+    if not _sightings_inline():
         times = {"first_seen": F("first_seen_at"), "recorded_seen": F("last_seen_at")}
-    values = signatures.values(*SIGNATURE_VALUES, *then, **times)
-    if _sightings_inline():
-        values = values.annotate(sightings=_sightings_json())
-    return values
+        return signatures.values(*SIGNATURE_VALUES, *then, **times)
+    # Times written by PostgreSQL as the API writes them, not read into datetimes
+    # and written again row by row.
+    times = {"first_seen": APITime("first_seen_at"), "recorded_seen": APITime("last_seen_at")}
+    return signatures.values(*SIGNATURE_VALUES, *then, **times).annotate(
+        sightings=_sightings_json()
+    )
 
 
 def sightings_by_signature(signature_ids: Iterable[int]) -> dict[int, list[dict]]:

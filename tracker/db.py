@@ -19,6 +19,13 @@ class LoadedJSON(JSONField):
         return json.loads(value) if isinstance(value, str) else value
 
 
+class UTCText(Func):
+    """A timestamp as ISO 8601 text in UTC ("2025-03-17T09:12:00.000000Z")."""
+
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    output_field = TextField()
+
+
 def utc_iso_sql(expression: str) -> str:
     """SQL writing a timestamp as ``tracker.fields.iso_datetime`` writes it: UTC with
     a Z, the microseconds only when there are some ("2025-03-17T09:12:00Z",
@@ -30,13 +37,6 @@ def utc_iso_sql(expression: str) -> str:
         f"mod(extract(microseconds FROM {expression})::bigint, 1000000) = 0 THEN '' "
         f"ELSE to_char({utc}, '.US') END || 'Z'"
     )
-
-
-class UTCText(Func):
-    """A timestamp as ISO 8601 text in UTC ("2025-03-17T09:12:00.000000Z")."""
-
-    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-    output_field = TextField()
 
 
 class APITime(Func):

@@ -33,7 +33,6 @@ _DEFAULT = JSONEncoder().default
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 # A one-digit negative exponent, where Python writes two (see the module's docstring).
 _SHORT_EXPONENT = re.compile(rb"e-\d(?!\d)")
-_LINE_SEPARATORS = (b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
 def _floats_differ(ret: bytes) -> bool:
@@ -73,6 +72,5 @@ class JSONRenderer(renderers.JSONRenderer):
             return super().render(data, accepted_media_type, renderer_context)
         # As REST framework does: JSON that is also a strict subset of JavaScript.
         if b"\xe2\x80" in ret:
-            for separator, escaped in zip(_LINE_SEPARATORS, (b"\\u2028", b"\\u2029"), strict=True):
-                ret = ret.replace(separator, escaped)
+            ret = ret.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         return ret

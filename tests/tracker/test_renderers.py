@@ -109,7 +109,7 @@ def test_a_nan_is_written_as_null_where_rest_framework_refuses():
     assert OURS.render({"x": float("nan")}) == b'{"x":null}'
 
 
-def test_the_api_answers_with_it(client, settings):
+def test_the_api_answers_with_it(client):
     response = client.get("/api/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert isinstance(response.accepted_renderer, JSONRenderer)
