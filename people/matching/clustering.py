@@ -191,5 +191,72 @@ def cluster(
     outcome = [""] * len(a)
     for k in order.tolist():
         outcome[k] = clusters.join(int(a[k]), int(b[k]), weighed is not None and weighed[k])
-    labels = np.fromiter((clusters.find(i) for i in range(size)), dtype=np.int64, count=size)
+    labels = np.arange(size, dtype=np.int64)
+    for root, members in clusters.members.items():
+        labels[members] = root
+    return Clustering(labels=labels, outcome=outcome)
+
+
+def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The connected component of each record in the graph of the pairs
+    (a[k], b[k]), named by its smallest record."""
+    labels = np.arange(size, dtype=np.int64)
+    if not len(a):
+        return labels
+    while True:
+        low = np.minimum(labels[a], labels[b])
+        before = labels.copy()
+        np.minimum.at(labels, a, low)
+        np.minimum.at(labels, b, low)
+        while True:  # point each record at its label's label, to the end
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        if np.array_equal(labels, before):
+            return labels
+
+
+def recluster(
+    previous: Clustering,
+    kept: np.ndarray,
+    size: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    bits: np.ndarray,
+    *,
+    weighed: np.ndarray | None = None,
+    **constraints,
+) -> Clustering:
+    """What ``cluster`` gives for the pairs ``kept`` (a mask over the pairs
+    ``previous`` clustered, given again as ``a``, ``b``, ``bits``, ``weighed``),
+    with the same ``constraints``, clustering again only the connected
+    components that lost a pair.
+
+    Joins and refusals never reach beyond a component of the pairs, and the
+    order of the pairs within one is the same, so every other component keeps
+    its outcomes and its labels as they were."""
+    kept = np.asarray(kept, dtype=bool)
+    if kept.all():
+        return previous
+    component = components(size, a, b)
+    lost = np.zeros(size, dtype=bool)
+    lost[component[a[~kept]]] = True
+    touched = lost[component]
+    again = kept & touched[a]
+    redone = cluster(
+        size,
+        a[again],
+        b[again],
+        bits[again],
+        weighed=None if weighed is None else weighed[again],
+        **constraints,
+    )
+    labels = np.where(touched, redone.labels, previous.labels)
+    fresh = iter(redone.outcome)
+    outcome = [
+        next(fresh) if redo else result
+        for result, keep, redo in zip(previous.outcome, kept.tolist(), again.tolist(), strict=True)
+        if keep
+    ]
     return Clustering(labels=labels, outcome=outcome)

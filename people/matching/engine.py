@@ -19,7 +19,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from people.matching.blocking import DEFAULT_WINDOW, Candidates, candidate_pairs
-from people.matching.clustering import cluster
+from people.matching.clustering import cluster, recluster
 from people.matching.index import NameIndex
 from people.matching.learning import fit_weights
 from people.matching.records import Frequencies, Prepared, Record, collection_paused
@@ -142,21 +142,22 @@ def combine(
         either[b[contextless[b] & (conflicted[a] >= names - _AS_CLOSE)]] = True
         auto = auto[~(either[a] | either[b])]
 
-    def clustered(pairs: np.ndarray):
+    def pairs_of(pairs: np.ndarray) -> dict:
         # Organisations as evidence: a pair that merges with its own
         # organisations disagreeing may bring a record seen once elsewhere
         # into a cluster (``clustering.cluster``, ``weighed``).
-        weighed = None if weights.org_veto else scored.org[pairs] == Org.DISAGREE
-        return cluster(
-            size,
-            scored.a[pairs],
-            scored.b[pairs],
-            scored.bits[pairs],
-            weighed=weighed,
-            **constraints,
-        )
+        return {
+            "a": scored.a[pairs],
+            "b": scored.b[pairs],
+            "bits": scored.bits[pairs],
+            "weighed": None if weights.org_veto else scored.org[pairs] == Org.DISAGREE,
+        }
 
-    clustering = clustered(auto)
+    def without(clustering, pairs: np.ndarray, dropped: np.ndarray):
+        # The pairs left, clustered again where they lost one.
+        return recluster(clustering, ~dropped, size, **pairs_of(pairs), **constraints)
+
+    clustering = cluster(size, **pairs_of(auto), **constraints)
     if contextless is not None:
         # A record without context that would join two people kept apart (an
         # actor and a radio host of the same name) could be either: it goes to
@@ -167,8 +168,9 @@ def combine(
                 for record in (int(scored.a[k]), int(scored.b[k])):
                     ambiguous[record] |= bool(contextless[record])
         if ambiguous.any():
-            auto = auto[~(ambiguous[scored.a[auto]] | ambiguous[scored.b[auto]])]
-            clustering = clustered(auto)
+            dropped = ambiguous[scored.a[auto]] | ambiguous[scored.b[auto]]
+            clustering = without(clustering, auto, dropped)
+            auto = auto[~dropped]
     if not weights.org_veto and len(auto):
         # Another organisation weighed as evidence: such a pair merges only
         # when one person is likely enough given all it states, with the odds
@@ -177,8 +179,8 @@ def combine(
             scored.bits[auto], prior_bits(clustering.labels, population)
         )
         if unlikely.any():
+            clustering = without(clustering, auto, unlikely)
             auto = auto[~unlikely]
-            clustering = clustered(auto)
     outcome = np.full(len(scored), Outcome.NONE, dtype=np.int64)
     for k, result in zip(auto.tolist(), clustering.outcome, strict=True):
         outcome[k] = {

@@ -1,8 +1,10 @@
 """Clusters from the pairs to merge, respecting what must stay apart."""
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from people.matching.clustering import cluster
+from people.matching.clustering import cluster, components, recluster
 
 ACTING, RADIO, NOTHING = frozenset({"acting"}), frozenset({"broadcasting"}), frozenset()
 
@@ -135,3 +137,80 @@ def test_a_pair_weighed_with_other_organisations_brings_in_one_record_not_a_clus
     # Not weighed, another organisation keeps even a single record out.
     vetoed = cluster(5, a, b, bits, orgs=orgs)
     assert vetoed.outcome[2] == "weak"
+
+
+@st.composite
+def clusterings(draw):
+    """Pairs with tied and untied scores over a few records, every kind of
+    constraint, and the pairs a later pass keeps."""
+    size = draw(st.integers(2, 24))
+    record = st.integers(0, size - 1)
+    pairs = draw(st.lists(st.tuples(record, record).filter(lambda p: p[0] != p[1]), max_size=40))
+    a = np.array([x for x, _ in pairs], dtype=np.int64)
+    b = np.array([y for _, y in pairs], dtype=np.int64)
+    scores = st.lists(st.sampled_from([9.0, 12.0, 15.0, 20.0]), min_size=len(a), max_size=len(a))
+    bits = np.array(draw(scores), dtype=float)
+    flags = st.lists(st.booleans(), min_size=len(a), max_size=len(a))
+    apart = st.lists(st.tuples(record, record), max_size=6)
+    choice = st.sampled_from
+    per_record = st.lists(st.integers(0, 3), min_size=size, max_size=size)
+    fields = [frozenset() if i == 0 else frozenset({f"field {i}"}) for i in draw(per_record)]
+    orgs = [frozenset() if i == 0 else frozenset({f"org {i}"}) for i in draw(per_record)]
+    listings = [frozenset() if i == 0 else frozenset({i}) for i in draw(per_record)]
+    identifiers = [
+        frozenset() if i == 0 else frozenset({f"wikidata=Q{i}"}) for i in draw(per_record)
+    ]
+    constraints = {
+        "judged_apart": draw(apart),
+        "context_apart": draw(apart),
+        "weakly_apart": draw(apart),
+        "fields": draw(choice([None, fields])),
+        "orgs": draw(choice([None, orgs])),
+        "listings": draw(choice([None, listings])),
+        "identifiers": draw(choice([None, identifiers])),
+    }
+    weighed = draw(choice([None, np.array(draw(flags), dtype=bool)]))
+    kept = np.array(draw(flags), dtype=bool)
+    return size, a, b, bits, weighed, constraints, kept
+
+
+@settings(max_examples=400, deadline=None)
+@given(clusterings())
+def test_clustering_again_only_where_pairs_were_dropped_equals_clustering_all_again(case):
+    size, a, b, bits, weighed, constraints, kept = case
+    previous = cluster(size, a, b, bits, weighed=weighed, **constraints)
+    again = recluster(previous, kept, size, a, b, bits, weighed=weighed, **constraints)
+    whole = cluster(
+        size, a[kept], b[kept], bits[kept],
+        weighed=None if weighed is None else weighed[kept], **constraints,
+    )  # fmt: skip
+    assert again.outcome == whole.outcome
+    assert again.labels.tolist() == whole.labels.tolist()
+
+
+@st.composite
+def graphs(draw):
+    size = draw(st.integers(1, 30))
+    record = st.integers(0, size - 1)
+    return size, draw(st.lists(st.tuples(record, record), max_size=40))
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs())
+def test_components_name_each_connected_group_by_its_smallest_record(case):
+    size, pairs = case
+    neighbours: dict[int, set[int]] = {i: set() for i in range(size)}
+    for x, y in pairs:
+        neighbours[x].add(y)
+        neighbours[y].add(x)
+    expected = list(range(size))
+    for start in range(size):
+        seen, todo = {start}, [start]
+        while todo:
+            for other in neighbours[todo.pop()] - seen:
+                seen.add(other)
+                todo.append(other)
+        expected[start] = min(seen)
+    a = np.array([x for x, _ in pairs], dtype=np.int64)
+    b = np.array([y for _, y in pairs], dtype=np.int64)
+    assert components(size, a, b).tolist() == expected
