@@ -158,9 +158,9 @@ def cluster(
     b: np.ndarray,
     bits: np.ndarray,
     *,
-    judged_apart: Iterable[tuple[int, int]] = (),
-    context_apart: Iterable[tuple[int, int]] = (),
-    weakly_apart: Iterable[tuple[int, int]] = (),
+    judged_apart: Iterable[tuple[int, int]] | np.ndarray = (),
+    context_apart: Iterable[tuple[int, int]] | np.ndarray = (),
+    weakly_apart: Iterable[tuple[int, int]] | np.ndarray = (),
     fields: Sequence[frozenset] | None = None,
     listings: Sequence[frozenset] | None = None,
     orgs: Sequence[frozenset] | None = None,
@@ -175,18 +175,19 @@ def cluster(
     (its score counted its own organisations disagreeing) may bring a single
     record into a cluster: a person seen once elsewhere."""
     clusters = _Clusters(size, fields, listings, orgs, identifiers)
-    # Only records some pair would join can ever be kept apart from anyone.
-    joining = np.zeros(size, dtype=bool)
-    joining[a] = True
-    joining[b] = True
+    # Only two records of one component of the pairs can ever meet in a join
+    # (a record no pair joins is a component of its own).
+    component = components(size, a, b)
     for pairs, strength in (
         (judged_apart, JUDGED),
         (context_apart, CONTEXT),
         (weakly_apart, WEAK),
     ):
-        for x, y in pairs:
-            if joining[x] and joining[y]:
-                clusters.keep_apart(x, y, strength)
+        pairs = np.asarray(pairs if isinstance(pairs, np.ndarray) else list(pairs), dtype=np.int64)
+        x, y = pairs.reshape(-1, 2).T
+        meet = (component[x] == component[y]) & (x != y)
+        for first, second in zip(x[meet].tolist(), y[meet].tolist(), strict=True):
+            clusters.keep_apart(first, second, strength)
     order = np.lexsort((b, a, -bits))
     outcome = [""] * len(a)
     for k in order.tolist():

@@ -118,10 +118,8 @@ def combine(
     weak = np.flatnonzero(scored.conflict & ~strong) if weights.org_veto else np.empty(0, int)
     constraints = {
         "judged_apart": judged,
-        "context_apart": list(
-            zip(scored.a[context].tolist(), scored.b[context].tolist(), strict=True)
-        ),
-        "weakly_apart": list(zip(scored.a[weak].tolist(), scored.b[weak].tolist(), strict=True)),
+        "context_apart": np.stack([scored.a[context], scored.b[context]], axis=1),
+        "weakly_apart": np.stack([scored.a[weak], scored.b[weak]], axis=1),
         "fields": fields,
         "listings": listings,
         "orgs": orgs,

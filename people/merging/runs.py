@@ -84,9 +84,11 @@ def load_names(person_ids: Iterable[int] | None = None) -> list[Record]:
     people = Person.objects.filter(merged_into__isnull=True)
     if person_ids is not None:
         people = people.filter(pk__in=list(person_ids))
-    rows = people.order_by().values_list("pk", "display_name", "external_ids")
-    for pk, display, external_ids in rows.iterator(chunk_size=20_000):
+    for pk, display in people.order_by().values_list("pk", "display_name").iterator(20_000):
         names[pk].append(display)
+    # Most people have no external id: only the others' JSON is read.
+    stating = people.exclude(external_ids={}).order_by().values_list("pk", "external_ids")
+    for pk, external_ids in stating.iterator(chunk_size=20_000):
         if external_ids:
             external[pk] = tuple(sorted(external_ids.items()))
     rows = PersonName.objects.filter(person__merged_into__isnull=True)
