@@ -297,24 +297,23 @@ def candidate_pairs(
     rep_count = np.bincount(rep_names, minlength=n_names)
     rep_start = np.concatenate(([0], np.cumsum(rep_count)[:-1]))
 
-    cross = [np.empty(0, np.int64)] * 3
-    first, second, group = windows
-    if len(first):
-        count_1, count_2 = rep_count[first], rep_count[second]
-        sizes = np.minimum(count_1 * count_2, np.where(one_pair[group], 1, cap))
-        owner = np.repeat(np.arange(len(first)), sizes)
-        within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        pick_1 = rep_start[first][owner] + within // count_2[owner]
-        pick_2 = rep_start[second][owner] + within % count_2[owner]
-        cross = [rep_records[pick_1], rep_records[pick_2], group[owner] + n_names]
-
+    cross = _cross_pairs(windows, rep_count, rep_start, rep_records, one_pair, cap, n_names)
+    del windows
     by_id = _identifier_pairs(prepared, same_name_window, 2 * n_names)
+    # The parts are let go as they are joined: at a million records each is
+    # hundreds of megabytes, and the peak of a run is here.
     a = np.concatenate([same_a, cross[0], by_id[0]])
     b = np.concatenate([same_b, cross[1], by_id[1]])
     group = np.concatenate([same_group, cross[2], by_id[2]])
-    a, b = np.minimum(a, b), np.maximum(a, b)
+    del same_a, same_b, same_group, cross, by_id, chain_a, chain_b, chain_group
+    low = np.minimum(a, b)
+    np.maximum(a, b, out=b)
+    a = low
+    del low
     distinct = a != b
-    a, b, group = a[distinct], b[distinct], group[distinct]
+    if not distinct.all():
+        a, b, group = a[distinct], b[distinct], group[distinct]
+    del distinct
 
     if focus is not None and not unfiltered:
         touching = focus[a] | focus[b]
@@ -327,12 +326,33 @@ def candidate_pairs(
     # One pair, one row: keep the smallest key group that proposed it, so the
     # block a pair falls in does not depend on the order of the keys.
     pair_code = a * np.int64(n_records) + b
+    del a, b
     order = np.lexsort((group, pair_code))
     pair_code, group = pair_code[order], group[order]
+    del order
     first_of = np.ones(len(pair_code), dtype=bool)
     first_of[1:] = pair_code[1:] != pair_code[:-1]
     pair_code, group = pair_code[first_of], group[first_of]
     return Candidates(pair_code // n_records, pair_code % n_records, group)
+
+
+def _cross_pairs(windows, rep_count, rep_start, rep_records, one_pair, cap: int, n_names: int):
+    """Pairs of records between two names compared under a key: one record per
+    distinct context of each name (``rep_*``), at most ``cap`` pairs per pair of
+    names, or one under a key whose names are all compared (``one_pair``)."""
+    first, second, group = windows
+    if not len(first):
+        return [np.empty(0, np.int64)] * 3
+    count_1, count_2 = rep_count[first], rep_count[second]
+    sizes = np.minimum(count_1 * count_2, np.where(one_pair[group], 1, cap))
+    owner = np.repeat(np.arange(len(first)), sizes)
+    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    del count_1, sizes
+    divisor = count_2[owner]
+    pick_1 = rep_start[first][owner] + within // divisor
+    pick_2 = rep_start[second][owner] + within % divisor
+    del within, divisor
+    return [rep_records[pick_1], rep_records[pick_2], group[owner] + n_names]
 
 
 def _identifier_pairs(prepared: Prepared, window: int, offset: int):
