@@ -218,8 +218,14 @@ def candidate_pairs(
             dtype=bool,
             count=len(distinct) + 1,
         )
+        del distinct
         wholeable = one_pair[key_codes]
         secondary_sortable = _sortable(secondary)
+    keyed = bool(key_names)
+    # The keys as text are not needed past here (at a million records, most
+    # of a gigabyte of strings).
+    del texts, key_names, secondary
+    if keyed:
 
         def neighbours(names: np.ndarray | None) -> list[np.ndarray]:
             """The window pairs of every key, or, given a mask of names, of the
@@ -246,7 +252,7 @@ def candidate_pairs(
         # names are never built, and only the keys of the names involved sorted.
         involved = np.zeros(n_names, dtype=bool)
         involved[row_name[focus[row_record]]] = True
-        if key_names:
+        if keyed:
             windows = neighbours(involved)
         touching = involved[windows[0]] | involved[windows[1]]
         involved[windows[0][touching]] = True
@@ -254,12 +260,12 @@ def candidate_pairs(
         reachable = np.zeros(n_records, dtype=bool)
         reachable[row_record[involved[row_name]]] = True
         involved[row_name[reachable[row_record]]] = True
-        if key_names:
+        if keyed:
             windows = neighbours(involved)
         windows = [part[involved[windows[0]] & involved[windows[1]]] for part in windows]
         rows = involved[row_name]
         row_record, row_name = row_record[rows], row_name[rows]
-    elif key_names:
+    elif keyed:
         windows = neighbours(None)
 
     context = prepared.context_c[row_record]
@@ -327,9 +333,18 @@ def candidate_pairs(
     # block a pair falls in does not depend on the order of the keys.
     pair_code = a * np.int64(n_records) + b
     del a, b
-    order = np.lexsort((group, pair_code))
-    pair_code, group = pair_code[order], group[order]
-    del order
+    groups = int(group.max()) + 1 if len(group) else 1
+    if n_records * n_records * groups < 2**63:
+        # Pair and group as one number, sorted in place: no order and no copies.
+        pair_code *= groups
+        pair_code += group
+        pair_code.sort()
+        group = pair_code % groups
+        pair_code //= groups
+    else:
+        order = np.lexsort((group, pair_code))
+        pair_code, group = pair_code[order], group[order]
+        del order
     first_of = np.ones(len(pair_code), dtype=bool)
     first_of[1:] = pair_code[1:] != pair_code[:-1]
     pair_code, group = pair_code[first_of], group[first_of]
@@ -346,13 +361,21 @@ def _cross_pairs(windows, rep_count, rep_start, rep_records, one_pair, cap: int,
     count_1, count_2 = rep_count[first], rep_count[second]
     sizes = np.minimum(count_1 * count_2, np.where(one_pair[group], 1, cap))
     owner = np.repeat(np.arange(len(first)), sizes)
-    within = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    # The k-th pair of a pair of names: row k // count_2, column k % count_2.
+    within = np.arange(sizes.sum())
+    within -= np.repeat(np.cumsum(sizes) - sizes, sizes)
     del count_1, sizes
-    divisor = count_2[owner]
-    pick_1 = rep_start[first][owner] + within // divisor
-    pick_2 = rep_start[second][owner] + within % divisor
-    del within, divisor
-    return [rep_records[pick_1], rep_records[pick_2], group[owner] + n_names]
+    row, column = np.divmod(within, count_2[owner])
+    del within
+    row += rep_start[first][owner]
+    column += rep_start[second][owner]
+    firsts = rep_records[row]
+    del row
+    seconds = rep_records[column]
+    del column
+    groups = group[owner]
+    groups += n_names
+    return [firsts, seconds, groups]
 
 
 def _identifier_pairs(prepared: Prepared, window: int, offset: int):

@@ -322,6 +322,11 @@ def match(
             score_pairs(prepared, candidates.a[part], candidates.b[part], weights) for part in parts
         ]
     scored = Scored.concat(scored_parts)
+    # What combining needs is in ``scored``: the blocks' own copies and the
+    # candidate pairs are let go (at a million records, gigabytes).
+    scored_before = sum(part.scored for part in scored_parts)
+    counts = {"blocks": len(parts), "candidates": len(candidates)}
+    del scored_parts, parts, candidates
     if later is not None and len(later):
         reached = focus_mask.copy()
         reached[scored.a] = True
@@ -329,7 +334,7 @@ def match(
         among = later.take(reached[later.a] & reached[later.b])
         more = score_pairs(prepared, among.a, among.b, weights)
         scored = Scored.concat([scored, more])
-        scored.scored = sum(part.scored for part in scored_parts) + more.scored
+        scored.scored = scored_before + more.scored
     timings["score"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -357,8 +362,7 @@ def match(
         labels=labels,
         counts={
             "records": len(prepared),
-            "blocks": len(parts),
-            "candidates": len(candidates),
+            **counts,
             "pairs_scored": scored.scored,
             "merged": int(merged_records),
             "queued": int((outcome == Outcome.QUEUED).sum()),
