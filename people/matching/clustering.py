@@ -150,6 +150,7 @@ def _orgs_alike(one: frozenset, other: frozenset) -> bool:
 class Clustering:
     labels: np.ndarray  # the cluster of each record: the index of one member
     outcome: list[str]  # per candidate pair, in the order given
+    component: np.ndarray  # the connected component of the pairs of each record
 
 
 def cluster(
@@ -195,7 +196,7 @@ def cluster(
     labels = np.arange(size, dtype=np.int64)
     for root, members in clusters.members.items():
         labels[members] = root
-    return Clustering(labels=labels, outcome=outcome)
+    return Clustering(labels=labels, outcome=outcome, component=component)
 
 
 def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -240,7 +241,7 @@ def recluster(
     kept = np.asarray(kept, dtype=bool)
     if kept.all():
         return previous
-    component = components(size, a, b)
+    component = previous.component
     lost = np.zeros(size, dtype=bool)
     lost[component[a[~kept]]] = True
     touched = lost[component]
@@ -254,10 +255,12 @@ def recluster(
         **constraints,
     )
     labels = np.where(touched, redone.labels, previous.labels)
+    # A component that lost a pair may fall apart; the others stay as they were.
+    component = np.where(touched, redone.component, component)
     fresh = iter(redone.outcome)
     outcome = [
         next(fresh) if redo else result
         for result, keep, redo in zip(previous.outcome, kept.tolist(), again.tolist(), strict=True)
         if keep
     ]
-    return Clustering(labels=labels, outcome=outcome)
+    return Clustering(labels=labels, outcome=outcome, component=component)

@@ -186,6 +186,8 @@ def test_clustering_again_only_where_pairs_were_dropped_equals_clustering_all_ag
     )  # fmt: skip
     assert again.outcome == whole.outcome
     assert again.labels.tolist() == whole.labels.tolist()
+    # What a further pass starts from: the components of the pairs kept.
+    assert again.component.tolist() == whole.component.tolist()
 
 
 @st.composite
